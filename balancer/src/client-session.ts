@@ -1,0 +1,316 @@
+import {
+  CloseCode,
+  CloseReason,
+  ErrorCode,
+  ErrorHuman,
+  ServerEvent,
+  guestRoom,
+  isRoomName,
+  messageEnvelopePrefix,
+  parseObject,
+  userRoom,
+  validateAuthFrame,
+  type CloseCodeName,
+  type ErrorCodeValue,
+  type Metrics,
+  type Series,
+} from '@gateway/protocol';
+import type { Log, TokenFailure, VerifyResult } from '@gateway/protocol/node';
+import type { BalancerConfig } from './config.js';
+import type { MonolithLink } from './monolith-link.js';
+import type { Router } from './routing/router.js';
+import { SessionEvent as E, SessionState as S, transition, type SessionEvent, type SessionState } from './session-states.js';
+import type { WebSocket } from './uws.js';
+
+/**
+ * One client socket's state, stored as the uWS socket's user data. Kept small: it is the
+ * per-connection memory cost of the balancer.
+ */
+export interface Session {
+  readonly id: string;
+  state: SessionState;
+  ws: WebSocket<Session> | undefined;
+  /** Room from the URL path (`/api/room/:room`), if any. */
+  readonly pathRoom: string | undefined;
+  /** Auth deadline while unauthenticated; then the token's expiry (ms since epoch). */
+  deadline: number;
+  subject: string;
+  guest: boolean;
+  token: string;
+  room: string;
+  /** `{"type":"message",...,"message":` for this session's token, room and id. */
+  prefix: string;
+  link: MonolithLink | undefined;
+  /** Token bucket for MESSAGE_RATE. */
+  tokens: number;
+  refilledAt: number;
+  /** Over half the backpressure limit at the last sweep. */
+  slow: boolean;
+  /** Bumped per auth frame, so only the newest verification applies. */
+  authSeq: number;
+  /** Frames sent while the first token is verified, forwarded once joined. */
+  queue: string[] | undefined;
+}
+
+const MAX_QUEUED = 32;
+
+const failureClose: Record<TokenFailure, CloseCodeName> = {
+  invalid: 'TOKEN_INVALID',
+  expired: 'TOKEN_EXPIRED',
+  not_yet_valid: 'TOKEN_NOT_YET_VALID',
+  algorithm: 'TOKEN_ALGORITHM',
+  claims: 'TOKEN_CLAIMS',
+};
+
+export interface SessionDeps {
+  config: BalancerConfig;
+  router: Router;
+  verify: (token: string) => Promise<VerifyResult>;
+  metrics: Metrics;
+  log: Log;
+}
+
+/** Which room a verified token may enter; undefined when the request is forbidden (DESIGN §2.3). */
+export function chooseRoom(requested: string | undefined, subject: string, guest: boolean): string | undefined {
+  const own = guest ? guestRoom(subject) : userRoom(subject);
+  if (requested === undefined) return own;
+  if (!isRoomName(requested)) return undefined;
+  if (requested.startsWith('user:') || requested.startsWith('guest:')) return requested === own ? requested : undefined;
+  return requested;
+}
+
+function errorFrame(code: ErrorCodeValue, message: string, id: unknown): string {
+  const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
+  return JSON.stringify({ event: ServerEvent.ERROR, _id, code, message, human: ErrorHuman[code] });
+}
+
+/** The client-facing half of the balancer: auth, forwarding, limits and the state machine. */
+export class Sessions {
+  readonly all = new Map<string, Session>();
+  private counter = 0;
+  private readonly framesIn: Series;
+  private readonly closes = new Map<number, Series>();
+  private readonly authFailures = new Map<string, Series>();
+
+  constructor(private readonly deps: SessionDeps) {
+    this.framesIn = deps.metrics.counter('gateway_client_frames_in_total', 'Frames received from clients.');
+    for (const reason of Object.keys(failureClose).concat('forbidden_room', 'timeout', 'not_auth')) {
+      this.authFailures.set(reason, deps.metrics.counter('gateway_auth_failures_total', 'Refused authentications by reason.', { reason }));
+    }
+  }
+
+  create(pathRoom: string | undefined, now: number): Session {
+    return {
+      id: `${this.deps.config.BALANCER_ID}.${(++this.counter).toString(36)}`,
+      state: S.AWAITING_AUTH,
+      ws: undefined,
+      pathRoom,
+      deadline: now + this.deps.config.AUTH_TIMEOUT_MS,
+      subject: '',
+      guest: false,
+      token: '',
+      room: '',
+      prefix: '',
+      link: undefined,
+      tokens: this.deps.config.MESSAGE_BURST,
+      refilledAt: now,
+      slow: false,
+      authSeq: 0,
+      queue: undefined,
+    };
+  }
+
+  opened(ws: WebSocket<Session>): void {
+    const s = ws.getUserData();
+    s.ws = ws;
+    this.all.set(s.id, s);
+  }
+
+  message(ws: WebSocket<Session>, data: ArrayBuffer, isBinary: boolean): void {
+    const s = ws.getUserData();
+    this.framesIn.value++;
+    if (isBinary) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
+    if (data.byteLength > this.deps.config.MAX_PAYLOAD_BYTES) return this.close(s, E.LIMIT, 'MESSAGE_TOO_LARGE');
+    if (!this.take(s)) return this.close(s, E.LIMIT, 'FLOOD');
+    const text = Buffer.from(data).toString('utf8');
+    const frame = parseObject(text);
+    if (!frame) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
+    if (frame.action === 'auth') return void this.auth(s, frame);
+    switch (s.state) {
+      case S.OPEN:
+        return this.forward(s, text, frame._id);
+      case S.VERIFYING:
+        s.queue ??= [];
+        if (s.queue.length >= MAX_QUEUED) return this.close(s, E.LIMIT, 'FLOOD');
+        s.queue.push(text);
+        return;
+      default:
+        this.authFailures.get('not_auth')!.value++;
+        return this.close(s, E.NOT_AUTH, 'AUTH_REQUIRED');
+    }
+  }
+
+  /** The socket is gone (any reason): tell the owner so the connection leaves its room. */
+  closed(ws: WebSocket<Session>, code: number): void {
+    const s = ws.getUserData();
+    if (s.state !== S.CLOSED) this.step(s, E.DISCONNECT);
+    s.ws = undefined;
+    this.all.delete(s.id);
+    s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
+    s.link = undefined;
+    this.closeCounter(code).value++;
+  }
+
+  /** Re-places every session of a monolith that went away and re-joins it on the new owner. */
+  relink(lost: MonolithLink): void {
+    for (const s of this.all.values()) {
+      if (s.link !== lost) continue;
+      s.link = undefined;
+      if (s.state === S.OPEN) this.join(s, true);
+    }
+  }
+
+  /**
+   * Periodic checks for every socket: auth deadline, token expiry and slow consumers. One pass
+   * over all sessions instead of a timer per socket keeps per-connection memory small.
+   */
+  sweep(now: number): void {
+    const half = this.deps.config.MAX_BACKPRESSURE_BYTES / 2;
+    for (const s of this.all.values()) {
+      if (s.state === S.OPEN) {
+        if (s.deadline <= now) {
+          this.close(s, E.EXPIRED, 'TOKEN_EXPIRED');
+          continue;
+        }
+        // Over half the limit at two sweeps in a row: a slow reader, not a burst.
+        const over = s.ws !== undefined && s.ws.getBufferedAmount() > half;
+        if (over && s.slow) this.close(s, E.LIMIT, 'SLOW_CONSUMER');
+        else s.slow = over;
+      } else if (s.deadline <= now && s.state !== S.CLOSED) {
+        this.authFailures.get('timeout')!.value++;
+        this.close(s, E.AUTH_TIMEOUT, 'AUTH_TIMEOUT');
+      }
+    }
+  }
+
+  /** Closes a session with a catalogued code. */
+  close(s: Session, on: SessionEvent, code: CloseCodeName, reason: string = CloseReason[code]): void {
+    if (s.state === S.CLOSED) return;
+    this.step(s, on);
+    s.state = S.CLOSED;
+    s.ws?.end(CloseCode[code], reason);
+  }
+
+  /** A `kick` from the owning monolith. */
+  kick(s: Session, code: number, reason: string): void {
+    if (s.state === S.CLOSED) return;
+    this.step(s, E.KICK);
+    s.state = S.CLOSED;
+    s.ws?.end(code, reason);
+  }
+
+  private step(s: Session, on: SessionEvent): void {
+    const next = transition(s.state, on);
+    if (next === undefined) {
+      this.deps.log.debug('session event not allowed in state', { id: s.id, state: s.state, on });
+      return;
+    }
+    s.state = next;
+  }
+
+  private take(s: Session): boolean {
+    const now = Date.now();
+    const { MESSAGE_RATE, MESSAGE_BURST } = this.deps.config;
+    const refill = ((now - s.refilledAt) * MESSAGE_RATE) / 1000;
+    if (refill >= 1) {
+      s.tokens = Math.min(MESSAGE_BURST, s.tokens + refill);
+      s.refilledAt = now;
+    }
+    if (s.tokens < 1) return false;
+    s.tokens--;
+    return true;
+  }
+
+  private forward(s: Session, text: string, requestId: unknown): void {
+    if (s.link?.send(s.prefix + text + '}')) return;
+    s.ws?.send(errorFrame(ErrorCode.UNAVAILABLE, 'no monolith is linked for this room', requestId));
+  }
+
+  private async auth(s: Session, frame: Record<string, unknown>): Promise<void> {
+    if (!validateAuthFrame.check(frame)) {
+      if (s.state === S.OPEN) {
+        s.ws?.send(errorFrame(ErrorCode.BAD_REQUEST, validateAuthFrame.explain(frame), frame._id));
+        return;
+      }
+      return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
+    }
+    const first = s.state === S.AWAITING_AUTH;
+    if (first) this.step(s, E.AUTH_FRAME);
+    else if (s.state !== S.OPEN) return this.close(s, E.LIMIT, 'FLOOD');
+    const seq = ++s.authSeq;
+    const result = await this.deps.verify(frame.token);
+    if (s.state === S.CLOSED || seq !== s.authSeq) return;
+
+    if (!result.ok) {
+      this.authFailures.get(result.reason)!.value++;
+      if (first) return this.close(s, E.TOKEN_BAD, failureClose[result.reason], result.detail);
+      s.ws?.send(errorFrame(ErrorCode.TOKEN_REJECTED, result.detail, frame._id));
+      return this.step(s, E.BAD_REAUTH);
+    }
+    if (!first && result.subject === s.subject && result.guest === s.guest) {
+      s.token = frame.token;
+      s.deadline = result.expMs;
+      s.prefix = messageEnvelopePrefix(s.token, s.room, s.id);
+      this.step(s, E.REFRESH);
+      s.ws?.send(JSON.stringify({ event: ServerEvent.REFRESHED, _id: frame._id, data: { exp: result.claims.exp ?? null } }));
+      return;
+    }
+    // A new session, or an elevation to another subject: both (re)enter a room.
+    const requested = frame.room ?? (first || !s.pathRoom?.includes(':') ? s.pathRoom : undefined);
+    const room = chooseRoom(requested, result.subject, result.guest);
+    if (room === undefined) {
+      this.authFailures.get('forbidden_room')!.value++;
+      if (first) return this.close(s, E.TOKEN_BAD, 'FORBIDDEN_ROOM');
+      s.ws?.send(errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
+      return this.step(s, E.BAD_REAUTH);
+    }
+    if (!first) {
+      s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
+      s.ws?.unsubscribe(s.room);
+      this.step(s, E.ELEVATE);
+    }
+    s.subject = result.subject;
+    s.guest = result.guest;
+    s.token = frame.token;
+    s.deadline = result.expMs;
+    s.room = room;
+    s.prefix = messageEnvelopePrefix(s.token, room, s.id);
+    s.ws?.subscribe(room);
+    if (!this.join(s, false)) return;
+    if (first) this.step(s, E.TOKEN_OK);
+    const queued = s.queue;
+    s.queue = undefined;
+    if (queued) for (const text of queued) this.forward(s, text, undefined);
+  }
+
+  /** Sends `join` to the room's monolith; closes with NO_MONOLITH when there is none. */
+  private join(s: Session, rejoin: boolean): boolean {
+    const link = this.deps.router.pick(s.room);
+    const frame = JSON.stringify({ type: 'join', token: s.token, room: s.room, id: s.id, ...(rejoin ? { rejoin: true } : {}) });
+    if (!link || !link.send(frame)) {
+      this.close(s, E.NO_MONOLITH, 'NO_MONOLITH');
+      return false;
+    }
+    s.link = link;
+    return true;
+  }
+
+  private closeCounter(code: number): Series {
+    let s = this.closes.get(code);
+    if (!s) {
+      s = this.deps.metrics.counter('gateway_client_closes_total', 'Client sockets closed, by close code.', { code: String(code) });
+      this.closes.set(code, s);
+    }
+    return s;
+  }
+}

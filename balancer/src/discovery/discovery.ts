@@ -1,0 +1,61 @@
+import { lookup } from 'node:dns/promises';
+import type { Log } from '@gateway/protocol/node';
+
+/**
+ * Where monolith link addresses come from. `start` reports the full current set whenever it
+ * changes (never a diff), so a missed update is repaired by the next one.
+ */
+export interface Discovery {
+  start(onChange: (addresses: string[]) => void): void;
+  stop(): void;
+}
+
+export function staticDiscovery(addresses: readonly string[]): Discovery {
+  return {
+    start: (onChange) => onChange([...addresses]),
+    stop: () => {},
+  };
+}
+
+/**
+ * A `host:port` whose A and AAAA records are the monoliths (a Kubernetes headless service),
+ * re-resolved every `pollMs`. A failed lookup keeps the last known set: a DNS blip must not
+ * unlink every monolith.
+ */
+export function dnsDiscovery(hostPort: string, pollMs: number, log: Log): Discovery {
+  const at = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = hostPort.slice(at + 1);
+  let timer: NodeJS.Timeout | undefined;
+  let last = '';
+  let stopped = false;
+  return {
+    start(onChange) {
+      const poll = async () => {
+        try {
+          const records = await lookup(host, { all: true });
+          const addresses = [...new Set(records.map((r) => (r.family === 6 ? `[${r.address}]:${port}` : `${r.address}:${port}`)))].sort();
+          const key = addresses.join(',');
+          if (key !== last && !stopped) {
+            last = key;
+            log.info('dns discovery', { host, addresses });
+            onChange(addresses);
+          }
+        } catch (err) {
+          log.warn('dns discovery lookup failed; keeping last set', { host, err: (err as Error).message });
+        }
+        if (!stopped) timer = setTimeout(poll, pollMs);
+      };
+      void poll();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function createDiscovery(config: { MONOLITHS: readonly string[]; MONOLITH_DNS: string | undefined; DNS_POLL_MS: number }, log: Log): Discovery {
+  if (config.MONOLITH_DNS) return dnsDiscovery(config.MONOLITH_DNS, config.DNS_POLL_MS, log);
+  return staticDiscovery(config.MONOLITHS);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { ConfigError } from '@gateway/protocol';
+import { createLog } from '@gateway/protocol/node';
+import { loadConfig } from './config.js';
+import { createBalancer } from './server.js';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`balancer: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+const log = createLog('balancer', config.LOG_LEVEL);
+const balancer = createBalancer(config, log);
+const port = await balancer.listen();
+log.info('balancer listening', { id: config.BALANCER_ID, host: config.BALANCER_HOST, port });
+// A machine-readable line for process supervisors and the e2e harness.
+process.stdout.write(JSON.stringify({ ready: 'balancer', id: config.BALANCER_ID, port }) + '\n');
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log.info('shutting down', { signal });
+    balancer.close();
+    setTimeout(() => process.exit(0), 100).unref();
+  });
+}

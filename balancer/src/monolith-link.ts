@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import {
+  LINK_AUTH_HEADER,
+  LINK_BALANCER_HEADER,
+  LINK_NONCE_HEADER,
+  fullJitter,
+  splitMessage,
+  validateM2BHead,
+  validateInit,
+  type M2BHead,
+} from '@gateway/protocol';
+import { linkInitToken, safeEqual, type Log } from '@gateway/protocol/node';
+
+export type LinkState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
+
+export interface LinkOptions {
+  secret: string;
+  balancerId: string;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  heartbeatMs: number;
+  maxBufferBytes: number;
+}
+
+export interface LinkHandler {
+  /** The monolith sent a valid `init`; frames may flow. */
+  ready(link: MonolithLink): void;
+  /** A ready link went away (it will redial by itself unless stopped). */
+  down(link: MonolithLink, reason: string): void;
+  /** One frame, in the order the monolith sent it; `message` is the raw JSON text, if any. */
+  frame(link: MonolithLink, head: M2BHead, message: string | undefined): void;
+}
+
+/**
+ * One balancer → monolith link (DESIGN §3): dials with LINK_SECRET, requires a valid `init`
+ * before anything else, heartbeats both ways, and redials with full-jitter back-off. Frames are
+ * handed to the handler synchronously, so they are processed in order.
+ */
+export class MonolithLink {
+  state: LinkState = 'backoff';
+  monolithId: string | undefined;
+  httpPort: number | undefined;
+  private ws: WebSocket | undefined;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private alive = false;
+  framesIn = 0;
+  framesOut = 0;
+
+  constructor(
+    readonly address: string,
+    private readonly opts: LinkOptions,
+    private readonly handler: LinkHandler,
+    private readonly log: Log,
+  ) {}
+
+  start(): void {
+    if (this.state === 'stopped') return;
+    this.dial();
+  }
+
+  stop(): void {
+    const wasReady = this.state === 'ready';
+    this.state = 'stopped';
+    clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
+    this.ws?.removeAllListeners();
+    this.ws?.on('error', () => {});
+    this.ws?.terminate();
+    this.ws = undefined;
+    if (wasReady) this.handler.down(this, 'stopped');
+  }
+
+  /** Sends one frame; false when the link is not ready (the caller decides what to do). */
+  send(frame: string): boolean {
+    const ws = this.ws;
+    if (this.state !== 'ready' || !ws) return false;
+    if (ws.bufferedAmount > this.opts.maxBufferBytes) {
+      this.reset(`link buffer over ${this.opts.maxBufferBytes} bytes: monolith stalled`);
+      return false;
+    }
+    ws.send(frame);
+    this.framesOut++;
+    return true;
+  }
+
+  private dial(): void {
+    const nonce = randomBytes(18).toString('base64url');
+    this.state = 'connecting';
+    const ws = new WebSocket(`ws://${this.address}/link`, {
+      headers: {
+        [LINK_AUTH_HEADER]: `Bearer ${this.opts.secret}`,
+        [LINK_NONCE_HEADER]: nonce,
+        [LINK_BALANCER_HEADER]: this.opts.balancerId,
+      },
+      handshakeTimeout: Math.max(1000, this.opts.heartbeatMs),
+      perMessageDeflate: false,
+      maxPayload: 64 * 1024 * 1024,
+    });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.state = 'handshaking';
+      // A monolith that accepts the socket but never sends init is as good as down.
+      this.timer = setTimeout(() => this.reset('no init from monolith'), Math.max(1000, this.opts.heartbeatMs));
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) return this.reset('binary frame on link');
+      const text = data.toString('utf8');
+      if (this.state === 'handshaking') return this.handshake(text, nonce);
+      this.framesIn++;
+      const split = splitMessage(text);
+      if (!split || !validateM2BHead.check(split.head)) {
+        this.log.warn('invalid link frame dropped', { monolith: this.monolithId, frame: text.slice(0, 200) });
+        return;
+      }
+      this.handler.frame(this, split.head, split.message);
+    });
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('error', (err) => this.log.debug('link error', { address: this.address, err: err.message }));
+    ws.on('close', (code, reason) => this.closed(`closed ${code} ${reason.toString()}`));
+  }
+
+  private handshake(text: string, nonce: string): void {
+    clearTimeout(this.timer);
+    let init: unknown;
+    try {
+      init = JSON.parse(text);
+    } catch {
+      init = undefined;
+    }
+    if (!validateInit.check(init) || !safeEqual(init.token, linkInitToken(this.opts.secret, nonce, init.id))) {
+      this.log.error('monolith failed link authentication; dropping and retrying', { address: this.address });
+      return this.reset('bad init');
+    }
+    this.monolithId = init.id;
+    this.httpPort = init.port;
+    this.state = 'ready';
+    this.attempt = 0;
+    this.alive = true;
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) return this.reset('heartbeat missed');
+      this.alive = false;
+      this.ws?.ping();
+    }, this.opts.heartbeatMs);
+    this.log.info('link ready', { address: this.address, monolith: init.id });
+    this.handler.ready(this);
+  }
+
+  private reset(reason: string): void {
+    this.log.warn('link reset', { address: this.address, monolith: this.monolithId, reason });
+    this.ws?.terminate();
+  }
+
+  private closed(reason: string): void {
+    clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
+    if (this.state === 'stopped') return;
+    const wasReady = this.state === 'ready';
+    this.ws = undefined;
+    this.state = 'backoff';
+    if (wasReady) this.handler.down(this, reason);
+    const delay = fullJitter(this.attempt++, this.opts.backoffMinMs, this.opts.backoffMaxMs);
+    this.timer = setTimeout(() => this.dial(), delay);
+  }
+}

@@ -1,0 +1,214 @@
+import { channelTopic, CloseCode, Metrics, type M2BHead } from '@gateway/protocol';
+import { createVerifier, type Log } from '@gateway/protocol/node';
+import type { BalancerConfig } from './config.js';
+import { Sessions, type Session } from './client-session.js';
+import { createDiscovery } from './discovery/discovery.js';
+import type { LinkHandler, MonolithLink } from './monolith-link.js';
+import { Router } from './routing/router.js';
+import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
+
+export interface Balancer {
+  /** Starts discovery and listens; resolves with the bound port. */
+  listen(): Promise<number>;
+  close(): void;
+  readonly sessions: Sessions;
+  readonly router: Router;
+  readonly metrics: Metrics;
+}
+
+/**
+ * Wires uWS, the session logic, monolith links and discovery together. Does not listen until
+ * `listen()` (STYLE rule 7).
+ */
+export function createBalancer(config: BalancerConfig, log: Log): Balancer {
+  const metrics = new Metrics();
+  const verify = createVerifier({
+    secret: config.JWT_SECRET,
+    publicKey: config.JWT_PUBLIC_KEY,
+    jwksUrl: config.JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
+  const framesOut = metrics.counter('gateway_client_frames_out_total', 'Frames sent to clients (fan-out counted per recipient).');
+  let app: TemplatedApp;
+
+  const handler: LinkHandler = {
+    ready(link) {
+      router.linkReady(link);
+    },
+    down(link, reason) {
+      log.warn('monolith link down; re-placing its rooms', { monolith: link.monolithId, reason });
+      router.linkDown(link);
+      sessions.relink(link);
+    },
+    frame: (link, head, message) => dispatch(link, head, message),
+  };
+  const router = new Router(
+    {
+      secret: config.LINK_SECRET,
+      balancerId: config.BALANCER_ID,
+      backoffMinMs: config.LINK_BACKOFF_MIN_MS,
+      backoffMaxMs: config.LINK_BACKOFF_MAX_MS,
+      heartbeatMs: config.LINK_HEARTBEAT_MS,
+      maxBufferBytes: config.LINK_MAX_BUFFER_BYTES,
+    },
+    handler,
+    log,
+  );
+  const sessions = new Sessions({ config, router, verify, metrics, log });
+
+  /** One monolith frame. Runs per frame: keep it to a switch and a map lookup. */
+  function dispatch(link: MonolithLink, head: M2BHead, message: string | undefined): void {
+    const monolith = link.monolithId!;
+    switch (head.type) {
+      case 'unicast': {
+        const s = sessions.all.get(head.id);
+        if (!s?.ws || message === undefined) return;
+        framesOut.value++;
+        // 2 = dropped: the socket is over its backpressure limit.
+        if (s.ws.send(message, false) === 2) sessions.close(s, 'malformed, too large, flood, slow', 'SLOW_CONSUMER');
+        return;
+      }
+      case 'broadcast':
+        if (message === undefined) return;
+        framesOut.value += app.numSubscribers(head.room);
+        app.publish(head.room, message, false);
+        return;
+      case 'publish': {
+        if (message === undefined) return;
+        const topic = channelTopic(monolith, head.channel);
+        framesOut.value += app.numSubscribers(topic);
+        app.publish(topic, message, false);
+        return;
+      }
+      case 'subscribe':
+        sessions.all.get(head.id)?.ws?.subscribe(channelTopic(monolith, head.channel));
+        return;
+      case 'unsubscribe':
+        sessions.all.get(head.id)?.ws?.unsubscribe(channelTopic(monolith, head.channel));
+        return;
+      case 'kick': {
+        const s = sessions.all.get(head.id);
+        if (s) sessions.kick(s, head.code, head.reason);
+        return;
+      }
+      case 'loaded':
+        if (!router.owners.loaded(head.room, monolith, head.epoch)) {
+          log.warn('room claimed by two monoliths; keeping the older epoch', { room: head.room, monolith, epoch: head.epoch });
+        }
+        return;
+      case 'unloaded':
+        router.owners.unloaded(head.room, monolith);
+        return;
+      case 'gossip':
+        for (const r of head.rooms) router.owners.loaded(r.room, monolith, r.epoch);
+        return;
+      case 'init':
+        return;
+    }
+  }
+
+  metrics.collect('gateway_client_connections', 'Open client sockets.', () => [[{}, sessions.all.size]]);
+  metrics.collect('gateway_link_up', 'Monolith link state per address (1 ready, 0 otherwise).', () =>
+    [...router.allLinks()].map((l) => [{ address: l.address, monolith: l.monolithId ?? '' }, l.state === 'ready' ? 1 : 0]),
+  );
+  metrics.collect('gateway_link_frames_in_total', 'Frames received from each monolith.', () =>
+    [...router.allLinks()].map((l) => [{ address: l.address }, l.framesIn]),
+  );
+  metrics.collect('gateway_link_frames_out_total', 'Frames sent to each monolith.', () =>
+    [...router.allLinks()].map((l) => [{ address: l.address }, l.framesOut]),
+  );
+  metrics.collect('gateway_owned_rooms', 'Rooms with a known owner monolith.', () => [[{}, router.owners.size]]);
+
+  const allowedOrigins = new Set(config.ALLOWED_ORIGINS);
+
+  function upgrade(res: HttpResponse, req: HttpRequest, context: unknown, pathRoom: string | undefined): void {
+    const origin = req.getHeader('origin');
+    if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) {
+      res.writeStatus('403 Forbidden').end('origin not allowed');
+      return;
+    }
+    if (sessions.all.size >= config.MAX_CONNECTIONS) {
+      res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '1').end('connection limit reached');
+      return;
+    }
+    const session = sessions.create(pathRoom, Date.now());
+    res.upgrade<Session>(
+      session,
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context as Parameters<HttpResponse['upgrade']>[4],
+    );
+  }
+
+  const behavior = {
+    // Frames over the configured limit are closed with our own code (MESSAGE_TOO_LARGE); uWS
+    // itself drops a socket without a close frame past its hard limit, so keep that well above.
+    maxPayloadLength: config.MAX_PAYLOAD_BYTES * 2 + 16 * 1024,
+    maxBackpressure: config.MAX_BACKPRESSURE_BYTES,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: config.IDLE_TIMEOUT_S,
+    sendPingsAutomatically: true,
+    open: (ws: Parameters<Sessions['opened']>[0]) => sessions.opened(ws),
+    message: (ws: Parameters<Sessions['opened']>[0], data: ArrayBuffer, isBinary: boolean) => sessions.message(ws, data, isBinary),
+    close: (ws: Parameters<Sessions['opened']>[0], code: number) => sessions.closed(ws, code),
+  };
+
+  app = uws
+    .App()
+    .ws<Session>('/ws', { ...behavior, upgrade: (res, req, ctx) => upgrade(res, req, ctx, undefined) })
+    .ws<Session>('/api/room/:room', {
+      ...behavior,
+      upgrade: (res, req, ctx) => {
+        let room: string;
+        try {
+          room = decodeURIComponent(req.getParameter(0));
+        } catch {
+          room = '';
+        }
+        upgrade(res, req, ctx, room);
+      },
+    })
+    .get('/health', (res) => void res.end('ok'))
+    .get('/ready', (res) => {
+      const ready = router.readyCount > 0;
+      res.writeStatus(ready ? '200 OK' : '503 Service Unavailable').writeHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ ready, monoliths: router.readyCount }));
+    })
+    .get('/metrics', (res) => {
+      res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
+    })
+    .any('/*', (res) => void res.writeStatus('404 Not Found').end('not found'));
+
+  const discovery = createDiscovery(config, log);
+  let listenSocket: us_listen_socket | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  return {
+    sessions,
+    router,
+    metrics,
+    listen() {
+      return new Promise<number>((resolve, reject) => {
+        app.listen(config.BALANCER_HOST, config.BALANCER_PORT, (token) => {
+          if (!token) return reject(new Error(`cannot listen on ${config.BALANCER_HOST}:${config.BALANCER_PORT}`));
+          listenSocket = token;
+          discovery.start((addresses) => router.setAddresses(addresses));
+          const every = Math.min(1000, Math.max(50, Math.floor(config.AUTH_TIMEOUT_MS / 5)));
+          sweeper = setInterval(() => sessions.sweep(Date.now()), every);
+          resolve(uws.us_socket_local_port(token));
+        });
+      });
+    },
+    close() {
+      clearInterval(sweeper);
+      discovery.stop();
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = undefined;
+      for (const s of sessions.all.values()) sessions.close(s, 'socket closed', 'DRAINING');
+      router.stop();
+      void CloseCode;
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ROOM_PATTERN } from './ids.js';
+import type { ErrorCodeValue } from './errors.js';
+import { compile } from './validate.js';
+
+/** Client → balancer: the first frame of every session, and a token refresh or elevation later. */
+export const AuthFrame = Type.Object({
+  action: Type.Literal('auth'),
+  token: Type.String({ minLength: 1, maxLength: 8192 }),
+  room: Type.Optional(Type.String({ pattern: ROOM_PATTERN })),
+  /** Echoed in the reply to a re-auth (`refreshed`, `welcome` or `error`). */
+  _id: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 64 })])),
+});
+export type AuthFrame = Static<typeof AuthFrame>;
+export const validateAuthFrame = compile(AuthFrame);
+
+/**
+ * Client → balancer → monolith: every later frame. The balancer only checks it is a JSON object
+ * and forwards the text verbatim; the monolith validates the event's own schema.
+ */
+export const AppMessage = Type.Object({
+  event: Type.String({ minLength: 1, maxLength: 64 }),
+  _id: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 64 })])),
+  data: Type.Optional(Type.Unknown()),
+});
+export type C2BMessage = Static<typeof AppMessage>;
+export const validateAppMessage = compile(AppMessage);
+
+export type C2B = AuthFrame | C2BMessage;
+
+/** Requests may carry a correlation id; its reply echoes it. */
+export type RequestId = number | string;
+
+/** Balancer/monolith → client. */
+export interface B2CEvent<E extends string = string, D = unknown> {
+  event: E;
+  _id?: RequestId;
+  data?: D;
+}
+
+export interface B2CError {
+  event: 'error';
+  _id?: RequestId;
+  code: ErrorCodeValue;
+  message: string;
+  human: string;
+}
+
+export type B2C = B2CEvent | B2CError;

@@ -1,0 +1,60 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { compile } from './validate.js';
+
+/** Permission bits carried per guild in the token's `guilds` claim (DESIGN §5). */
+export const Permission = {
+  ADMINISTRATOR: 0x1,
+  VIEW_PUBLIC_LOGS: 0x2,
+  VIEW_PRIVATE_LOGS: 0x4,
+  REVERT_LOG_ACTIONS: 0x8,
+  MANAGE_SETTINGS: 0x200,
+} as const;
+
+/**
+ * The claims the gateway reads from a verified JWT. A user token has `sub`; a guest token has
+ * `guest: true` and a `jti`, and lives in room `guest:<jti>`.
+ */
+export const TokenClaims = Type.Object({
+  sub: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  jti: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  name: Type.Optional(Type.String({ maxLength: 256 })),
+  guest: Type.Optional(Type.Boolean()),
+  admin: Type.Optional(Type.Boolean()),
+  guilds: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.Integer({ minimum: 0 }))),
+  rooms: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
+  exp: Type.Optional(Type.Number()),
+});
+export type TokenClaims = Static<typeof TokenClaims>;
+export const validateTokenClaims = compile(TokenClaims);
+
+/** Events the gateway itself sends (pushes and replies). */
+export const ServerEvent = {
+  WELCOME: 'welcome',
+  PONG: 'pong',
+  /** Reply to an `auth` frame that refreshed the token of the same subject. */
+  REFRESHED: 'refreshed',
+  ERROR: 'error',
+  /** The room moved to another monolith: re-issue subscriptions and re-fetch state. */
+  RESYNC: 'resync',
+} as const;
+
+/** Events clients may send to the monolith in this version. */
+export const ClientEvent = {
+  PING: 'ping',
+} as const;
+
+export interface WelcomeData {
+  id: string;
+  room: string;
+  user: { id: string; name: string | null; guest: boolean };
+  permissions: { admin: boolean; guilds: Record<string, number> };
+  monolith: string;
+}
+
+/** Body of `POST /api/rooms/:room/broadcast`. */
+export const BroadcastBody = Type.Object({
+  event: Type.String({ minLength: 1, maxLength: 64 }),
+  data: Type.Optional(Type.Unknown()),
+});
+export type BroadcastBody = Static<typeof BroadcastBody>;
+export const validateBroadcastBody = compile(BroadcastBody);

@@ -1,0 +1,29 @@
+/** Branded identifiers: a plain string cannot be passed where one of these is expected. */
+export type ConnectionId = string & { readonly __brand: 'ConnectionId' };
+export type RoomName = string & { readonly __brand: 'RoomName' };
+export type MonolithId = string & { readonly __brand: 'MonolithId' };
+export type ChannelName = string & { readonly __brand: 'ChannelName' };
+
+/**
+ * Room names are also uWS topic names on the balancer. They may not contain `/`, which is
+ * reserved for channel topics (`<monolith id>/<channel>`), so a room can never alias a channel.
+ */
+export const ROOM_PATTERN = '^[A-Za-z0-9][A-Za-z0-9:_.\\-]{0,127}$';
+const roomRe = new RegExp(ROOM_PATTERN);
+
+export function isRoomName(value: unknown): value is RoomName {
+  return typeof value === 'string' && roomRe.test(value);
+}
+
+/** Private rooms: `user:<sub>` and `guest:<jti>` may only be entered by their own subject. */
+export function userRoom(sub: string): RoomName {
+  return `user:${sub}` as RoomName;
+}
+export function guestRoom(jti: string): RoomName {
+  return `guest:${jti}` as RoomName;
+}
+
+/** The uWS topic a balancer uses for a monolith's channel; see DESIGN §3. */
+export function channelTopic(monolith: string, channel: string): string {
+  return `${monolith}/${channel}`;
+}

@@ -1,0 +1,103 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
+import { validateTokenClaims, type TokenClaims } from './gateway.js';
+
+/** Why a token was refused; each maps to its own close code on the balancer. */
+export type TokenFailure = 'invalid' | 'expired' | 'not_yet_valid' | 'algorithm' | 'claims';
+
+export type VerifyResult =
+  | { ok: true; claims: TokenClaims & JWTPayload; subject: string; guest: boolean; expMs: number }
+  | { ok: false; reason: TokenFailure; detail: string };
+
+export interface VerifierOptions {
+  /** HS256 shared secret. */
+  secret?: string | undefined;
+  /** PEM public key (RSA, EC or Ed25519); the algorithm follows the key type. */
+  publicKey?: string | undefined;
+  /** JWKS endpoint for RS256/ES256/EdDSA keys, fetched and cached by jose. */
+  jwksUrl?: string | undefined;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  clockToleranceS?: number;
+}
+
+function algorithmsFor(key: KeyObject): string[] {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512'];
+    case 'ec':
+      return ['ES256', 'ES384', 'ES512'];
+    case 'ed25519':
+      return ['EdDSA', 'Ed25519'];
+    default:
+      throw new Error(`unsupported public key type ${key.asymmetricKeyType}`);
+  }
+}
+
+function headerAlg(token: string): string | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { alg?: unknown };
+    return typeof header.alg === 'string' ? header.alg : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the token check used by balancers and monoliths. Rejects `alg: none` and any algorithm
+ * other than the configured key's (no HS/RS confusion), expired and not-yet-valid tokens, wrong
+ * `iss`/`aud` when configured, and tokens with neither `sub` nor a guest `jti`.
+ */
+export function createVerifier(opts: VerifierOptions): (token: string) => Promise<VerifyResult> {
+  let key: Parameters<typeof jwtVerify>[1] | ReturnType<typeof createRemoteJWKSet>;
+  let algorithms: string[];
+  if (opts.publicKey) {
+    const pk = createPublicKey(opts.publicKey);
+    key = pk;
+    algorithms = algorithmsFor(pk);
+  } else if (opts.jwksUrl) {
+    key = createRemoteJWKSet(new URL(opts.jwksUrl));
+    algorithms = ['RS256', 'ES256', 'EdDSA'];
+  } else if (opts.secret) {
+    key = new TextEncoder().encode(opts.secret);
+    algorithms = ['HS256'];
+  } else {
+    throw new Error('a JWT secret, public key or JWKS URL is required');
+  }
+  const allowed = new Set(algorithms);
+  const verifyOptions = {
+    algorithms,
+    issuer: opts.issuer,
+    audience: opts.audience,
+    clockTolerance: opts.clockToleranceS ?? 0,
+  };
+
+  return async (token: string): Promise<VerifyResult> => {
+    const alg = headerAlg(token);
+    if (alg === undefined) return { ok: false, reason: 'invalid', detail: 'malformed token header' };
+    if (!allowed.has(alg)) return { ok: false, reason: 'algorithm', detail: `algorithm ${alg} not allowed` };
+    let payload: JWTPayload;
+    try {
+      // jose takes either a key or a key-resolving function; both shapes are handled at run time.
+      ({ payload } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], verifyOptions));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) return { ok: false, reason: 'expired', detail: 'token expired' };
+      if (err instanceof errors.JWTClaimValidationFailed) {
+        if (err.claim === 'nbf') return { ok: false, reason: 'not_yet_valid', detail: 'token not yet valid' };
+        return { ok: false, reason: 'claims', detail: `claim ${err.claim} rejected` };
+      }
+      if (err instanceof errors.JOSEAlgNotAllowed) return { ok: false, reason: 'algorithm', detail: 'algorithm not allowed' };
+      return { ok: false, reason: 'invalid', detail: (err as Error).message };
+    }
+    if (!validateTokenClaims.check(payload)) {
+      return { ok: false, reason: 'claims', detail: validateTokenClaims.explain(payload) };
+    }
+    const claims = payload as TokenClaims & JWTPayload;
+    const guest = claims.guest === true;
+    const subject = guest ? claims.jti : claims.sub;
+    if (!subject) return { ok: false, reason: 'claims', detail: guest ? 'guest token without jti' : 'token without sub' };
+    return { ok: true, claims, subject, guest, expMs: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
+  };
+}

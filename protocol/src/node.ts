@@ -1,0 +1,4 @@
+/** Node-only parts of the protocol package (crypto, stderr); the index stays browser-safe. */
+export * from './jwt.js';
+export * from './link-auth.js';
+export * from './log.js';
