@@ -114,9 +114,11 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   );
   metrics.collect('gateway_link_frames_in_total', 'Frames received from each monolith.', () =>
     [...router.allLinks()].map((l) => [{ address: l.address }, l.framesIn]),
+    'counter',
   );
   metrics.collect('gateway_link_frames_out_total', 'Frames sent to each monolith.', () =>
     [...router.allLinks()].map((l) => [{ address: l.address }, l.framesOut]),
+    'counter',
   );
   metrics.collect('gateway_owned_rooms', 'Rooms with a known owner monolith.', () => [[{}, router.owners.size]]);
 

@@ -44,9 +44,9 @@ export class Metrics {
     return this.series('gauge', name, help, labels);
   }
 
-  /** A gauge family whose series are read at scrape time. */
-  collect(name: string, help: string, fn: () => Iterable<[Record<string, string>, number]>): void {
-    this.family('gauge', name, help).collect = fn;
+  /** A family whose series are read at scrape time. */
+  collect(name: string, help: string, fn: () => Iterable<[Record<string, string>, number]>, kind: Kind = 'gauge'): void {
+    this.family(kind, name, help).collect = fn;
   }
 
   render(): string {

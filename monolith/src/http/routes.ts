@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, ErrorHuman, isRoomName, validateBroadcastBody, type ErrorCodeValue, type Metrics } from '@gateway/protocol';
+import type { VerifyResult } from '@gateway/protocol/node';
+import type { Bus } from '../bus/bus.js';
+import { roomTopic, type Rooms } from '../rooms/rooms.js';
+
+export interface RouteDeps {
+  bus: Bus;
+  rooms: Rooms;
+  metrics: Metrics;
+  verify: (token: string) => Promise<VerifyResult>;
+  monolithId: string;
+}
+
+function problem(code: ErrorCodeValue, message: string) {
+  return { error: code, message, human: ErrorHuman[code] };
+}
+
+/**
+ * Operator and backend HTTP API. Publishing endpoints need `Authorization: Bearer <JWT>` whose
+ * claims include `admin: true` (a backend service token signed with the same key).
+ */
+export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const { bus, rooms, metrics } = deps;
+
+  app.get('/health', async () => ({ ok: true, monolith: deps.monolithId }));
+
+  app.get('/ready', async (_req, reply) => {
+    const ready = bus.connected;
+    return reply.code(ready ? 200 : 503).send({ ready, bus: bus.connected, links: rooms.linkCount });
+  });
+
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+
+  app.post<{ Params: { room: string } }>('/api/rooms/:room/broadcast', async (req, reply) => {
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    const verified = token ? await deps.verify(token) : undefined;
+    if (!verified?.ok) return reply.code(401).send(problem(ErrorCode.TOKEN_REJECTED, 'a valid bearer token is required'));
+    if (verified.claims.admin !== true) return reply.code(403).send(problem(ErrorCode.FORBIDDEN, 'admin token required'));
+    const { room } = req.params;
+    if (!isRoomName(room)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid room name'));
+    if (!validateBroadcastBody.check(req.body)) {
+      return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateBroadcastBody.explain(req.body)));
+    }
+    const { event, data } = req.body;
+    try {
+      await bus.publish(roomTopic(room), JSON.stringify({ event, data }));
+    } catch (err) {
+      return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, `bus unavailable: ${(err as Error).message}`));
+    }
+    return reply.code(202).send({ accepted: true, room });
+  });
+}

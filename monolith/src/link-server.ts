@@ -1,0 +1,188 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket } from 'ws';
+import {
+  CloseCode,
+  CloseReason,
+  LINK_AUTH_HEADER,
+  LINK_BALANCER_HEADER,
+  LINK_NONCE_HEADER,
+  LINK_PROTOCOL_VERSION,
+  validateB2M,
+  type B2M,
+  type Metrics,
+} from '@gateway/protocol';
+import { linkInitToken, safeEqual, type Log } from '@gateway/protocol/node';
+import type { MonolithConfig } from './config.js';
+import type { Gateway } from './gateway/gateway.js';
+import { identify, mayEnter, RESYNC, welcome } from './gateway/session.js';
+import type { Conn, LinkPeer, Rooms } from './rooms/rooms.js';
+
+export interface LinkServer {
+  /** Listens for balancers; resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface LinkServerDeps {
+  config: MonolithConfig;
+  rooms: Rooms;
+  gateway: Gateway;
+  metrics: Metrics;
+  log: Log;
+  /** The HTTP port announced in `init` (known once the HTTP server listens). */
+  httpPort(): number;
+}
+
+class Peer implements LinkPeer {
+  alive = true;
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    private readonly out: { value: number },
+  ) {}
+
+  send(frame: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(frame);
+    this.out.value++;
+  }
+}
+
+/**
+ * Accepts balancer links (DESIGN §3): checks LINK_SECRET on the upgrade, sends `init` with a
+ * token bound to the balancer's nonce, then gossip, then handles frames in arrival order.
+ */
+export function createLinkServer(deps: LinkServerDeps): LinkServer {
+  const { config, rooms, gateway, metrics, log } = deps;
+  const framesIn = metrics.counter('monolith_link_frames_in_total', 'Frames received from balancers.');
+  const framesOut = metrics.counter('monolith_link_frames_out_total', 'Frames sent to balancers.');
+  const rejected = metrics.counter('monolith_link_rejected_total', 'Link upgrades refused (bad LINK_SECRET).');
+  const expected = `Bearer ${config.LINK_SECRET}`;
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  const server = createServer((_req, res) => res.writeHead(426).end('balancer links only'));
+  const peers = new Set<Peer>();
+  let seq = 0;
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const auth = req.headers[LINK_AUTH_HEADER];
+    const nonce = req.headers[LINK_NONCE_HEADER];
+    if (req.url !== '/link' || typeof auth !== 'string' || !safeEqual(auth, expected) || typeof nonce !== 'string' || nonce.length < 16) {
+      rejected.value++;
+      log.warn('refused a link: bad LINK_SECRET or request', { from: req.socket.remoteAddress, url: req.url });
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, nonce, String(req.headers[LINK_BALANCER_HEADER] ?? 'unknown')));
+  });
+
+  function accept(ws: WebSocket, nonce: string, balancer: string): void {
+    const peer = new Peer(`${balancer}#${++seq}`, ws, framesOut);
+    peer.send(
+      JSON.stringify({
+        type: 'init',
+        id: config.MONOLITH_ID,
+        port: deps.httpPort(),
+        token: linkInitToken(config.LINK_SECRET, nonce, config.MONOLITH_ID),
+        version: LINK_PROTOCOL_VERSION,
+      }),
+    );
+    peers.add(peer);
+    rooms.addLink(peer);
+    log.info('balancer linked', { link: peer.id });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      framesIn.value++;
+      let frame: unknown;
+      try {
+        frame = isBinary ? undefined : JSON.parse(data.toString('utf8'));
+      } catch {
+        frame = undefined;
+      }
+      if (!validateB2M.check(frame)) {
+        log.warn('invalid link frame dropped', { link: peer.id, problem: validateB2M.explain(frame) });
+        return;
+      }
+      handle(peer, frame);
+    });
+    ws.on('pong', () => (peer.alive = true));
+    ws.on('error', (err) => log.debug('link error', { link: peer.id, err: err.message }));
+    ws.on('close', () => {
+      peers.delete(peer);
+      const left = rooms.dropLink(peer);
+      log.warn('balancer link closed; its connections left their rooms', { link: peer.id, left });
+    });
+  }
+
+  function handle(peer: Peer, frame: B2M): void {
+    switch (frame.type) {
+      case 'join':
+        join(peer, frame.id, frame.room, frame.token, frame.rejoin === true);
+        return;
+      case 'leave':
+        rooms.leave(frame.id);
+        return;
+      case 'message': {
+        let conn = rooms.get(frame.id);
+        // Unknown connection (its join went to a monolith that died): take it over here.
+        conn ??= join(peer, frame.id, frame.room, frame.token, true);
+        if (!conn) return;
+        if (frame.token !== conn.token) refresh(conn, frame.token);
+        gateway.handle(conn, frame.message);
+        return;
+      }
+    }
+  }
+
+  function join(peer: Peer, id: string, room: string, token: string, rejoin: boolean): Conn | undefined {
+    const who = identify(token);
+    if (!who) return kick(peer, id, 'TOKEN_INVALID');
+    if (!mayEnter(room, who)) return kick(peer, id, 'FORBIDDEN_ROOM');
+    const conn = rooms.join(peer, id, room, token, who.claims, who.subject, who.guest);
+    rooms.unicast(conn, welcome(conn, config.MONOLITH_ID));
+    if (rejoin) rooms.unicast(conn, RESYNC);
+    return conn;
+  }
+
+  function refresh(conn: Conn, token: string): void {
+    const who = identify(token);
+    if (!who) return;
+    conn.token = token;
+    conn.claims = who.claims;
+  }
+
+  function kick(peer: Peer, id: string, code: 'TOKEN_INVALID' | 'FORBIDDEN_ROOM'): undefined {
+    peer.send(JSON.stringify({ type: 'kick', id, code: CloseCode[code], reason: CloseReason[code] }));
+    return undefined;
+  }
+
+  const heartbeat = setInterval(() => {
+    // A balancer that missed a whole interval is gone (half-open TCP): drop it so its
+    // connections leave their rooms.
+    for (const peer of peers) {
+      if (!peer.alive) {
+        peer.ws.terminate();
+        continue;
+      }
+      peer.alive = false;
+      peer.ws.ping();
+    }
+  }, config.LINK_HEARTBEAT_MS);
+  heartbeat.unref();
+
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      });
+    },
+    async close() {
+      clearInterval(heartbeat);
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { ConfigError } from '@gateway/protocol';
+import { createLog } from '@gateway/protocol/node';
+import { loadConfig } from './config.js';
+import { buildApp } from './app.js';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`monolith: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+const log = createLog('monolith', config.LOG_LEVEL);
+const app = buildApp(config, log);
+await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });
+const httpAddress = app.http.server.address();
+const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.HTTP_PORT;
+const linkPort = await app.link.listen(config.HOST, config.LINK_PORT);
+log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, bus: config.REDIS_URL ? 'redis' : 'embedded' });
+// A machine-readable line for process supervisors and the e2e harness.
+process.stdout.write(JSON.stringify({ ready: 'monolith', id: config.MONOLITH_ID, httpPort, linkPort }) + '\n');
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log.info('shutting down', { signal });
+    app.close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+}

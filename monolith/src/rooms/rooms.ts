@@ -1,0 +1,186 @@
+import { encodeWithMessage, type TokenClaims } from '@gateway/protocol';
+import type { Log } from '@gateway/protocol/node';
+import type { Bus, BusHandler } from '../bus/bus.js';
+import type { EpochSource } from './epochs.js';
+
+/** A balancer link as the room state sees it. `send` never throws. */
+export interface LinkPeer {
+  readonly id: string;
+  send(frame: string): void;
+}
+
+/** One client connection, as known to the monolith that owns its room. */
+export interface Conn {
+  readonly id: string;
+  readonly room: string;
+  readonly link: LinkPeer;
+  token: string;
+  claims: TokenClaims;
+  subject: string;
+  guest: boolean;
+}
+
+interface Room {
+  readonly name: string;
+  readonly members: Set<Conn>;
+  /** Members per balancer link: a broadcast is one frame per link here, not one per member. */
+  readonly links: Map<LinkPeer, number>;
+  epoch: number | undefined;
+  unloadTimer: NodeJS.Timeout | undefined;
+  readonly onBus: BusHandler;
+}
+
+export interface RoomsDeps {
+  epochs: EpochSource;
+  bus: Bus;
+  /** How long an empty room stays loaded. */
+  graceMs: number;
+  log: Log;
+}
+
+/** Bus topic carrying broadcasts for a room, whichever monolith owns it. */
+export function roomTopic(room: string): string {
+  return `room:${room}`;
+}
+
+/**
+ * Room join/leave state on one monolith: which connections are in which room through which
+ * balancer link, room load/unload with ownership epochs, and per-link broadcast fan-out.
+ */
+export class Rooms {
+  private readonly conns = new Map<string, Conn>();
+  private readonly rooms = new Map<string, Room>();
+  private readonly links = new Set<LinkPeer>();
+
+  constructor(private readonly deps: RoomsDeps) {}
+
+  addLink(link: LinkPeer): void {
+    this.links.add(link);
+    link.send(this.gossipFrame());
+  }
+
+  /** A balancer link is gone: every connection that came through it leaves (no ghosts). */
+  dropLink(link: LinkPeer): number {
+    this.links.delete(link);
+    let left = 0;
+    for (const conn of this.conns.values()) {
+      if (conn.link === link) {
+        this.leave(conn.id);
+        left++;
+      }
+    }
+    return left;
+  }
+
+  /** Adds a connection (replacing an earlier one with the same id) and loads its room if new. */
+  join(link: LinkPeer, id: string, room: string, token: string, claims: TokenClaims, subject: string, guest: boolean): Conn {
+    if (this.conns.has(id)) this.leave(id);
+    const conn: Conn = { id, room, link, token, claims, subject, guest };
+    this.conns.set(id, conn);
+    const r = this.rooms.get(room) ?? this.load(room);
+    clearTimeout(r.unloadTimer);
+    r.unloadTimer = undefined;
+    r.members.add(conn);
+    r.links.set(link, (r.links.get(link) ?? 0) + 1);
+    return conn;
+  }
+
+  /** Removes a connection; idempotent. An empty room unloads after the grace period. */
+  leave(id: string): void {
+    const conn = this.conns.get(id);
+    if (!conn) return;
+    this.conns.delete(id);
+    const r = this.rooms.get(conn.room);
+    if (!r) return;
+    r.members.delete(conn);
+    const n = (r.links.get(conn.link) ?? 1) - 1;
+    if (n > 0) r.links.set(conn.link, n);
+    else r.links.delete(conn.link);
+    if (r.members.size === 0 && !r.unloadTimer) {
+      r.unloadTimer = setTimeout(() => this.unload(r, 'empty'), this.deps.graceMs);
+      r.unloadTimer.unref();
+    }
+  }
+
+  get(id: string): Conn | undefined {
+    return this.conns.get(id);
+  }
+
+  /** Sends serialized client JSON to one connection. */
+  unicast(conn: Conn, messageJson: string): void {
+    conn.link.send(encodeWithMessage({ type: 'unicast', room: conn.room, id: conn.id }, messageJson));
+  }
+
+  /** Sends serialized client JSON to every member of a room, one frame per balancer link. */
+  broadcast(room: string, messageJson: string): number {
+    const r = this.rooms.get(room);
+    if (!r || r.links.size === 0) return 0;
+    const frame = encodeWithMessage({ type: 'broadcast', room }, messageJson);
+    for (const link of r.links.keys()) link.send(frame);
+    return r.links.size;
+  }
+
+  /** Sends a link frame to every balancer. */
+  toAllLinks(frame: string): void {
+    for (const link of this.links) link.send(frame);
+  }
+
+  gossipFrame(): string {
+    const rooms: Array<{ room: string; epoch: number }> = [];
+    for (const r of this.rooms.values()) if (r.epoch !== undefined) rooms.push({ room: r.name, epoch: r.epoch });
+    return JSON.stringify({ type: 'gossip', rooms });
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  get linkCount(): number {
+    return this.links.size;
+  }
+
+  members(room: string): number {
+    return this.rooms.get(room)?.members.size ?? 0;
+  }
+
+  /** Unloads every room (shutdown). */
+  close(): void {
+    for (const r of [...this.rooms.values()]) this.unload(r, 'shutdown');
+  }
+
+  private load(name: string): Room {
+    const r: Room = {
+      name,
+      members: new Set(),
+      links: new Map(),
+      epoch: undefined,
+      unloadTimer: undefined,
+      onBus: (payload) => this.broadcast(name, payload),
+    };
+    this.rooms.set(name, r);
+    this.deps.bus.subscribe(roomTopic(name), r.onBus).catch((err: Error) => {
+      this.deps.log.warn('room topic subscribe failed; retried on bus reconnect', { room: name, err: err.message });
+    });
+    this.deps.epochs.next(name).then(
+      (epoch) => {
+        if (this.rooms.get(name) !== r) return;
+        r.epoch = epoch;
+        this.toAllLinks(JSON.stringify({ type: 'loaded', room: name, epoch }));
+      },
+      (err: Error) => this.deps.log.warn('no epoch for room; routing stays by hashing', { room: name, err: err.message }),
+    );
+    return r;
+  }
+
+  private unload(r: Room, reason: string): void {
+    if (this.rooms.get(r.name) !== r || r.members.size > 0) return;
+    clearTimeout(r.unloadTimer);
+    this.rooms.delete(r.name);
+    this.deps.bus.unsubscribe(roomTopic(r.name), r.onBus).catch(() => {});
+    if (r.epoch !== undefined) this.toAllLinks(JSON.stringify({ type: 'unloaded', room: r.name, reason }));
+  }
+}
