@@ -20,7 +20,9 @@ export const TokenClaims = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 256 })),
   guest: Type.Optional(Type.Boolean()),
   admin: Type.Optional(Type.Boolean()),
-  guilds: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.Integer({ minimum: 0 }))),
+  guilds: Type.Optional(
+    Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.Integer({ minimum: 0 }), { additionalProperties: false, maxProperties: 500 }),
+  ),
   rooms: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
   exp: Type.Optional(Type.Number()),
 });

@@ -115,6 +115,9 @@ export function encodeWithMessage(head: object, messageJson: string): string {
  */
 export function splitMessage(frame: string): { head: Record<string, unknown>; message: string | undefined } | undefined {
   const at = frame.indexOf(MESSAGE_KEY);
+  // The message text itself is not re-parsed (the link is authenticated and the monolith wrote
+  // it with JSON.stringify); a truncated frame is still refused.
+  if (at >= 0 && (frame.length - 1 <= at + MESSAGE_KEY.length || frame.charCodeAt(frame.length - 1) !== 0x7d)) return undefined;
   const headText = at < 0 ? frame : frame.slice(0, at) + '}';
   let head: unknown;
   try {
