@@ -1,10 +1,11 @@
-import { channelTopic, CloseCode, Metrics, type M2BHead } from '@gateway/protocol';
+import { channelTopic, Metrics, type M2BHead } from '@gateway/protocol';
 import { createVerifier, type Log } from '@gateway/protocol/node';
 import type { BalancerConfig } from './config.js';
 import { Sessions, type Session } from './client-session.js';
 import { createDiscovery } from './discovery/discovery.js';
 import type { LinkHandler, MonolithLink } from './monolith-link.js';
 import { Router } from './routing/router.js';
+import { SessionEvent } from './session-states.js';
 import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 export interface Balancer {
@@ -60,13 +61,18 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   /** One monolith frame. Runs per frame: keep it to a switch and a map lookup. */
   function dispatch(link: MonolithLink, head: M2BHead, message: string | undefined): void {
     const monolith = link.monolithId!;
+    // A monolith may only address connections routed to it.
+    const mine = (id: string) => {
+      const s = sessions.all.get(id);
+      return s?.link === link ? s : undefined;
+    };
     switch (head.type) {
       case 'unicast': {
-        const s = sessions.all.get(head.id);
+        const s = mine(head.id);
         if (!s?.ws || message === undefined) return;
         framesOut.value++;
         // 2 = dropped: the socket is over its backpressure limit.
-        if (s.ws.send(message, false) === 2) sessions.close(s, 'malformed, too large, flood, slow', 'SLOW_CONSUMER');
+        if (s.ws.send(message, false) === 2) sessions.close(s, SessionEvent.LIMIT, 'SLOW_CONSUMER');
         return;
       }
       case 'broadcast':
@@ -82,13 +88,13 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
         return;
       }
       case 'subscribe':
-        sessions.all.get(head.id)?.ws?.subscribe(channelTopic(monolith, head.channel));
+        mine(head.id)?.ws?.subscribe(channelTopic(monolith, head.channel));
         return;
       case 'unsubscribe':
-        sessions.all.get(head.id)?.ws?.unsubscribe(channelTopic(monolith, head.channel));
+        mine(head.id)?.ws?.unsubscribe(channelTopic(monolith, head.channel));
         return;
       case 'kick': {
-        const s = sessions.all.get(head.id);
+        const s = mine(head.id);
         if (s) sessions.kick(s, head.code, head.reason);
         return;
       }
@@ -208,9 +214,8 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
       discovery.stop();
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
       listenSocket = undefined;
-      for (const s of sessions.all.values()) sessions.close(s, 'socket closed', 'DRAINING');
+      for (const s of sessions.all.values()) sessions.close(s, SessionEvent.DRAIN, 'DRAINING');
       router.stop();
-      void CloseCode;
     },
   };
 }

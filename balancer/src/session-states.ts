@@ -25,6 +25,7 @@ export const SessionEvent = {
   LIMIT: 'malformed, too large, flood, slow',
   KICK: 'kick from monolith',
   NO_MONOLITH: 'no monolith linked',
+  DRAIN: 'balancer shutting down',
   DISCONNECT: 'socket closed',
 } as const;
 export type SessionEvent = (typeof SessionEvent)[keyof typeof SessionEvent];
@@ -45,12 +46,14 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: S.AWAITING_AUTH, on: E.NOT_AUTH, to: S.CLOSED, close: 'AUTH_REQUIRED' },
   { from: S.AWAITING_AUTH, on: E.AUTH_TIMEOUT, to: S.CLOSED, close: 'AUTH_TIMEOUT' },
   { from: S.AWAITING_AUTH, on: E.LIMIT, to: S.CLOSED, close: 'MALFORMED_FRAME | MESSAGE_TOO_LARGE | FLOOD' },
+  { from: S.AWAITING_AUTH, on: E.DRAIN, to: S.CLOSED, close: 'DRAINING' },
   { from: S.AWAITING_AUTH, on: E.DISCONNECT, to: S.CLOSED },
   { from: S.VERIFYING, on: E.TOKEN_OK, to: S.OPEN },
   { from: S.VERIFYING, on: E.TOKEN_BAD, to: S.CLOSED, close: 'TOKEN_* | FORBIDDEN_ROOM' },
   { from: S.VERIFYING, on: E.NO_MONOLITH, to: S.CLOSED, close: 'NO_MONOLITH' },
   { from: S.VERIFYING, on: E.APP_FRAME, to: S.VERIFYING },
   { from: S.VERIFYING, on: E.LIMIT, to: S.CLOSED, close: 'MALFORMED_FRAME | MESSAGE_TOO_LARGE | FLOOD' },
+  { from: S.VERIFYING, on: E.DRAIN, to: S.CLOSED, close: 'DRAINING' },
   { from: S.VERIFYING, on: E.DISCONNECT, to: S.CLOSED },
   { from: S.OPEN, on: E.APP_FRAME, to: S.OPEN },
   { from: S.OPEN, on: E.REFRESH, to: S.OPEN },
@@ -60,6 +63,7 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: S.OPEN, on: E.LIMIT, to: S.CLOSED, close: 'MALFORMED_FRAME | MESSAGE_TOO_LARGE | FLOOD | SLOW_CONSUMER' },
   { from: S.OPEN, on: E.KICK, to: S.CLOSED, close: 'KICKED' },
   { from: S.OPEN, on: E.NO_MONOLITH, to: S.CLOSED, close: 'NO_MONOLITH' },
+  { from: S.OPEN, on: E.DRAIN, to: S.CLOSED, close: 'DRAINING' },
   { from: S.OPEN, on: E.DISCONNECT, to: S.CLOSED },
 ];
 
