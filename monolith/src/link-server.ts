@@ -168,6 +168,9 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     }
   }, config.LINK_HEARTBEAT_MS);
   heartbeat.unref();
+  // Periodic full room list: balancers repair any ownership they missed (DESIGN §4).
+  const gossip = setInterval(() => rooms.toAllLinks(rooms.gossipFrame()), config.GOSSIP_INTERVAL_MS);
+  gossip.unref();
 
   return {
     listen(host, port) {
@@ -181,6 +184,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     },
     async close() {
       clearInterval(heartbeat);
+      clearInterval(gossip);
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
