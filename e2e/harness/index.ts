@@ -1,0 +1,35 @@
+import { afterAll, beforeEach } from 'vitest';
+import { closeAllClients } from './client.js';
+import { killAll, liveProcs, type Proc } from './processes.js';
+
+export * from './client.js';
+export * from './processes.js';
+export * from './redis.js';
+export * from './stack.js';
+export * from './tokens.js';
+export * from './wait.js';
+
+/**
+ * Registers the per-file hooks every e2e file needs: on a failed test, print the output each
+ * process wrote during that test; after the file, close clients and kill every spawned process.
+ */
+export function useHarness(): void {
+  const marks = new Map<Proc, number>();
+  beforeEach(({ onTestFailed }) => {
+    marks.clear();
+    for (const p of liveProcs()) marks.set(p, p.lines.length);
+    onTestFailed(() => {
+      const procs = [...new Set([...marks.keys(), ...liveProcs()])];
+      const dumps = procs.map((p) => {
+        const status = p.exit ? `exited code=${p.exit.code} signal=${p.exit.signal}` : `pid ${p.pid} running`;
+        const during = p.tail(80, marks.get(p) ?? 0);
+        return `== ${p.name} (${status})\n${during || '(no output during the test; last lines before it:)\n' + p.tail(10)}`;
+      });
+      if (dumps.length) process.stderr.write(`\n---- process output during the failed test ----\n${dumps.join('\n')}\n----\n`);
+    });
+  });
+  afterAll(async () => {
+    closeAllClients();
+    await killAll();
+  });
+}

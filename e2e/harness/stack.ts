@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { spawnProc, type ExitStatus, type Proc } from './processes.js';
+import { startRedis, type RedisHandle } from './redis.js';
+import { metric, waitFor } from './wait.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const MONOLITH_MAIN = `${ROOT}monolith/dist/main.js`;
+export const BALANCER_MAIN = `${ROOT}balancer/dist/main.js`;
+
+/** Secrets shared by every process a test starts (and by the token helpers). */
+export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef';
+export const LINK_SECRET = 'e2e-link-secret-0123456789abcdef';
+
+const READY_TIMEOUT_MS = 20_000;
+
+/** A short random suffix, so names never collide between files or with a shared REDIS_URL. */
+export function uniq(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+interface Handle {
+  readonly proc: Proc;
+  readonly pid: number;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<ExitStatus>;
+  /** SIGKILL. */
+  kill(): Promise<ExitStatus>;
+}
+
+export interface MonolithHandle extends Handle {
+  readonly id: string;
+  readonly httpPort: number;
+  readonly linkPort: number;
+  /** `http://127.0.0.1:<httpPort>` */
+  readonly http: string;
+  /** `127.0.0.1:<linkPort>`, as balancers' MONOLITHS lists it. */
+  readonly linkAddress: string;
+  /** The value of an unlabelled gauge or counter on `/metrics`. */
+  metric(name: string): Promise<number>;
+}
+
+export interface BalancerHandle extends Handle {
+  readonly id: string;
+  readonly port: number;
+  readonly http: string;
+  /** `ws://127.0.0.1:<port><path>`, path defaulting to `/ws`. */
+  url(path?: string): string;
+}
+
+export interface MonolithOptions {
+  id?: string;
+  redisUrl?: string;
+  /** Extra or overriding env (set a value to '' to blank it; use `omit` to remove one). */
+  env?: Record<string, string>;
+  omit?: string[];
+}
+
+export interface BalancerOptions {
+  id?: string;
+  monoliths: Array<MonolithHandle | string>;
+  env?: Record<string, string>;
+  omit?: string[];
+  /** Wait until `/ready` reports this many linked monoliths (default: all listed; 0 skips). */
+  waitForMonoliths?: number;
+}
+
+function buildEnv(base: Record<string, string>, env: Record<string, string> = {}, omit: string[] = []): Record<string, string> {
+  const out = { ...base, ...env };
+  for (const name of omit) delete out[name];
+  return out;
+}
+
+function readyLine<T>(kind: string) {
+  return (line: { stream: string; text: string }): T | undefined => {
+    if (line.stream !== 'stdout' || !line.text.startsWith('{')) return undefined;
+    try {
+      const parsed = JSON.parse(line.text) as { ready?: string } & T;
+      return parsed.ready === kind ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+export async function startMonolith(opts: MonolithOptions = {}): Promise<MonolithHandle> {
+  const id = opts.id ?? uniq('m');
+  const env = buildEnv(
+    {
+      HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      LINK_PORT: '0',
+      MONOLITH_ID: id,
+      JWT_SECRET,
+      LINK_SECRET,
+      // Short heartbeats so a dead balancer link is noticed quickly.
+      LINK_HEARTBEAT_MS: '500',
+      ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+    },
+    opts.env,
+    opts.omit,
+  );
+  const proc = spawnProc(`monolith ${id}`, process.execPath, [MONOLITH_MAIN], env, ROOT);
+  const ready = await proc.waitForLine(readyLine<{ id: string; httpPort: number; linkPort: number }>('monolith'), READY_TIMEOUT_MS, 'ready line');
+  const http = `http://127.0.0.1:${ready.httpPort}`;
+  return {
+    proc,
+    pid: proc.pid,
+    id: ready.id,
+    httpPort: ready.httpPort,
+    linkPort: ready.linkPort,
+    http,
+    linkAddress: `127.0.0.1:${ready.linkPort}`,
+    stop: (graceMs) => proc.stop(graceMs),
+    kill: () => proc.kill(),
+    metric: (name) => metric(`${http}/metrics`, name),
+  };
+}
+
+/** Polls the balancer's `/ready` until it reports at least `count` linked monoliths. */
+export async function waitForLinks(balancer: Pick<BalancerHandle, 'http' | 'proc'>, count: number, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  await waitFor(
+    async () => {
+      const res = await fetch(`${balancer.http}/ready`).catch(() => undefined);
+      if (!res || res.status !== 200) return false;
+      const body = (await res.json()) as { monoliths?: number };
+      return (body.monoliths ?? 0) >= count;
+    },
+    { timeoutMs, what: `balancer ${balancer.http} linked to ${count} monolith(s)\n${balancer.proc.tail(20)}` },
+  );
+}
+
+export async function startBalancer(opts: BalancerOptions): Promise<BalancerHandle> {
+  const id = opts.id ?? uniq('b');
+  const addresses = opts.monoliths.map((m) => (typeof m === 'string' ? m : m.linkAddress));
+  const env = buildEnv(
+    {
+      BALANCER_HOST: '127.0.0.1',
+      BALANCER_PORT: '0',
+      BALANCER_ID: id,
+      MONOLITHS: addresses.join(','),
+      JWT_SECRET,
+      LINK_SECRET,
+      LINK_HEARTBEAT_MS: '500',
+      LINK_BACKOFF_MAX_MS: '500',
+    },
+    opts.env,
+    opts.omit,
+  );
+  const proc = spawnProc(`balancer ${id}`, process.execPath, [BALANCER_MAIN], env, ROOT);
+  const ready = await proc.waitForLine(readyLine<{ id: string; port: number }>('balancer'), READY_TIMEOUT_MS, 'ready line');
+  const http = `http://127.0.0.1:${ready.port}`;
+  const handle: BalancerHandle = {
+    proc,
+    pid: proc.pid,
+    id: ready.id,
+    port: ready.port,
+    http,
+    url: (path = '/ws') => `ws://127.0.0.1:${ready.port}${path}`,
+    stop: (graceMs) => proc.stop(graceMs),
+    kill: () => proc.kill(),
+  };
+  const want = opts.waitForMonoliths ?? addresses.length;
+  if (want > 0) await waitForLinks(handle, want);
+  return handle;
+}
+
+export interface StackOptions {
+  monoliths?: number;
+  balancers?: number;
+  /** Start (or use REDIS_URL) a Redis and give it to every monolith. */
+  redis?: boolean;
+  monolithEnv?: Record<string, string>;
+  balancerEnv?: Record<string, string>;
+}
+
+export interface Stack {
+  redis: RedisHandle | undefined;
+  monoliths: MonolithHandle[];
+  balancers: BalancerHandle[];
+  /** Everything this stack started, for failure dumps. */
+  procs(): Proc[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Monoliths, then balancers linked to all of them; resolves once every balancer has every
+ * monolith linked and every monolith counts every balancer's link.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const redis = opts.redis ? await startRedis() : undefined;
+  const monoliths = await Promise.all(
+    Array.from({ length: opts.monoliths ?? 1 }, (_, i) =>
+      startMonolith({ id: uniq(`m${i + 1}`), ...(redis ? { redisUrl: redis.url } : {}), ...(opts.monolithEnv ? { env: opts.monolithEnv } : {}) }),
+    ),
+  );
+  const balancers = await Promise.all(
+    Array.from({ length: opts.balancers ?? 1 }, (_, i) =>
+      startBalancer({ id: uniq(`b${i + 1}`), monoliths, ...(opts.balancerEnv ? { env: opts.balancerEnv } : {}) }),
+    ),
+  );
+  for (const m of monoliths) {
+    await waitFor(async () => (await m.metric('monolith_links')) >= balancers.length, {
+      what: `monolith ${m.id} linked to ${balancers.length} balancer(s)`,
+    });
+  }
+  return {
+    redis,
+    monoliths,
+    balancers,
+    procs: () => [...(redis?.proc ? [redis.proc] : []), ...monoliths.map((m) => m.proc), ...balancers.map((b) => b.proc)],
+    async stop() {
+      await Promise.all([...balancers, ...monoliths].map((h) => h.stop()));
+      await redis?.stop();
+    },
+  };
+}

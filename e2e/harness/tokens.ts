@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { SignJWT, generateKeyPair, type JWTPayload } from 'jose';
+import { JWT_SECRET } from './stack.js';
+
+export interface TokenOptions {
+  sub?: string;
+  name?: string;
+  guilds?: Record<string, number>;
+  admin?: boolean;
+  rooms?: string[];
+  guest?: boolean;
+  jti?: string;
+  /** Seconds since the epoch; default one hour from now. `null` leaves `exp` out. */
+  exp?: number | null;
+  nbf?: number;
+  iss?: string;
+  aud?: string;
+  /** HS256 (default), HS384 or HS512 with `secret`. */
+  alg?: 'HS256' | 'HS384' | 'HS512';
+  secret?: string;
+}
+
+/** Seconds since the epoch, `offset` seconds from now. */
+export function nowS(offset = 0): number {
+  return Math.floor(Date.now() / 1000) + offset;
+}
+
+function claimsOf(o: TokenOptions): JWTPayload {
+  const claims: Record<string, unknown> = {};
+  for (const key of ['sub', 'name', 'guilds', 'admin', 'rooms', 'guest', 'jti', 'nbf', 'iss', 'aud'] as const) {
+    if (o[key] !== undefined) claims[key] = o[key];
+  }
+  claims.iat = nowS();
+  if (o.exp !== null) claims.exp = o.exp ?? nowS(3600);
+  return claims as JWTPayload;
+}
+
+/** A signed user token (HS256 with the stack's JWT_SECRET unless told otherwise). */
+export async function userToken(o: TokenOptions = {}): Promise<string> {
+  const alg = o.alg ?? 'HS256';
+  return new SignJWT(claimsOf({ sub: uniqSub(), ...o }))
+    .setProtectedHeader({ alg, typ: 'JWT' })
+    .sign(new TextEncoder().encode(o.secret ?? JWT_SECRET));
+}
+
+/** A guest token: `guest: true` and a `jti`, no `sub`; its room is `guest:<jti>`. */
+export function guestToken(o: TokenOptions = {}): Promise<string> {
+  return userToken({ ...o, guest: true, jti: o.jti ?? `g${randomBytes(4).toString('hex')}`, sub: undefined });
+}
+
+/** Admin token for the monolith's publishing endpoints. */
+export function adminToken(o: TokenOptions = {}): Promise<string> {
+  return userToken({ sub: 'backend', admin: true, ...o });
+}
+
+/** Signed with another secret: the signature does not verify. */
+export function badSignatureToken(o: TokenOptions = {}): Promise<string> {
+  return userToken({ ...o, secret: 'not-the-gateway-secret-0123456789' });
+}
+
+/** Expired a minute ago. */
+export function expiredToken(o: TokenOptions = {}): Promise<string> {
+  return userToken({ ...o, exp: nowS(-60) });
+}
+
+/** An unsigned token (`alg: none`), which must never be accepted. */
+export function noneToken(o: TokenOptions = {}): string {
+  const enc = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${enc({ alg: 'none', typ: 'JWT' })}.${enc(claimsOf({ sub: uniqSub(), ...o }))}.`;
+}
+
+/** RS256 with a fresh key pair, for algorithm confusion against an HS256 gateway. */
+export async function rs256Token(o: TokenOptions = {}): Promise<string> {
+  const { privateKey } = await generateKeyPair('RS256');
+  return new SignJWT(claimsOf({ sub: uniqSub(), ...o })).setProtectedHeader({ alg: 'RS256', typ: 'JWT' }).sign(privateKey);
+}
+
+export function uniqSub(prefix = 'u'): string {
+  return `${prefix}${randomBytes(4).toString('hex')}`;
+}
