@@ -46,6 +46,8 @@ export interface BalancerHandle extends Handle {
   readonly http: string;
   /** `ws://127.0.0.1:<port><path>`, path defaulting to `/ws`. */
   url(path?: string): string;
+  /** The value of an unlabelled gauge or counter on `/metrics`. */
+  metric(name: string): Promise<number>;
 }
 
 export interface MonolithOptions {
@@ -157,6 +159,7 @@ export async function startBalancer(opts: BalancerOptions): Promise<BalancerHand
     port: ready.port,
     http,
     url: (path = '/ws') => `ws://127.0.0.1:${ready.port}${path}`,
+    metric: (name) => metric(`${http}/metrics`, name),
     stop: (graceMs) => proc.stop(graceMs),
     kill: () => proc.kill(),
   };
