@@ -1,0 +1,172 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { CloseCode, LINK_AUTH_HEADER, LINK_NONCE_HEADER } from '@gateway/protocol';
+import {
+  adminToken,
+  connect,
+  LINK_SECRET,
+  startBalancer,
+  startMonolith,
+  startStack,
+  uniq,
+  useHarness,
+  userToken,
+  waitFor,
+  type BalancerHandle,
+  type Stack,
+  type TestClient,
+} from '../harness/index.js';
+
+useHarness();
+
+const stacks: Stack[] = [];
+afterAll(async () => {
+  await Promise.all(stacks.map((s) => s.stop()));
+});
+
+async function stackOf(monoliths: number, balancers: number): Promise<Stack> {
+  const s = await startStack({ monoliths, balancers });
+  stacks.push(s);
+  return s;
+}
+
+async function joinRoom(balancer: BalancerHandle, room: string): Promise<{ client: TestClient; monolith: string }> {
+  const client = await connect(balancer.url());
+  const welcome = await client.auth(await userToken({ sub: uniq('u') }), room);
+  return { client, monolith: welcome.data.monolith };
+}
+
+async function readyStatus(balancer: BalancerHandle): Promise<{ status: number; monoliths: number }> {
+  const res = await fetch(`${balancer.http}/ready`);
+  const body = (await res.json()) as { monoliths: number };
+  return { status: res.status, monoliths: body.monoliths };
+}
+
+describe('a balancer that dies', () => {
+  it("makes its connections leave the monolith's rooms (no ghosts)", async () => {
+    const stack = await stackOf(1, 2);
+    const [a, b] = stack.balancers as [BalancerHandle, BalancerHandle];
+    const monolith = stack.monoliths[0]!;
+    const room = uniq('shared');
+    const onA = await Promise.all([joinRoom(a, room), joinRoom(a, room)]);
+    const onB = await Promise.all([joinRoom(b, room), joinRoom(b, room), joinRoom(b, room)]);
+    // Every welcome comes from the monolith after it recorded the join.
+    expect(await monolith.metric('monolith_connections')).toBe(5);
+
+    await b.kill();
+    for (const { client } of onB) await client.closed(10_000);
+    await waitFor(async () => (await monolith.metric('monolith_connections')) === 2, {
+      what: "monolith_connections down to balancer A's 2 clients",
+    });
+    expect(await monolith.metric('monolith_links')).toBe(1);
+
+    // A's clients are untouched: requests and room broadcasts still reach them.
+    for (const [i, { client }] of onA.entries()) expect(await client.request('ping', i)).toMatchObject({ event: 'pong', _id: i });
+    const res = await fetch(`${monolith.http}/api/rooms/${room}/broadcast`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ event: 'after-b-died' }),
+    });
+    expect(res.status).toBe(202);
+    for (const { client } of onA) await client.nextEvent('after-b-died');
+  });
+
+  it('closes its clients with 4000 (reconnect) when drained with SIGTERM', async () => {
+    const stack = await stackOf(1, 1);
+    const balancer = stack.balancers[0]!;
+    const { client } = await joinRoom(balancer, uniq('drain'));
+    const exited = balancer.stop(10_000);
+    expect((await client.closed(10_000)).code).toBe(CloseCode.DRAINING);
+    expect((await exited).code).toBe(0);
+  });
+});
+
+describe('a monolith that dies', () => {
+  it('re-places its rooms on a survivor; clients stay connected and get welcome + resync', async () => {
+    const stack = await stackOf(2, 1);
+    const balancer = stack.balancers[0]!;
+    const [m1, m2] = stack.monoliths as [typeof stack.monoliths[0], typeof stack.monoliths[0]];
+    // One client in a room on each monolith.
+    const onMonolith = new Map<string, TestClient>();
+    for (let i = 0; i < 32 && onMonolith.size < 2; i++) {
+      const j = await joinRoom(balancer, uniq(`place${i}`));
+      if (onMonolith.has(j.monolith)) j.client.close();
+      else onMonolith.set(j.monolith, j.client);
+    }
+    const moved = onMonolith.get(m2.id)!;
+    const stayed = onMonolith.get(m1.id)!;
+    expect(moved && stayed).toBeTruthy();
+
+    await m2.kill();
+    const welcome = await moved.nextEvent('welcome', undefined, 15_000);
+    expect(welcome.data.monolith).toBe(m1.id);
+    await moved.nextEvent('resync', undefined, 5000);
+    expect(await moved.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
+    expect(moved.isClosed).toBe(false);
+
+    expect(await stayed.request('ping', 2)).toMatchObject({ event: 'pong', _id: 2 });
+    expect(stayed.received.some((m) => m.event === 'resync')).toBe(false);
+    expect(await readyStatus(balancer)).toEqual({ status: 200, monoliths: 1 });
+  });
+});
+
+describe('link authentication', () => {
+  it('refuses a link dialed without the right LINK_SECRET', async () => {
+    const monolith = await startMonolith();
+    const base = `ws://${monolith.linkAddress}/link`;
+    const tryLink = (secret: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(base, { headers: { [LINK_AUTH_HEADER]: `Bearer ${secret}`, [LINK_NONCE_HEADER]: 'n'.repeat(24) } });
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.on('open', () => {
+          resolve(101);
+          ws.terminate();
+        });
+        ws.on('error', () => resolve(-1));
+      });
+    expect(await tryLink('wrong-secret-0123456789abcdef')).toBe(401);
+    expect(await tryLink(LINK_SECRET)).toBe(101);
+    expect(await monolith.metric('monolith_link_rejected_total')).toBe(1);
+    await monolith.stop();
+  });
+
+  it('never links a balancer with a wrong LINK_SECRET; its clients get 4001', async () => {
+    const monolith = await startMonolith();
+    const balancer = await startBalancer({ monoliths: [monolith], env: { LINK_SECRET: 'another-link-secret-0123456789' }, waitForMonoliths: 0 });
+    await waitFor(async () => (await monolith.metric('monolith_link_rejected_total')) >= 2, { what: 'two refused link attempts (it retries)' });
+    expect(await readyStatus(balancer)).toEqual({ status: 503, monoliths: 0 });
+    expect(await monolith.metric('monolith_links')).toBe(0);
+    const c = await connect(balancer.url());
+    c.send({ action: 'auth', token: await userToken() });
+    expect((await c.closed()).code).toBe(CloseCode.NO_MONOLITH);
+    await Promise.all([balancer.stop(), monolith.stop()]);
+  });
+
+  it('never links to an impostor monolith that cannot prove LINK_SECRET in init', async () => {
+    // A fake monolith that accepts any link and answers with a forged init.
+    const dials: string[] = [];
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    wss.on('connection', (ws, req) => {
+      dials.push(String(req.headers[LINK_NONCE_HEADER]));
+      ws.send(JSON.stringify({ type: 'init', id: 'impostor', port: 1, token: 'forged-token-value', version: 1 }));
+    });
+    const address = wss.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const balancer = await startBalancer({ monoliths: [`127.0.0.1:${port}`], waitForMonoliths: 0 });
+      await waitFor(() => dials.length >= 2, { what: 'the balancer dropping the impostor and redialing' });
+      expect(await readyStatus(balancer)).toEqual({ status: 503, monoliths: 0 });
+      expect(balancer.proc.output('stderr')).toContain('failed link authentication');
+      // A fresh nonce per dial, so an init cannot be replayed.
+      expect(new Set(dials).size).toBe(dials.length);
+      await balancer.stop();
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
+  });
+});
