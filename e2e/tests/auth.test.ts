@@ -175,6 +175,16 @@ describe('private rooms', () => {
     expect(code).toBe(CloseCode.FORBIDDEN_ROOM);
   });
 
+  it('refuses an invalid room name in the URL path with 4106', async () => {
+    const code = (await closeFor(await userToken({ sub: 'eve' }), undefined, balancer.url('/api/room/a%2Fb'))).code;
+    expect(code).toBe(CloseCode.FORBIDDEN_ROOM);
+  });
+
+  it('refuses an invalid room name in the auth frame with 4106, as in the URL path', async () => {
+    // The catalogue: FORBIDDEN_ROOM is "someone else's private room, or not a valid room name".
+    expect((await closeFor(await userToken({ sub: 'eve' }), 'a/b')).code).toBe(CloseCode.FORBIDDEN_ROOM);
+  });
+
   it('admits a user to its own room given in the URL path', async () => {
     const c = await connect(balancer.url('/api/room/user:frank'));
     const welcome = await c.auth(await userToken({ sub: 'frank' }));

@@ -122,6 +122,16 @@ describe('re-auth', () => {
     c.close();
   });
 
+  it('echoes the re-auth _id in the welcome that answers an elevation', async () => {
+    // protocol/src/client.ts: `_id` is "echoed in the reply to a re-auth (refreshed, welcome or error)".
+    const c = await authed(await guestToken({ jti: 'g-elevate-3' }));
+    c.send({ action: 'auth', token: await userToken({ sub: 'elevated-3' }), _id: 'e3' });
+    const welcome = await c.nextEvent('welcome');
+    expect(welcome.data.room).toBe('user:elevated-3');
+    expect(welcome._id).toBe('e3');
+    c.close();
+  });
+
   it("refuses elevation into someone else's private room with an error and keeps the session", async () => {
     const c = await authed(await guestToken({ jti: 'g-elevate-2' }));
     c.send({ action: 'auth', token: await userToken({ sub: 'someone' }), room: 'user:other', _id: 'e2' });
