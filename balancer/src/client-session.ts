@@ -44,8 +44,6 @@ export interface Session {
   /** Token bucket for MESSAGE_RATE. */
   tokens: number;
   refilledAt: number;
-  /** Over half the backpressure limit at the last sweep. */
-  slow: boolean;
   /** Bumped per auth frame, so only the newest verification applies. */
   authSeq: number;
   /** Frames sent while the first token is verified, forwarded once joined. */
@@ -114,7 +112,6 @@ export class Sessions {
       link: undefined,
       tokens: this.deps.config.MESSAGE_BURST,
       refilledAt: now,
-      slow: false,
       authSeq: 0,
       queue: undefined,
     };
@@ -175,17 +172,15 @@ export class Sessions {
    * over all sessions instead of a timer per socket keeps per-connection memory small.
    */
   sweep(now: number): void {
-    const half = this.deps.config.MAX_BACKPRESSURE_BYTES / 2;
+    const limit = this.deps.config.MAX_BACKPRESSURE_BYTES;
     for (const s of this.all.values()) {
       if (s.state === S.OPEN) {
         if (s.deadline <= now) {
           this.close(s, E.EXPIRED, 'TOKEN_EXPIRED');
           continue;
         }
-        // Over half the limit at two sweeps in a row: a slow reader, not a burst.
-        const over = s.ws !== undefined && s.ws.getBufferedAmount() > half;
-        if (over && s.slow) this.close(s, E.LIMIT, 'SLOW_CONSUMER');
-        else s.slow = over;
+        // Native fan-out (publish) bypasses per-socket checks; catch its slow readers here.
+        if (s.ws !== undefined && s.ws.getBufferedAmount() > limit) this.close(s, E.LIMIT, 'SLOW_CONSUMER');
       } else if (s.deadline <= now && s.state !== S.CLOSED) {
         this.authFailures.get('timeout')!.value++;
         this.close(s, E.AUTH_TIMEOUT, 'AUTH_TIMEOUT');
@@ -199,6 +194,19 @@ export class Sessions {
     this.step(s, on);
     s.state = S.CLOSED;
     s.ws?.end(CloseCode[code], reason);
+  }
+
+  /**
+   * Sends to one client; a socket whose send buffer passes MAX_BACKPRESSURE_BYTES is closed as a
+   * slow consumer. uWS queues up to twice the limit, so the close frame still fits.
+   */
+  send(s: Session, text: string): void {
+    const ws = s.ws;
+    if (!ws) return;
+    // 1 = sent; 0 = queued (backpressure); 2 = dropped over uWS's own cap.
+    if (ws.send(text, false) !== 1 && (ws.getBufferedAmount() > this.deps.config.MAX_BACKPRESSURE_BYTES)) {
+      this.close(s, E.LIMIT, 'SLOW_CONSUMER');
+    }
   }
 
   /** A `kick` from the owning monolith. */

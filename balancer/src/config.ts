@@ -17,7 +17,7 @@ export const balancerSpec = {
   LINK_SECRET: v.string('Shared secret authenticating balancer ↔ monolith links (at least 16 characters).', undefined, { minLength: 16 }),
   AUTH_TIMEOUT_MS: v.int('Time a new socket has to send its `auth` frame.', 5000, 50),
   MAX_PAYLOAD_BYTES: v.int('Largest client frame accepted; larger frames close the socket with 4108.', 65536, 128),
-  MAX_BACKPRESSURE_BYTES: v.int('Send buffer per socket above which a slow consumer is closed with 4003.', 1048576, 1024),
+  MAX_BACKPRESSURE_BYTES: v.int('Send buffer per socket above which a slow consumer is closed with 4003 (uWS queues at most twice this).', 1048576, 1024),
   MAX_CONNECTIONS: v.int('Client sockets this balancer accepts; further upgrades get HTTP 503.', 100000, 1),
   MESSAGE_RATE: v.int('Client frames per second per socket (token bucket refill); exceeding the burst closes with 4109.', 100, 1),
   MESSAGE_BURST: v.int('Token bucket size for `MESSAGE_RATE`.', 200, 1),

@@ -8,6 +8,11 @@ import { Router } from './routing/router.js';
 import { SessionEvent } from './session-states.js';
 import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 
+/** uWS's hard frame limit: past it a socket is cut without a close frame (a client sees 1006). */
+export function uwsPayloadCap(maxPayloadBytes: number): number {
+  return Math.max(maxPayloadBytes * 4, 1024 * 1024);
+}
+
 export interface Balancer {
   /** Starts discovery and listens; resolves with the bound port. */
   listen(): Promise<number>;
@@ -71,8 +76,7 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
         const s = mine(head.id);
         if (!s?.ws || message === undefined) return;
         framesOut.value++;
-        // 2 = dropped: the socket is over its backpressure limit.
-        if (s.ws.send(message, false) === 2) sessions.close(s, SessionEvent.LIMIT, 'SLOW_CONSUMER');
+        sessions.send(s, message);
         return;
       }
       case 'broadcast':
@@ -153,8 +157,10 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   const behavior = {
     // Frames over the configured limit are closed with our own code (MESSAGE_TOO_LARGE); uWS
     // itself drops a socket without a close frame past its hard limit, so keep that well above.
-    maxPayloadLength: config.MAX_PAYLOAD_BYTES * 2 + 16 * 1024,
-    maxBackpressure: config.MAX_BACKPRESSURE_BYTES,
+    maxPayloadLength: uwsPayloadCap(config.MAX_PAYLOAD_BYTES),
+    // Twice our limit: we close at the limit, and the close frame must still fit in the queue
+    // (uWS drops any frame, close frames included, once a socket is over its cap).
+    maxBackpressure: config.MAX_BACKPRESSURE_BYTES * 2,
     closeOnBackpressureLimit: 0,
     idleTimeout: config.IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,

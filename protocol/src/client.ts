@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ROOM_PATTERN } from './ids.js';
 import type { ErrorCodeValue } from './errors.js';
 import { compile } from './validate.js';
 
@@ -7,7 +6,9 @@ import { compile } from './validate.js';
 export const AuthFrame = Type.Object({
   action: Type.Literal('auth'),
   token: Type.String({ minLength: 1, maxLength: 8192 }),
-  room: Type.Optional(Type.String({ pattern: ROOM_PATTERN })),
+  // The room name's pattern is checked with the room policy (chooseRoom) so that an invalid
+  // name is refused the same way (FORBIDDEN_ROOM) whether it came in the frame or the URL.
+  room: Type.Optional(Type.String({ maxLength: 256 })),
   /** Echoed in the reply to a re-auth (`refreshed`, `welcome` or `error`). */
   _id: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 64 })])),
 });
