@@ -106,6 +106,11 @@ export class Proc {
     return status;
   }
 
+  /** Sends a signal, e.g. SIGSTOP/SIGCONT to freeze a process (a hung peer, half-open TCP). */
+  signal(sig: NodeJS.Signals): void {
+    if (!this.exit) this.child.kill(sig);
+  }
+
   /** SIGKILL: the process dies without any clean-up (a crash). */
   async kill(): Promise<ExitStatus> {
     if (this.exit) return this.exit;

@@ -46,15 +46,16 @@ export function ping(host: string, port: number, timeoutMs = 1000): Promise<bool
 /**
  * A Redis for one test file: `REDIS_URL` when set (used as is; tests use unique room names, so
  * nothing is flushed), else a `redis-server` child on a free port with persistence off.
+ * `port` restarts one on a known port (after a kill); `external: false` ignores REDIS_URL.
  */
-export async function startRedis(): Promise<RedisHandle> {
+export async function startRedis(opts: { port?: number; external?: boolean } = {}): Promise<RedisHandle> {
   const external = process.env.REDIS_URL;
-  if (external) return { url: external, proc: undefined, stop: async () => {}, kill: async () => {} };
+  if (external && opts.external !== false) return { url: external, proc: undefined, stop: async () => {}, kill: async () => {} };
 
   let lastError: unknown;
-  // The free port can be taken between probing and binding; try a few.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+  // The free port can be taken between probing and binding; try a few (a fixed port: once).
+  for (let attempt = 0; attempt < (opts.port ? 1 : 3); attempt++) {
+    const port = opts.port ?? (await freePort());
     const proc = spawnProc(
       `redis:${port}`,
       'redis-server',

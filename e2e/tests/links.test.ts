@@ -110,6 +110,53 @@ describe('a monolith that dies', () => {
   });
 });
 
+describe('a frozen peer (heartbeats)', () => {
+  it('drops a frozen balancer: the monolith counts only the live one’s clients', async () => {
+    const stack = await stackOf(1, 2);
+    const [a, b] = stack.balancers as [BalancerHandle, BalancerHandle];
+    const monolith = stack.monoliths[0]!;
+    const room = uniq('frozen-b');
+    const onA = await joinRoom(a, room);
+    await Promise.all([joinRoom(b, room), joinRoom(b, room)]);
+    expect(await monolith.metric('monolith_connections')).toBe(3);
+
+    b.proc.signal('SIGSTOP');
+    await waitFor(async () => (await monolith.metric('monolith_links')) === 1, { what: 'the frozen balancer’s link dropped' });
+    expect(await monolith.metric('monolith_connections')).toBe(1);
+    expect(await onA.client.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
+    await b.kill();
+  });
+
+  it('moves rooms off a frozen monolith, like off a dead one', async () => {
+    const stack = await stackOf(2, 1);
+    const balancer = stack.balancers[0]!;
+    const [m1, m2] = stack.monoliths as [typeof stack.monoliths[0], typeof stack.monoliths[0]];
+    let client: TestClient | undefined;
+    for (let i = 0; i < 32 && !client; i++) {
+      const j = await joinRoom(balancer, uniq(`frozen-m${i}`));
+      if (j.monolith === m2.id) client = j.client;
+      else j.client.close();
+    }
+    expect(client).toBeDefined();
+
+    m2.proc.signal('SIGSTOP');
+    expect((await client!.nextEvent('welcome', undefined, 15_000)).data.monolith).toBe(m1.id);
+    await client!.nextEvent('resync');
+    expect(await client!.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
+    await m2.kill();
+  });
+});
+
+describe('the last monolith dying', () => {
+  it('closes clients with 4001 (no monolith, reconnect)', async () => {
+    const stack = await stackOf(1, 1);
+    const { client } = await joinRoom(stack.balancers[0]!, uniq('alone'));
+    await stack.monoliths[0]!.kill();
+    expect((await client.closed(10_000)).code).toBe(CloseCode.NO_MONOLITH);
+    expect(await readyStatus(stack.balancers[0]!)).toEqual({ status: 503, monoliths: 0 });
+  });
+});
+
 describe('link authentication', () => {
   it('refuses a link dialed without the right LINK_SECRET', async () => {
     const monolith = await startMonolith();
