@@ -2,7 +2,9 @@
 /**
  * Prints a development HS256 token for the local stack (`npm start`).
  *
- *   node scripts/dev-token.mjs [sub] [name]
+ *   node scripts/dev-token.mjs [sub] [name] [--admin]
+ *
+ * --admin adds `admin: true`: a backend service token for the publishing HTTP endpoints.
  *
  * Signed with JWT_SECRET from the environment, or the dev default that `npm start` uses. The
  * token carries guild 1234567890 with ADMINISTRATOR | VIEW_PUBLIC_LOGS | VIEW_PRIVATE_LOGS |
@@ -22,9 +24,9 @@ async function loadJose() {
 }
 
 /** Builds and signs the token; exported for scripts/dev-token.test.ts. */
-export async function devToken({ sub = 'demo', name = sub, secret = DEV_JWT_SECRET } = {}) {
+export async function devToken({ sub = 'demo', name = sub, secret = DEV_JWT_SECRET, admin = false } = {}) {
   const { SignJWT } = await loadJose();
-  return new SignJWT({ name, guilds: { '1234567890': 0x207 } })
+  return new SignJWT({ name, guilds: { '1234567890': 0x207 }, ...(admin ? { admin: true } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(sub)
     .setIssuedAt()
@@ -33,7 +35,9 @@ export async function devToken({ sub = 'demo', name = sub, secret = DEV_JWT_SECR
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const [sub, name] = process.argv.slice(2);
-  const token = await devToken({ sub: sub || 'demo', name: name || sub || 'demo', secret: process.env.JWT_SECRET || DEV_JWT_SECRET });
+  const args = process.argv.slice(2);
+  const admin = args.includes('--admin');
+  const [sub, name] = args.filter((a) => a !== '--admin');
+  const token = await devToken({ sub: sub || 'demo', name: name || sub || 'demo', secret: process.env.JWT_SECRET || DEV_JWT_SECRET, admin });
   process.stdout.write(token + '\n');
 }
