@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readConfig, v, ConfigError, type ConfigOf } from '@gateway/protocol';
+import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf } from '@gateway/protocol';
 
 /** Every balancer setting, with its default and meaning; the README table is generated from this. */
 export const balancerSpec = {
@@ -9,11 +9,7 @@ export const balancerSpec = {
   MONOLITHS: v.list('Static monolith link addresses, `host:port,host:port`.'),
   MONOLITH_DNS: v.optional('`host:port` whose A/AAAA records are the monoliths (e.g. a Kubernetes headless service); polled.'),
   DNS_POLL_MS: v.int('How often `MONOLITH_DNS` is re-resolved.', 5000, 100),
-  JWT_SECRET: v.optional('HS256 secret for client tokens.'),
-  JWT_PUBLIC_KEY: v.optional('PEM public key (RSA, EC or Ed25519) for client tokens, instead of `JWT_SECRET`.'),
-  JWKS_URL: v.optional('JWKS endpoint for client tokens, instead of `JWT_SECRET`.'),
-  JWT_ISSUER: v.optional('Required `iss` claim, when set.'),
-  JWT_AUDIENCE: v.optional('Required `aud` claim, when set.'),
+  ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer ↔ monolith links (at least 16 characters).', undefined, { minLength: 16 }),
   AUTH_TIMEOUT_MS: v.int('Time a new socket has to send its `auth` frame.', 5000, 50),
   MAX_PAYLOAD_BYTES: v.int('Largest client frame accepted; larger frames close the socket with 4108.', 65536, 128),
@@ -34,17 +30,13 @@ export type BalancerConfig = ConfigOf<typeof balancerSpec> & { readonly BALANCER
 
 export function loadConfig(env: Record<string, string | undefined>): BalancerConfig {
   const config = readConfig(balancerSpec, env);
-  const problems: string[] = [];
-  if (!config.JWT_SECRET && !config.JWT_PUBLIC_KEY && !config.JWKS_URL) {
-    problems.push('JWT_SECRET is required (or JWT_PUBLIC_KEY / JWKS_URL)');
-  }
+  const problems = jwtProblems(config);
   if (config.MONOLITHS.length === 0 && !config.MONOLITH_DNS) problems.push('MONOLITHS is required (or MONOLITH_DNS)');
   for (const address of [...config.MONOLITHS, ...(config.MONOLITH_DNS ? [config.MONOLITH_DNS] : [])]) {
     if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
       problems.push(`${config.MONOLITH_DNS === address ? 'MONOLITH_DNS' : 'MONOLITHS'} entry "${address}" must be host:port`);
     }
   }
-  if (config.JWT_SECRET !== undefined && config.JWT_SECRET.length < 16) problems.push('JWT_SECRET must be at least 16 characters');
   if (config.LINK_BACKOFF_MAX_MS < config.LINK_BACKOFF_MIN_MS) problems.push('LINK_BACKOFF_MAX_MS must be >= LINK_BACKOFF_MIN_MS');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({ ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}` });

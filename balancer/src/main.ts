@@ -1,19 +1,9 @@
 #!/usr/bin/env node
-import { ConfigError } from '@gateway/protocol';
-import { createLog } from '@gateway/protocol/node';
+import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { createBalancer } from './server.js';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`balancer: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = loadOrExit('balancer', loadConfig);
 const log = createLog('balancer', config.LOG_LEVEL);
 const balancer = createBalancer(config, log);
 const port = await balancer.listen();

@@ -1,5 +1,5 @@
 import { channelTopic, Metrics, type M2BHead } from '@gateway/protocol';
-import { createVerifier, type Log } from '@gateway/protocol/node';
+import { verifierFromConfig, type Log } from '@gateway/protocol/node';
 import type { BalancerConfig } from './config.js';
 import { Sessions, type Session } from './client-session.js';
 import { createDiscovery } from './discovery/discovery.js';
@@ -28,13 +28,7 @@ export interface Balancer {
  */
 export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   const metrics = new Metrics();
-  const verify = createVerifier({
-    secret: config.JWT_SECRET,
-    publicKey: config.JWT_PUBLIC_KEY,
-    jwksUrl: config.JWKS_URL,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-  });
+  const verify = verifierFromConfig(config);
   const framesOut = metrics.counter('gateway_client_frames_out_total', 'Frames sent to clients (fan-out counted per recipient).');
   let app: TemplatedApp;
 

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Metrics } from '@gateway/protocol';
-import { createVerifier, type Log } from '@gateway/protocol/node';
+import { verifierFromConfig, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
 import type { Bus } from './bus/bus.js';
 import { createBus } from './bus/create-bus.js';
@@ -27,13 +27,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
   const rooms = new Rooms({ epochs: createEpochs(bus), bus, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
   const gateway = new Gateway(rooms, log);
   registerPing(gateway);
-  const verify = createVerifier({
-    secret: config.JWT_SECRET,
-    publicKey: config.JWT_PUBLIC_KEY,
-    jwksUrl: config.JWKS_URL,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-  });
+  const verify = verifierFromConfig(config);
 
   const http = Fastify({ logger: false, bodyLimit: config.MAX_HTTP_BODY_BYTES });
   registerRoutes(http, { bus, rooms, metrics, verify, monolithId: config.MONOLITH_ID });

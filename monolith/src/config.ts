@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { readConfig, v, ConfigError, type ConfigOf } from '@gateway/protocol';
+import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf } from '@gateway/protocol';
 
 /** Every monolith setting, with its default and meaning; the README table is generated from this. */
 export const monolithSpec = {
@@ -9,11 +9,7 @@ export const monolithSpec = {
   LINK_PORT: v.port('Port balancers dial for their link (`/link`).', 3001),
   MONOLITH_ID: v.optional('Unique name of this monolith (default: hostname plus random suffix).'),
   REDIS_URL: v.optional('Redis for the bus and room epochs, e.g. `redis://127.0.0.1:6379`; unset runs the embedded in-process bus.'),
-  JWT_SECRET: v.optional('HS256 secret for tokens (the same as the balancers\').'),
-  JWT_PUBLIC_KEY: v.optional('PEM public key for tokens, instead of `JWT_SECRET`.'),
-  JWKS_URL: v.optional('JWKS endpoint for tokens, instead of `JWT_SECRET`.'),
-  JWT_ISSUER: v.optional('Required `iss` claim, when set.'),
-  JWT_AUDIENCE: v.optional('Required `aud` claim, when set.'),
+  ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer links (at least 16 characters).', undefined, { minLength: 16 }),
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a balancer silent for two intervals is dropped and its connections leave.', 5000, 50),
   GOSSIP_INTERVAL_MS: v.int('How often the full list of loaded rooms is sent to every balancer.', 10000, 100),
@@ -26,11 +22,7 @@ export type MonolithConfig = ConfigOf<typeof monolithSpec> & { readonly MONOLITH
 
 export function loadConfig(env: Record<string, string | undefined>): MonolithConfig {
   const config = readConfig(monolithSpec, env);
-  const problems: string[] = [];
-  if (!config.JWT_SECRET && !config.JWT_PUBLIC_KEY && !config.JWKS_URL) {
-    problems.push('JWT_SECRET is required (or JWT_PUBLIC_KEY / JWKS_URL)');
-  }
-  if (config.JWT_SECRET !== undefined && config.JWT_SECRET.length < 16) problems.push('JWT_SECRET must be at least 16 characters');
+  const problems = jwtProblems(config);
   if (config.REDIS_URL !== undefined && !/^rediss?:\/\//.test(config.REDIS_URL)) problems.push('REDIS_URL must start with redis:// or rediss://');
   if (config.MONOLITH_ID !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.MONOLITH_ID)) {
     problems.push('MONOLITH_ID must be 1-64 characters of letters, digits, ".", "_" or "-"');

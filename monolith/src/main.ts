@@ -1,19 +1,9 @@
 #!/usr/bin/env node
-import { ConfigError } from '@gateway/protocol';
-import { createLog } from '@gateway/protocol/node';
+import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`monolith: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = loadOrExit('monolith', loadConfig);
 const log = createLog('monolith', config.LOG_LEVEL);
 const app = buildApp(config, log);
 await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });

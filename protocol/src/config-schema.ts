@@ -105,3 +105,21 @@ export function configTable(spec: Spec): string[] {
     return `| \`${name}\` | ${def} | ${variable.help} |`;
   });
 }
+
+/** The token-key variables both services read; spread into each service's spec. */
+export const jwtSpec = {
+  JWT_SECRET: v.optional('HS256 secret for tokens (the same on every balancer and monolith; at least 16 characters).'),
+  JWT_PUBLIC_KEY: v.optional('PEM public key (RSA, EC or Ed25519) for tokens, instead of `JWT_SECRET`.'),
+  JWKS_URL: v.optional('JWKS endpoint for tokens, instead of `JWT_SECRET`.'),
+  JWT_ISSUER: v.optional('Required `iss` claim, when set.'),
+  JWT_AUDIENCE: v.optional('Required `aud` claim, when set.'),
+};
+export type JwtConfig = ConfigOf<typeof jwtSpec>;
+
+/** Cross-variable checks of `jwtSpec` that a per-variable parser cannot make. */
+export function jwtProblems(config: JwtConfig): string[] {
+  const problems: string[] = [];
+  if (!config.JWT_SECRET && !config.JWT_PUBLIC_KEY && !config.JWKS_URL) problems.push('JWT_SECRET is required (or JWT_PUBLIC_KEY / JWKS_URL)');
+  if (config.JWT_SECRET !== undefined && config.JWT_SECRET.length < 16) problems.push('JWT_SECRET must be at least 16 characters');
+  return problems;
+}

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
+import type { JwtConfig } from './config-schema.js';
 import { validateTokenClaims, type TokenClaims } from './gateway.js';
 
 /** Why a token was refused; each maps to its own close code on the balancer. */
@@ -100,4 +101,15 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
     if (!subject) return { ok: false, reason: 'claims', detail: guest ? 'guest token without jti' : 'token without sub' };
     return { ok: true, claims, subject, guest, expMs: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
   };
+}
+
+/** The verifier for a service's `jwtSpec` variables. */
+export function verifierFromConfig(config: JwtConfig): (token: string) => Promise<VerifyResult> {
+  return createVerifier({
+    secret: config.JWT_SECRET,
+    publicKey: config.JWT_PUBLIC_KEY,
+    jwksUrl: config.JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
 }

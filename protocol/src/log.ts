@@ -1,3 +1,5 @@
+import { ConfigError } from './config-schema.js';
+
 /** One JSON line per event on stderr: cheap, greppable, and what log shippers expect. */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -16,4 +18,20 @@ export function createLog(service: string, level: Level): Log {
     process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level: lvl, service, msg, ...fields }) + '\n');
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/**
+ * Runs a service's config loader; on a ConfigError prints every problem, naming each variable,
+ * and exits with status 2 (the operator's mistake, not a crash).
+ */
+export function loadOrExit<T>(service: string, load: (env: Record<string, string | undefined>) => T): T {
+  try {
+    return load(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${service}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
 }
