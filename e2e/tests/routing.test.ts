@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
+  guestToken,
   startBalancer,
   startMonolith,
   startStack,
@@ -114,8 +115,48 @@ describe('announced ownership', () => {
 
     const second = await connect(b2.url());
     expect((await second.auth(await userToken({ sub: uniq('second') }), room)).data.monolith).toBe(m1.id);
-    first.close();
-    second.close();
-    await Promise.all([b1.stop(), b2.stop(), m1.stop(), m2.stop()]);
+
+    // A balancer that starts later learns the owner from the gossip sent on link-up.
+    const b3 = await startBalancer({ monoliths: [m1, m2] });
+    await waitFor(async () => (await ownedOn(b3)) === 1, { what: 'b3 learnt the owner from gossip' });
+    const third = await connect(b3.url());
+    expect((await third.auth(await userToken({ sub: uniq('third') }), room)).data.monolith).toBe(m1.id);
+    for (const c of [first, second, third]) c.close();
+    await Promise.all([b1.stop(), b2.stop(), b3.stop(), m1.stop(), m2.stop()]);
+  });
+});
+
+describe('elevation across monoliths', () => {
+  it('leaves the old monolith and joins the new room on the other one', async () => {
+    const env = { ROOM_UNLOAD_GRACE_MS: '0' };
+    const monoliths = await Promise.all([startMonolith({ env }), startMonolith({ env })]);
+    const balancer = await startBalancer({ monoliths });
+    const byId = (id: string) => monoliths.find((m) => m.id === id)!;
+
+    const client = await connect(balancer.url());
+    const guest = await client.auth(await guestToken());
+    const from = byId(guest.data.monolith);
+    const to = monoliths.find((m) => m !== from)!;
+    // A user whose room hashes to the other monolith (probe, then let it unload).
+    let sub: string | undefined;
+    for (let i = 0; i < 32 && !sub; i++) {
+      const candidate = uniq(`elev${i}`);
+      const probe = await connect(balancer.url());
+      const w = await probe.auth(await userToken({ sub: candidate }));
+      probe.close();
+      if (w.data.monolith === to.id) sub = candidate;
+    }
+    expect(sub).toBeDefined();
+    await waitFor(async () => (await to.metric('monolith_connections')) === 0, { what: 'probes gone' });
+    expect(await from.metric('monolith_connections')).toBe(1);
+
+    client.send({ action: 'auth', token: await userToken({ sub }) });
+    const welcome = await client.nextEvent('welcome');
+    expect(welcome.data).toMatchObject({ room: `user:${sub}`, monolith: to.id, user: { id: sub, guest: false } });
+    expect(await client.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
+    expect(await to.metric('monolith_connections')).toBe(1);
+    await waitFor(async () => (await from.metric('monolith_connections')) === 0, { what: 'the guest connection leaving its old monolith' });
+    client.close();
+    await Promise.all([balancer.stop(), ...monoliths.map((m) => m.stop())]);
   });
 });
