@@ -152,6 +152,15 @@ describe('auth refusals, each with its own close code', () => {
     expect((await closeFor(await userToken({ sub: 'x' }), undefined, strict.url())).code).toBe(CloseCode.TOKEN_CLAIMS);
   });
 
+  it('refuses a token with an invalid claim with 4105, however long the offending value', async () => {
+    const ascii = await userToken({ sub: 'x', guilds: { ['g'.repeat(300)]: 1 } });
+    expect((await closeFor(ascii)).code).toBe(CloseCode.TOKEN_CLAIMS);
+    // Close reasons are capped at 123 bytes: one that reflects a non-ASCII claim and is cut
+    // mid-character is invalid UTF-8, and the client sees 1006 (reconnect) instead.
+    const unicode = await userToken({ sub: 'x', guilds: { ['é'.repeat(100)]: 1 } });
+    expect((await closeFor(unicode)).code).toBe(CloseCode.TOKEN_CLAIMS);
+  });
+
   it('refuses a user token without sub with 4105', async () => {
     expect((await closeFor(await userToken({ sub: undefined, name: 'nobody' }))).code).toBe(CloseCode.TOKEN_CLAIMS);
   });
