@@ -119,7 +119,9 @@ export class Proc {
   }
 }
 
-const live = new Set<Proc>();
+// One registry per worker process, even if the harness module is evaluated once per test file.
+const registry = globalThis as typeof globalThis & { __e2eLiveProcs?: Set<Proc> };
+const live: Set<Proc> = (registry.__e2eLiveProcs ??= new Set<Proc>());
 
 /** Spawns `node <script>` (or any command) with a clean, explicit environment. */
 export function spawnProc(name: string, command: string, args: string[], env: Record<string, string>, cwd?: string): Proc {
@@ -142,7 +144,9 @@ export async function killAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill()));
 }
 
-// Last resort if a test file's worker exits without running afterAll.
-process.once('exit', () => {
-  for (const p of live) p.child.kill('SIGKILL');
-});
+// Last resort if a test file's worker exits without running afterAll (registered once).
+if (!process.listeners('exit').some((l) => l.name === 'killE2eProcs')) {
+  process.once('exit', function killE2eProcs() {
+    for (const p of live) p.child.kill('SIGKILL');
+  });
+}
