@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   CloseCode,
   CloseReason,
@@ -48,6 +49,8 @@ export interface Session {
   authSeq: number;
   /** Frames sent while the first token is verified, forwarded once joined. */
   queue: string[] | undefined;
+  /** Set on sockets accepted only to be closed with this code (origin, capacity). */
+  refuse?: CloseCodeName;
 }
 
 const MAX_QUEUED = 32;
@@ -77,6 +80,17 @@ export function chooseRoom(requested: string | undefined, subject: string, guest
   return requested;
 }
 
+/** RFC 6455 caps a close reason at 123 bytes; cut on a character boundary. */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text) <= 123) return text;
+  let out = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(out + ch) > 120) break;
+    out += ch;
+  }
+  return out + '…';
+}
+
 function errorFrame(code: ErrorCodeValue, message: string, id: unknown): string {
   const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
   return JSON.stringify({ event: ServerEvent.ERROR, _id, code, message, human: ErrorHuman[code] });
@@ -86,11 +100,17 @@ function errorFrame(code: ErrorCodeValue, message: string, id: unknown): string 
 export class Sessions {
   readonly all = new Map<string, Session>();
   private counter = 0;
+  /**
+   * Connection ids are `<balancer id>.<process nonce>.<counter>`: unique even when two balancers
+   * are (mis)configured with one BALANCER_ID or a balancer restarts, since monoliths key on them.
+   */
+  private readonly idPrefix: string;
   private readonly framesIn: Series;
   private readonly closes = new Map<number, Series>();
   private readonly authFailures = new Map<string, Series>();
 
   constructor(private readonly deps: SessionDeps) {
+    this.idPrefix = `${deps.config.BALANCER_ID}.${randomBytes(3).toString('hex')}.`;
     this.framesIn = deps.metrics.counter('gateway_client_frames_in_total', 'Frames received from clients.');
     for (const reason of Object.keys(failureClose).concat('forbidden_room', 'timeout', 'not_auth')) {
       this.authFailures.set(reason, deps.metrics.counter('gateway_auth_failures_total', 'Refused authentications by reason.', { reason }));
@@ -99,7 +119,7 @@ export class Sessions {
 
   create(pathRoom: string | undefined, now: number): Session {
     return {
-      id: `${this.deps.config.BALANCER_ID}.${(++this.counter).toString(36)}`,
+      id: this.idPrefix + (++this.counter).toString(36),
       state: S.AWAITING_AUTH,
       ws: undefined,
       pathRoom,
@@ -119,6 +139,13 @@ export class Sessions {
 
   opened(ws: WebSocket<Session>): void {
     const s = ws.getUserData();
+    if (s.refuse) {
+      // Upgraded only to give the browser a close code: a bare HTTP refusal reads as 1006,
+      // which clients retry forever.
+      s.state = S.CLOSED;
+      ws.end(CloseCode[s.refuse], CloseReason[s.refuse]);
+      return;
+    }
     s.ws = ws;
     this.all.set(s.id, s);
   }
@@ -151,6 +178,7 @@ export class Sessions {
   closed(ws: WebSocket<Session>, code: number): void {
     const s = ws.getUserData();
     if (s.state !== S.CLOSED) this.step(s, E.DISCONNECT);
+    s.state = S.CLOSED;
     s.ws = undefined;
     this.all.delete(s.id);
     s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
@@ -193,7 +221,7 @@ export class Sessions {
     if (s.state === S.CLOSED) return;
     this.step(s, on);
     s.state = S.CLOSED;
-    s.ws?.end(CloseCode[code], reason);
+    s.ws?.end(CloseCode[code], closeReason(reason));
   }
 
   /**
@@ -214,7 +242,7 @@ export class Sessions {
     if (s.state === S.CLOSED) return;
     this.step(s, E.KICK);
     s.state = S.CLOSED;
-    s.ws?.end(code, reason);
+    s.ws?.end(code, closeReason(reason));
   }
 
   private step(s: Session, on: SessionEvent): void {
@@ -294,7 +322,7 @@ export class Sessions {
     s.room = room;
     s.prefix = messageEnvelopePrefix(s.token, room, s.id);
     s.ws?.subscribe(room);
-    if (!this.join(s, false)) return;
+    if (!this.join(s, false, frame._id)) return;
     if (first) this.step(s, E.TOKEN_OK);
     const queued = s.queue;
     s.queue = undefined;
@@ -302,9 +330,10 @@ export class Sessions {
   }
 
   /** Sends `join` to the room's monolith; closes with NO_MONOLITH when there is none. */
-  private join(s: Session, rejoin: boolean): boolean {
+  private join(s: Session, rejoin: boolean, requestId?: number | string): boolean {
     const link = this.deps.router.pick(s.room);
-    const frame = JSON.stringify({ type: 'join', token: s.token, room: s.room, id: s.id, ...(rejoin ? { rejoin: true } : {}) });
+    // `_id` of the auth frame, echoed by the monolith in its `welcome`.
+    const frame = JSON.stringify({ type: 'join', token: s.token, room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId });
     if (!link || !link.send(frame)) {
       this.close(s, E.NO_MONOLITH, 'NO_MONOLITH');
       return false;

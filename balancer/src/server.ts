@@ -130,15 +130,9 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
 
   function upgrade(res: HttpResponse, req: HttpRequest, context: unknown, pathRoom: string | undefined): void {
     const origin = req.getHeader('origin');
-    if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) {
-      res.writeStatus('403 Forbidden').end('origin not allowed');
-      return;
-    }
-    if (sessions.all.size >= config.MAX_CONNECTIONS) {
-      res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '1').end('connection limit reached');
-      return;
-    }
     const session = sessions.create(pathRoom, Date.now());
+    if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) session.refuse = 'ORIGIN_NOT_ALLOWED';
+    else if (sessions.all.size >= config.MAX_CONNECTIONS) session.refuse = 'SERVER_FULL';
     res.upgrade<Session>(
       session,
       req.getHeader('sec-websocket-key'),

@@ -116,7 +116,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
   function handle(peer: Peer, frame: B2M): void {
     switch (frame.type) {
       case 'join':
-        join(peer, frame.id, frame.room, frame.token, frame.rejoin === true);
+        join(peer, frame.id, frame.room, frame.token, frame.rejoin === true, frame._id);
         return;
       case 'leave':
         rooms.leave(frame.id);
@@ -133,12 +133,12 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     }
   }
 
-  function join(peer: Peer, id: string, room: string, token: string, rejoin: boolean): Conn | undefined {
+  function join(peer: Peer, id: string, room: string, token: string, rejoin: boolean, requestId?: number | string): Conn | undefined {
     const who = identify(token);
     if (!who) return kick(peer, id, 'TOKEN_INVALID');
     if (!mayEnter(room, who)) return kick(peer, id, 'FORBIDDEN_ROOM');
     const conn = rooms.join(peer, id, room, token, who.claims, who.subject, who.guest);
-    rooms.unicast(conn, welcome(conn, config.MONOLITH_ID));
+    rooms.unicast(conn, welcome(conn, config.MONOLITH_ID, requestId));
     if (rejoin) rooms.unicast(conn, RESYNC);
     return conn;
   }

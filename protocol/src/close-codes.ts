@@ -14,13 +14,11 @@ export const CloseCode = {
   DRAINING: 4000,
   /** No monolith is linked for this room yet: retry shortly. */
   NO_MONOLITH: 4001,
-  /** Too many new connections on this balancer: retry with back-off. */
-  RATE_LIMITED: 4002,
   /** The client did not read fast enough and its send buffer passed the limit. */
   SLOW_CONSUMER: 4003,
   /** The token expired without a refresh: reconnect with a fresh token. */
   TOKEN_EXPIRED: 4004,
-  /** The balancer is at its connection limit: retry with back-off, ideally elsewhere. */
+  /** The balancer is at MAX_CONNECTIONS: retry with back-off, ideally elsewhere. */
   SERVER_FULL: 4005,
   /** No `auth` frame arrived within AUTH_TIMEOUT_MS. */
   AUTH_TIMEOUT: 4100,
@@ -44,7 +42,7 @@ export const CloseCode = {
   FLOOD: 4109,
   /** The owning monolith removed this connection. */
   KICKED: 4110,
-  /** The browser's Origin is not in ALLOWED_ORIGINS. */
+  /** The browser's Origin is not in ALLOWED_ORIGINS (sent right after the upgrade). */
   ORIGIN_NOT_ALLOWED: 4111,
 } as const;
 
@@ -67,7 +65,6 @@ export function isTerminal(code: number): boolean {
 export const CloseReason: Record<CloseCodeName, string> = {
   DRAINING: 'balancer draining, reconnect',
   NO_MONOLITH: 'no monolith available, retry',
-  RATE_LIMITED: 'too many connections, retry later',
   SLOW_CONSUMER: 'send buffer limit exceeded',
   TOKEN_EXPIRED: 'token expired',
   SERVER_FULL: 'connection limit reached',

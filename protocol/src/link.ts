@@ -27,6 +27,8 @@ export const JoinFrame = Type.Object({
   id: Str,
   /** Set when the balancer moves a live connection here after its previous monolith went away. */
   rejoin: Type.Optional(Type.Boolean()),
+  /** The `_id` of the client's auth frame, echoed in the `welcome` that answers it. */
+  _id: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 64 })])),
 });
 export const LeaveFrame = Type.Object({ type: Type.Literal('leave'), room: Str, id: Str });
 export const MessageFrame = Type.Object({

@@ -3,21 +3,38 @@ import { TopicHandlers, type Bus, type BusHandler } from './bus.js';
 
 /**
  * Redis pub/sub bus. A subscriber connection cannot publish, so there are two: `pub` for
- * PUBLISH (and other commands) and `sub` for SUBSCRIBE. ioredis re-subscribes every channel of
- * `sub` after a reconnect (autoResubscribe), which gives the "subscribed again once" contract.
+ * PUBLISH (and other commands) and `sub` for SUBSCRIBE. The handler map is the only record of
+ * what should be subscribed: every time `sub` becomes ready it subscribes exactly those topics
+ * (ioredis' own autoResubscribe is off, since it forgets a SUBSCRIBE that failed during an
+ * outage). A fresh connection has no subscriptions, so nothing is ever subscribed twice.
  */
 export class RedisBus implements Bus {
   private readonly handlers = new TopicHandlers();
   private readonly listeners: Array<(connected: boolean) => void> = [];
   private state = false;
+  /** Subscribers waiting for the next successful resubscription. */
+  private waiters: Array<() => void> = [];
 
   constructor(
     private readonly pub: Redis,
     private readonly sub: Redis,
   ) {
     sub.on('message', (topic: string, payload: string) => this.handlers.deliver(topic, payload));
+    sub.on('ready', () => {
+      const topics = this.handlers.topics();
+      const done = () => {
+        for (const wake of this.waiters.splice(0)) wake();
+      };
+      // Failure here means the connection dropped again; the next 'ready' retries.
+      if (topics.length) sub.subscribe(...topics).then(done, () => {});
+      else done();
+    });
     const update = () => this.setConnected(pub.status === 'ready' && sub.status === 'ready');
-    for (const r of [pub, sub]) for (const ev of ['ready', 'close', 'end', 'reconnecting']) r.on(ev, update);
+    for (const r of [pub, sub]) {
+      for (const ev of ['ready', 'close', 'end', 'reconnecting']) r.on(ev, update);
+      // Connection errors surface as state changes (`connected`, /ready, metrics), not as throws.
+      r.on('error', () => {});
+    }
     update();
   }
 
@@ -28,6 +45,7 @@ export class RedisBus implements Bus {
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       lazyConnect: false,
+      autoResubscribe: false,
     };
     return new RedisBus(new Redis(url, { ...options, connectionName: 'gateway-pub' }), new Redis(url, { ...options, connectionName: 'gateway-sub' }));
   }
@@ -45,11 +63,14 @@ export class RedisBus implements Bus {
   }
 
   async subscribe(topic: string, handler: BusHandler): Promise<void> {
-    if (this.handlers.add(topic, handler)) await this.sub.subscribe(topic);
+    if (!this.handlers.add(topic, handler)) return;
+    if (this.sub.status === 'ready') return void (await this.sub.subscribe(topic));
+    // Not connected: the 'ready' handler subscribes every topic (queueing it too would double it).
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   async unsubscribe(topic: string, handler: BusHandler): Promise<void> {
-    if (this.handlers.remove(topic, handler)) await this.sub.unsubscribe(topic);
+    if (this.handlers.remove(topic, handler) && this.sub.status === 'ready') await this.sub.unsubscribe(topic);
   }
 
   topics(): string[] {
@@ -62,6 +83,7 @@ export class RedisBus implements Bus {
   }
 
   async close(): Promise<void> {
+    for (const wake of this.waiters.splice(0)) wake();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
   }
 

@@ -35,7 +35,7 @@ export function mayEnter(room: string, who: Identity): boolean {
   return true;
 }
 
-export function welcome(conn: Conn, monolith: string): string {
+export function welcome(conn: Conn, monolith: string, requestId?: number | string): string {
   const data: WelcomeData = {
     id: conn.id,
     room: conn.room,
@@ -43,7 +43,7 @@ export function welcome(conn: Conn, monolith: string): string {
     permissions: { admin: conn.claims.admin === true, guilds: conn.claims.guilds ?? {} },
     monolith,
   };
-  return JSON.stringify({ event: ServerEvent.WELCOME, data });
+  return JSON.stringify({ event: ServerEvent.WELCOME, _id: requestId, data });
 }
 
 export const RESYNC = JSON.stringify({ event: ServerEvent.RESYNC, data: { reason: 'room moved to this monolith' } });

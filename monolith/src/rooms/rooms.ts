@@ -163,17 +163,26 @@ export class Rooms {
     };
     this.rooms.set(name, r);
     this.deps.bus.subscribe(roomTopic(name), r.onBus).catch((err: Error) => {
-      this.deps.log.warn('room topic subscribe failed; retried on bus reconnect', { room: name, err: err.message });
+      this.deps.log.warn('room topic subscribe failed; the bus subscribes it again on reconnect', { room: name, err: err.message });
     });
-    this.deps.epochs.next(name).then(
-      (epoch) => {
-        if (this.rooms.get(name) !== r) return;
-        r.epoch = epoch;
-        this.toAllLinks(JSON.stringify({ type: 'loaded', room: name, epoch }));
-      },
-      (err: Error) => this.deps.log.warn('no epoch for room; routing stays by hashing', { room: name, err: err.message }),
-    );
+    this.announce(r, 0);
     return r;
+  }
+
+  /** Takes an epoch and announces `loaded`; retried with back-off while Redis is unreachable. */
+  private announce(r: Room, attempt: number): void {
+    this.deps.epochs.next(r.name).then(
+      (epoch) => {
+        if (this.rooms.get(r.name) !== r) return;
+        r.epoch = epoch;
+        this.toAllLinks(JSON.stringify({ type: 'loaded', room: r.name, epoch }));
+      },
+      (err: Error) => {
+        if (this.rooms.get(r.name) !== r) return;
+        if (attempt === 0) this.deps.log.warn('no epoch for room yet; routing stays by hashing, retrying', { room: r.name, err: err.message });
+        setTimeout(() => this.announce(r, attempt + 1), Math.min(5000, 100 * 2 ** attempt)).unref();
+      },
+    );
   }
 
   private unload(r: Room, reason: string): void {
