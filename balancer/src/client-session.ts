@@ -5,11 +5,11 @@ import {
   ErrorCode,
   ErrorHuman,
   ServerEvent,
-  guestRoom,
+  isPrivateRoom,
   isRoomName,
+  ownRoom,
   messageEnvelopePrefix,
   parseObject,
-  userRoom,
   validateAuthFrame,
   type CloseCodeName,
   type ErrorCodeValue,
@@ -73,10 +73,10 @@ export interface SessionDeps {
 
 /** Which room a verified token may enter; undefined when the request is forbidden (DESIGN §2.3). */
 export function chooseRoom(requested: string | undefined, subject: string, guest: boolean): string | undefined {
-  const own = guest ? guestRoom(subject) : userRoom(subject);
+  const own = ownRoom(subject, guest);
   if (requested === undefined) return own;
   if (!isRoomName(requested)) return undefined;
-  if (requested.startsWith('user:') || requested.startsWith('guest:')) return requested === own ? requested : undefined;
+  if (isPrivateRoom(requested)) return requested === own ? requested : undefined;
   return requested;
 }
 
@@ -289,8 +289,10 @@ export class Sessions {
 
     if (!result.ok) {
       this.authFailures.get(result.reason)!.value++;
-      if (first) return this.close(s, E.TOKEN_BAD, failureClose[result.reason], result.detail);
-      s.ws?.send(errorFrame(ErrorCode.TOKEN_REJECTED, result.detail, frame._id));
+      // The detail can quote token content: it goes to the log, not into the close frame.
+      this.deps.log.debug('token refused', { id: s.id, reason: result.reason, detail: result.detail.slice(0, 200) });
+      if (first) return this.close(s, E.TOKEN_BAD, failureClose[result.reason]);
+      s.ws?.send(errorFrame(ErrorCode.TOKEN_REJECTED, `token refused: ${result.reason}`, frame._id));
       return this.step(s, E.BAD_REAUTH);
     }
     if (!first && result.subject === s.subject && result.guest === s.guest) {
@@ -301,8 +303,10 @@ export class Sessions {
       s.ws?.send(JSON.stringify({ event: ServerEvent.REFRESHED, _id: frame._id, data: { exp: result.claims.exp ?? null } }));
       return;
     }
-    // A new session, or an elevation to another subject: both (re)enter a room.
-    const requested = frame.room ?? (first || !s.pathRoom?.includes(':') ? s.pathRoom : undefined);
+    // A new session, or an elevation to another subject: both (re)enter a room. The URL's room
+    // carries over to an elevation only when public: a guest's private room is not the user's.
+    const pathRoom = first || (s.pathRoom !== undefined && !isPrivateRoom(s.pathRoom)) ? s.pathRoom : undefined;
+    const requested = frame.room ?? pathRoom;
     const room = chooseRoom(requested, result.subject, result.guest);
     if (room === undefined) {
       this.authFailures.get('forbidden_room')!.value++;

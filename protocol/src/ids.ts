@@ -15,7 +15,16 @@ export function isRoomName(value: unknown): value is RoomName {
   return typeof value === 'string' && roomRe.test(value);
 }
 
-/** Private rooms: `user:<sub>` and `guest:<jti>` may only be entered by their own subject. */
+/** Private rooms, `user:<sub>` and `guest:<jti>`, may only be entered by their own subject. */
+export function isPrivateRoom(room: string): boolean {
+  return room.startsWith('user:') || room.startsWith('guest:');
+}
+
+/** The private room of a subject. */
+export function ownRoom(subject: string, guest: boolean): RoomName {
+  return guest ? guestRoom(subject) : userRoom(subject);
+}
+
 export function userRoom(sub: string): RoomName {
   return `user:${sub}` as RoomName;
 }

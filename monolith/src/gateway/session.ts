@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { ServerEvent, guestRoom, userRoom, validateTokenClaims, type TokenClaims, type WelcomeData } from '@gateway/protocol';
+import { ServerEvent, isPrivateRoom, ownRoom, validateTokenClaims, type TokenClaims, type WelcomeData } from '@gateway/protocol';
 import type { Conn } from '../rooms/rooms.js';
 
 export interface Identity {
@@ -29,10 +29,7 @@ export function identify(token: string): Identity | undefined {
 
 /** Private rooms are only for their own subject; the balancer checks too (defence in depth). */
 export function mayEnter(room: string, who: Identity): boolean {
-  if (room.startsWith('user:') || room.startsWith('guest:')) {
-    return room === (who.guest ? guestRoom(who.subject) : userRoom(who.subject));
-  }
-  return true;
+  return !isPrivateRoom(room) || room === ownRoom(who.subject, who.guest);
 }
 
 export function welcome(conn: Conn, monolith: string, requestId?: number | string): string {
