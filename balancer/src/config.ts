@@ -28,7 +28,8 @@ export const balancerSpec = {
 
 export type BalancerConfig = ConfigOf<typeof balancerSpec> & { readonly BALANCER_ID: string };
 
-export function loadConfig(env: Record<string, string | undefined>): BalancerConfig {
+/** Reads and checks the environment (the only place that reads `process.env`). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): BalancerConfig {
   const config = readConfig(balancerSpec, env);
   const problems = jwtProblems(config);
   if (config.MONOLITHS.length === 0 && !config.MONOLITH_DNS) problems.push('MONOLITHS is required (or MONOLITH_DNS)');

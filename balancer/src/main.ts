@@ -3,7 +3,7 @@ import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { createBalancer } from './server.js';
 
-const config = loadOrExit('balancer', loadConfig);
+const config = loadOrExit('balancer', () => loadConfig());
 const log = createLog('balancer', config.LOG_LEVEL);
 const balancer = createBalancer(config, log);
 const port = await balancer.listen();

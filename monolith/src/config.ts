@@ -20,7 +20,8 @@ export const monolithSpec = {
 
 export type MonolithConfig = ConfigOf<typeof monolithSpec> & { readonly MONOLITH_ID: string };
 
-export function loadConfig(env: Record<string, string | undefined>): MonolithConfig {
+/** Reads and checks the environment (the only place that reads `process.env`). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): MonolithConfig {
   const config = readConfig(monolithSpec, env);
   const problems = jwtProblems(config);
   if (config.REDIS_URL !== undefined && !/^rediss?:\/\//.test(config.REDIS_URL)) problems.push('REDIS_URL must start with redis:// or rediss://');

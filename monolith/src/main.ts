@@ -3,7 +3,7 @@ import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 
-const config = loadOrExit('monolith', loadConfig);
+const config = loadOrExit('monolith', () => loadConfig());
 const log = createLog('monolith', config.LOG_LEVEL);
 const app = buildApp(config, log);
 await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });

@@ -24,9 +24,9 @@ export function createLog(service: string, level: Level): Log {
  * Runs a service's config loader; on a ConfigError prints every problem, naming each variable,
  * and exits with status 2 (the operator's mistake, not a crash).
  */
-export function loadOrExit<T>(service: string, load: (env: Record<string, string | undefined>) => T): T {
+export function loadOrExit<T>(service: string, load: () => T): T {
   try {
-    return load(process.env);
+    return load();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${service}: ${err.message}\n`);

@@ -3,15 +3,16 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { describeBus } from './bus.contract.js';
 import { MemoryBus } from './memory-bus.js';
 import { RedisBus } from './redis-bus.js';
-import { startTestRedis, type TestRedis } from '../testing/redis-server.js';
+// The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
+import { startRedis, type RedisHandle } from '../../../e2e/harness/redis.js';
 
 describeBus('memory', { make: async () => new MemoryBus(), shared: false });
 
 describe('redis', () => {
-  let redis: TestRedis;
+  let redis: RedisHandle;
   let admin: Redis;
   beforeAll(async () => {
-    redis = await startTestRedis();
+    redis = await startRedis();
     admin = new Redis(redis.url);
   });
   afterAll(async () => {
