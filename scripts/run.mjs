@@ -182,7 +182,16 @@ switch (command) {
     installAndBuild();
     start();
     break;
+  case 'bench': {
+    installAndBuild();
+    // The benchmark runs as its own process so its exit code and output are its own.
+    const child = spawn(process.execPath, [join(root, 'bench', 'run.mjs'), ...rest], { cwd: root, stdio: 'inherit' });
+    process.on('SIGINT', () => {});
+    process.on('SIGTERM', () => child.kill('SIGTERM'));
+    child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+    break;
+  }
   default:
-    process.stderr.write('usage: node scripts/run.mjs build | test [vitest args] | start\n');
+    process.stderr.write('usage: node scripts/run.mjs build | test [vitest args] | start | bench [--quick]\n');
     process.exit(2);
 }
