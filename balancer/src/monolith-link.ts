@@ -48,6 +48,12 @@ export class MonolithLink {
   private alive = false;
   framesIn = 0;
   framesOut = 0;
+  /** True while the socket is corked until the end of this event-loop turn. */
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    (this.ws as unknown as { _socket?: { uncork(): void } } | undefined)?._socket?.uncork();
+  };
 
   constructor(
     readonly address: string,
@@ -81,6 +87,16 @@ export class MonolithLink {
       this.reset(`link buffer over ${this.opts.maxBufferBytes} bytes: monolith stalled`);
       return false;
     }
+    if (!this.corked) {
+      // Frames sent in one event-loop turn leave in one write (writev) instead of one syscall
+      // each: the link carries every client frame of this balancer for this monolith.
+      const socket = (ws as unknown as { _socket?: { cork(): void } })._socket;
+      if (socket) {
+        socket.cork();
+        this.corked = true;
+        setImmediate(this.uncork);
+      }
+    }
     ws.send(frame);
     this.framesOut++;
     return true;
@@ -98,6 +114,8 @@ export class MonolithLink {
       handshakeTimeout: Math.max(1000, this.opts.heartbeatMs),
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
+      // The link is authenticated and the monolith writes with JSON.stringify.
+      skipUTF8Validation: true,
     });
     this.ws = ws;
     ws.on('open', () => {
