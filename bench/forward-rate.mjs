@@ -6,6 +6,7 @@
  * with peers is `npm run bench` (issue 3); this is the smoke figure for the closing note.
  *
  *   node bench/forward-rate.mjs [clients=50] [seconds=10]
+ *   PROFILE_DIR=/tmp/prof node bench/forward-rate.mjs   (writes --cpu-prof profiles of both services)
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -23,7 +24,8 @@ const SECONDS = Number(process.argv[3] ?? 10);
 const env = { ...process.env, JWT_SECRET: 'bench-jwt-secret-0123456789abcdef', LINK_SECRET: 'bench-link-secret-0123456789', LOG_LEVEL: 'warn' };
 
 function start(script, extra, name) {
-  const child = spawn(process.execPath, [join(root, script)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, join(root, script)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       try {
@@ -89,3 +91,4 @@ console.log(
 for (const ws of sockets) ws.terminate();
 bal.child.kill('SIGTERM');
 mono.child.kill('SIGTERM');
+await Promise.all([bal, mono].map(({ child }) => new Promise((resolve) => child.once('exit', resolve))));
