@@ -88,6 +88,8 @@ function start() {
     HTTP_PORT: '3000',
     LINK_PORT: '3001',
     MONOLITH_ID: 'm1',
+    // Embedded mode starts empty: load the demo guilds so a new user can spectate and search at once.
+    ...(base.REDIS_URL ? {} : { DEMO_FIXTURE: 'true' }),
     ...base,
     ...shared,
   };

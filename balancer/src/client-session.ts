@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  ApiEvent,
   CloseCode,
   CloseReason,
   ErrorCode,
@@ -11,6 +12,7 @@ import {
   messageEnvelopePrefix,
   parseObject,
   validateAuthFrame,
+  validateElevationRequest,
   type CloseCodeName,
   type ErrorCodeValue,
   type Metrics,
@@ -91,6 +93,18 @@ export function closeReason(text: string): string {
   return out + '…';
 }
 
+/** Unsubscribes a socket from every channel topic (`<monolith>/<channel>`), keeping its room. */
+function dropChannels(s: Session): void {
+  const ws = s.ws;
+  if (!ws) return;
+  for (const topic of ws.getTopics()) if (topic.includes('/')) ws.unsubscribe(topic);
+}
+
+function elevationResult(result: boolean, id: unknown): string {
+  const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
+  return JSON.stringify({ event: ApiEvent.REQUEST_ELEVATION, _id, data: { result } });
+}
+
 function errorFrame(code: ErrorCodeValue, message: string, id: unknown): string {
   const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
   return JSON.stringify({ event: ServerEvent.ERROR, _id, code, message, human: ErrorHuman[code] });
@@ -160,6 +174,8 @@ export class Sessions {
     const frame = parseObject(text);
     if (!frame) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
     if (frame.action === 'auth') return void this.auth(s, frame);
+    // The gateway API's elevation is a re-auth (DESIGN §5): handled here, where sessions live.
+    if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.elevate(s, frame);
     switch (s.state) {
       case S.OPEN:
         return this.forward(s, text, frame._id);
@@ -191,6 +207,8 @@ export class Sessions {
     for (const s of this.all.values()) {
       if (s.link !== lost) continue;
       s.link = undefined;
+      // Channels of the lost monolith are gone with it; the client re-subscribes after `resync`.
+      dropChannels(s);
       if (s.state === S.OPEN) this.join(s, true);
     }
   }
@@ -272,7 +290,17 @@ export class Sessions {
     s.ws?.send(errorFrame(ErrorCode.UNAVAILABLE, 'no monolith is linked for this room', requestId));
   }
 
-  private async auth(s: Session, frame: Record<string, unknown>): Promise<void> {
+  /** `request_elevation {token}` → `{result}`; on success the new owner also sends `welcome`. */
+  private elevate(s: Session, frame: Record<string, unknown>): Promise<void> {
+    const data = frame.data;
+    if (!validateElevationRequest.check(data)) {
+      s.ws?.send(errorFrame(ErrorCode.BAD_REQUEST, validateElevationRequest.explain(data), frame._id));
+      return Promise.resolve();
+    }
+    return this.auth(s, { action: 'auth', token: data.token, _id: frame._id }, true);
+  }
+
+  private async auth(s: Session, frame: Record<string, unknown>, elevation = false): Promise<void> {
     if (!validateAuthFrame.check(frame)) {
       if (s.state === S.OPEN) {
         s.ws?.send(errorFrame(ErrorCode.BAD_REQUEST, validateAuthFrame.explain(frame), frame._id));
@@ -292,7 +320,11 @@ export class Sessions {
       // The detail can quote token content: it goes to the log, not into the close frame.
       this.deps.log.debug('token refused', { id: s.id, reason: result.reason, detail: result.detail.slice(0, 200) });
       if (first) return this.close(s, E.TOKEN_BAD, failureClose[result.reason]);
-      s.ws?.send(errorFrame(ErrorCode.TOKEN_REJECTED, `token refused: ${result.reason}`, frame._id));
+      s.ws?.send(
+        elevation
+          ? elevationResult(false, frame._id)
+          : errorFrame(ErrorCode.TOKEN_REJECTED, `token refused: ${result.reason}`, frame._id),
+      );
       return this.step(s, E.BAD_REAUTH);
     }
     if (!first && result.subject === s.subject && result.guest === s.guest) {
@@ -300,7 +332,11 @@ export class Sessions {
       s.deadline = result.expMs;
       s.prefix = messageEnvelopePrefix(s.token, s.room, s.id);
       this.step(s, E.REFRESH);
-      s.ws?.send(JSON.stringify({ event: ServerEvent.REFRESHED, _id: frame._id, data: { exp: result.claims.exp ?? null } }));
+      s.ws?.send(
+        elevation
+          ? elevationResult(true, frame._id)
+          : JSON.stringify({ event: ServerEvent.REFRESHED, _id: frame._id, data: { exp: result.claims.exp ?? null } }),
+      );
       return;
     }
     // A new session, or an elevation to another subject: both (re)enter a room. The URL's room
@@ -311,12 +347,14 @@ export class Sessions {
     if (room === undefined) {
       this.authFailures.get('forbidden_room')!.value++;
       if (first) return this.close(s, E.TOKEN_BAD, 'FORBIDDEN_ROOM');
-      s.ws?.send(errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
+      s.ws?.send(elevation ? elevationResult(false, frame._id) : errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
       return this.step(s, E.BAD_REAUTH);
     }
     if (!first) {
       s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
       s.ws?.unsubscribe(s.room);
+      // A new identity starts without the old one's channel subscriptions (permissions differ).
+      dropChannels(s);
       this.step(s, E.ELEVATE);
     }
     s.subject = result.subject;
@@ -326,7 +364,9 @@ export class Sessions {
     s.room = room;
     s.prefix = messageEnvelopePrefix(s.token, room, s.id);
     s.ws?.subscribe(room);
-    if (!this.join(s, false, frame._id)) return;
+    if (elevation) s.ws?.send(elevationResult(true, frame._id));
+    // An auth frame's `_id` is echoed by the welcome; an elevation's was answered just above.
+    if (!this.join(s, false, elevation ? undefined : frame._id)) return;
     if (first) this.step(s, E.TOKEN_OK);
     const queued = s.queue;
     s.queue = undefined;

@@ -1,14 +1,25 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Metrics } from '@gateway/protocol';
-import { verifierFromConfig, type Log } from '@gateway/protocol/node';
+import { createSigner, verifierFromConfig, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
 import type { Bus } from './bus/bus.js';
 import { createBus } from './bus/create-bus.js';
 import { createEpochs } from './rooms/epochs.js';
 import { Rooms } from './rooms/rooms.js';
+import { Channels } from './rooms/channels.js';
+import { GuildTopics } from './gateway/guild-topics.js';
+import { registerSpectate } from './gateway/spectate.js';
 import { Gateway } from './gateway/gateway.js';
 import { registerPing } from './gateway/ping.js';
 import { registerRoutes } from './http/routes.js';
+import { registerTokenRoutes } from './http/tokens.js';
+import { registerGuildRoutes } from './http/guild-routes.js';
+import { Admission } from './gateway/admission.js';
+import { registerInterpret, type AutoResponse } from './gateway/interpret.js';
+import { registerPools } from './gateway/pools.js';
+import { RedisBus } from './bus/redis-bus.js';
+import { createStore } from './store/create-store.js';
+import type { EntityStore } from './store/store.js';
 import { createLinkServer, type LinkServer } from './link-server.js';
 
 export interface App {
@@ -16,6 +27,7 @@ export interface App {
   readonly link: LinkServer;
   readonly rooms: Rooms;
   readonly bus: Bus;
+  readonly store: EntityStore;
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
@@ -24,17 +36,36 @@ export interface App {
 export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } = {}): App {
   const metrics = new Metrics();
   const bus = deps.bus ?? createBus(config);
+  // One Redis command connection for epochs and entities; pub/sub has its own.
+  const store = createStore(config, bus instanceof RedisBus ? bus.commands : undefined);
   const rooms = new Rooms({ epochs: createEpochs(bus), bus, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
+  const channels = new Channels();
+  const guildTopics = new GuildTopics(bus, channels, log);
   const gateway = new Gateway(rooms, log);
   registerPing(gateway);
+  registerSpectate(gateway, rooms, channels, guildTopics);
+  registerPools(gateway, store);
+  registerInterpret(gateway, rooms, {
+    rate: config.INTERPRET_RATE,
+    burst: config.INTERPRET_BURST,
+    async autoResponses(guildId) {
+      const { data } = await store.page('autoResponse', guildId, undefined, 200);
+      return data.filter((e): e is typeof e & AutoResponse => typeof e.trigger === 'string' && typeof e.response === 'string');
+    },
+  });
+  const admission = new Admission({ rooms, gateway, monolithId: config.MONOLITH_ID, consumeOnce: (k, ttl) => store.consumeOnce(k, ttl), log });
   const verify = verifierFromConfig(config);
+  const sign = config.JWT_SECRET ? createSigner(config.JWT_SECRET, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }) : undefined;
 
   const http = Fastify({ logger: false, bodyLimit: config.MAX_HTTP_BODY_BYTES });
   registerRoutes(http, { bus, rooms, metrics, verify, monolithId: config.MONOLITH_ID });
+  registerTokenRoutes(http, { verify, sign });
+  registerGuildRoutes(http, { bus, store, verify });
   const link = createLinkServer({
     config,
     rooms,
-    gateway,
+    channels,
+    admission,
     metrics,
     log,
     httpPort: () => {
@@ -47,6 +78,15 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
   metrics.collect('monolith_rooms', 'Rooms loaded here.', () => [[{}, rooms.roomCount]]);
   metrics.collect('monolith_links', 'Balancer links connected.', () => [[{}, rooms.linkCount]]);
   metrics.collect('monolith_bus_topics', 'Bus topics subscribed.', () => [[{}, bus.topics().length]]);
+  metrics.collect('monolith_guild_topics', 'Guild bus topics subscribed for spectators, by kind.', () => {
+    let guilds = 0;
+    let logs = 0;
+    for (const topic of guildTopics.counts().keys()) topic.endsWith('_logs') ? logs++ : guilds++;
+    return [
+      [{ kind: 'guild' }, guilds],
+      [{ kind: 'logs' }, logs],
+    ];
+  });
   metrics.collect('monolith_bus_up', 'Bus connection state (1 up).', () => [[{}, bus.connected ? 1 : 0]]);
   bus.onConnectionChange((up) => log[up ? 'info' : 'warn'](up ? 'bus connected' : 'bus connection lost', {}));
 
@@ -55,6 +95,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
     link,
     rooms,
     bus,
+    store,
     metrics,
     async close() {
       rooms.close();

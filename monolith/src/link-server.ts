@@ -2,8 +2,6 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import {
-  CloseCode,
-  CloseReason,
   LINK_AUTH_HEADER,
   LINK_BALANCER_HEADER,
   LINK_NONCE_HEADER,
@@ -14,9 +12,9 @@ import {
 } from '@gateway/protocol';
 import { linkInitToken, safeEqual, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
-import type { Gateway } from './gateway/gateway.js';
-import { identify, mayEnter, RESYNC, welcome } from './gateway/session.js';
-import type { Conn, LinkPeer, Rooms } from './rooms/rooms.js';
+import type { Admission } from './gateway/admission.js';
+import type { LinkPeer, Rooms } from './rooms/rooms.js';
+import type { Channels } from './rooms/channels.js';
 
 export interface LinkServer {
   /** Listens for balancers; resolves with the bound port. */
@@ -27,7 +25,8 @@ export interface LinkServer {
 export interface LinkServerDeps {
   config: MonolithConfig;
   rooms: Rooms;
-  gateway: Gateway;
+  channels: Channels;
+  admission: Admission;
   metrics: Metrics;
   log: Log;
   /** The HTTP port announced in `init` (known once the HTTP server listens). */
@@ -74,7 +73,7 @@ function socketOf(ws: WebSocket): { cork(): void; uncork(): void } | undefined {
  * token bound to the balancer's nonce, then gossip, then handles frames in arrival order.
  */
 export function createLinkServer(deps: LinkServerDeps): LinkServer {
-  const { config, rooms, gateway, metrics, log } = deps;
+  const { config, rooms, admission, metrics, log } = deps;
   const framesIn = metrics.counter('monolith_link_frames_in_total', 'Frames received from balancers.');
   const framesOut = metrics.counter('monolith_link_frames_out_total', 'Frames sent to balancers.');
   const rejected = metrics.counter('monolith_link_rejected_total', 'Link upgrades refused (bad LINK_SECRET).');
@@ -130,6 +129,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     ws.on('close', () => {
       peers.delete(peer);
       const left = rooms.dropLink(peer);
+      deps.channels.dropLink(peer);
       log.warn('balancer link closed; its connections left their rooms', { link: peer.id, left });
     });
   }
@@ -137,43 +137,15 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
   function handle(peer: Peer, frame: B2M): void {
     switch (frame.type) {
       case 'join':
-        join(peer, frame.id, frame.room, frame.token, frame.rejoin === true, frame._id);
+        admission.join(peer, frame.id, frame.room, frame.token, frame.rejoin === true, frame._id);
         return;
       case 'leave':
-        rooms.leave(frame.id);
+        admission.leave(frame.id);
         return;
-      case 'message': {
-        let conn = rooms.get(frame.id);
-        // Unknown connection (its join went to a monolith that died): take it over here.
-        conn ??= join(peer, frame.id, frame.room, frame.token, true);
-        if (!conn) return;
-        if (frame.token !== conn.token) refresh(conn, frame.token);
-        gateway.handle(conn, frame.message);
+      case 'message':
+        admission.message(peer, frame);
         return;
-      }
     }
-  }
-
-  function join(peer: Peer, id: string, room: string, token: string, rejoin: boolean, requestId?: number | string): Conn | undefined {
-    const who = identify(token);
-    if (!who) return kick(peer, id, 'TOKEN_INVALID');
-    if (!mayEnter(room, who)) return kick(peer, id, 'FORBIDDEN_ROOM');
-    const conn = rooms.join(peer, id, room, token, who.claims, who.subject, who.guest);
-    rooms.unicast(conn, welcome(conn, config.MONOLITH_ID, requestId));
-    if (rejoin) rooms.unicast(conn, RESYNC);
-    return conn;
-  }
-
-  function refresh(conn: Conn, token: string): void {
-    const who = identify(token);
-    if (!who) return;
-    conn.token = token;
-    conn.claims = who.claims;
-  }
-
-  function kick(peer: Peer, id: string, code: 'TOKEN_INVALID' | 'FORBIDDEN_ROOM'): undefined {
-    peer.send(JSON.stringify({ type: 'kick', id, code: CloseCode[code], reason: CloseReason[code] }));
-    return undefined;
   }
 
   const heartbeat = setInterval(() => {

@@ -2,10 +2,15 @@
 import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
+import { loadFixture } from './store/fixture.js';
 
 const config = loadOrExit('monolith', () => loadConfig());
 const log = createLog('monolith', config.LOG_LEVEL);
 const app = buildApp(config, log);
+if (config.DEMO_FIXTURE) {
+  const { counts } = await loadFixture(app.store);
+  log.info('demo fixture loaded', { counts });
+}
 await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });
 const httpAddress = app.http.server.address();
 const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.HTTP_PORT;

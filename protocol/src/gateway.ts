@@ -24,6 +24,10 @@ export const TokenClaims = Type.Object({
     Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.Integer({ minimum: 0 }), { additionalProperties: false, maxProperties: 500 }),
   ),
   rooms: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
+  /** A backend service (HTTP publishing endpoints), not a person. */
+  service: Type.Optional(Type.Boolean()),
+  /** `ws`: a short-lived token from `POST /api/tokens/ws`, good for opening one session. */
+  use: Type.Optional(Type.String({ maxLength: 16 })),
   exp: Type.Optional(Type.Number()),
 });
 export type TokenClaims = Static<typeof TokenClaims>;
@@ -60,3 +64,29 @@ export const BroadcastBody = Type.Object({
 });
 export type BroadcastBody = Static<typeof BroadcastBody>;
 export const validateBroadcastBody = compile(BroadcastBody);
+
+/**
+ * The identity a token speaks for: `sub` for users; for guests the `jti` of their guest token
+ * (room `guest:<jti>`), carried as `sub` in websocket tokens minted from it, whose own `jti`
+ * must be unique so that it can be consumed once.
+ */
+export function subjectOf(claims: TokenClaims): { subject: string | undefined; guest: boolean } {
+  const guest = claims.guest === true;
+  return { subject: guest ? (claims.sub ?? claims.jti) : claims.sub, guest };
+}
+
+/** True when the token may act on a guild at all (it lists the guild, or is an architus admin). */
+export function inGuild(claims: TokenClaims, guildId: string): boolean {
+  return claims.admin === true || (claims.guilds !== undefined && Object.hasOwn(claims.guilds, guildId));
+}
+
+/**
+ * True when the token holds `bit` in the guild. `admin` (architus admin) and the guild's
+ * ADMINISTRATOR bit imply every permission, as in Discord.
+ */
+export function can(claims: TokenClaims, guildId: string, bit: number): boolean {
+  if (claims.admin === true) return true;
+  const bits = claims.guilds?.[guildId];
+  if (bits === undefined) return false;
+  return (bits & Permission.ADMINISTRATOR) !== 0 || (bits & bit) === bit;
+}

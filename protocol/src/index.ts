@@ -8,3 +8,4 @@ export * from './validate.js';
 export * from './metrics.js';
 export * from './config-schema.js';
 export * from './backoff.js';
+export * from './gateway-api.js';

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
+import { SignJWT, createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
 import type { JwtConfig } from './config-schema.js';
-import { validateTokenClaims, type TokenClaims } from './gateway.js';
+import { subjectOf, validateTokenClaims, type TokenClaims } from './gateway.js';
 
 /** Why a token was refused; each maps to its own close code on the balancer. */
 export type TokenFailure = 'invalid' | 'expired' | 'not_yet_valid' | 'algorithm' | 'claims';
@@ -96,8 +96,7 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
       return { ok: false, reason: 'claims', detail: validateTokenClaims.explain(payload) };
     }
     const claims = payload as TokenClaims & JWTPayload;
-    const guest = claims.guest === true;
-    const subject = guest ? claims.jti : claims.sub;
+    const { subject, guest } = subjectOf(claims);
     if (!subject) return { ok: false, reason: 'claims', detail: guest ? 'guest token without jti' : 'token without sub' };
     return { ok: true, claims, subject, guest, expMs: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
   };
@@ -112,4 +111,15 @@ export function verifierFromConfig(config: JwtConfig): (token: string) => Promis
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
   });
+}
+
+/** Mints HS256 tokens (the monolith's token endpoints; needs JWT_SECRET). */
+export function createSigner(secret: string, opts: { issuer?: string | undefined; audience?: string | undefined } = {}) {
+  const key = new TextEncoder().encode(secret);
+  return (claims: Record<string, unknown>, ttlSeconds: number): Promise<string> => {
+    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(`${ttlSeconds}s`);
+    if (opts.issuer) jwt.setIssuer(opts.issuer);
+    if (opts.audience) jwt.setAudience(opts.audience);
+    return jwt.sign(key);
+  };
 }

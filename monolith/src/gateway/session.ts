@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { ServerEvent, isPrivateRoom, ownRoom, validateTokenClaims, type TokenClaims, type WelcomeData } from '@gateway/protocol';
+import { ServerEvent, isPrivateRoom, ownRoom, subjectOf, validateTokenClaims, type TokenClaims, type WelcomeData } from '@gateway/protocol';
 import type { Conn } from '../rooms/rooms.js';
 
 export interface Identity {
@@ -22,8 +22,7 @@ export function identify(token: string): Identity | undefined {
     return undefined;
   }
   if (!validateTokenClaims.check(payload)) return undefined;
-  const guest = payload.guest === true;
-  const subject = guest ? payload.jti : payload.sub;
+  const { subject, guest } = subjectOf(payload);
   return subject ? { claims: payload, subject, guest } : undefined;
 }
 

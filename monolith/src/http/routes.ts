@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode, ErrorHuman, isRoomName, validateBroadcastBody, type ErrorCodeValue, type Metrics } from '@gateway/protocol';
+import { ErrorCode, isRoomName, validateBroadcastBody, type Metrics } from '@gateway/protocol';
+import { problem, service } from './auth.js';
 import type { VerifyResult } from '@gateway/protocol/node';
 import type { Bus } from '../bus/bus.js';
 import { roomTopic, type Rooms } from '../rooms/rooms.js';
@@ -12,13 +13,10 @@ export interface RouteDeps {
   monolithId: string;
 }
 
-function problem(code: ErrorCodeValue, message: string) {
-  return { error: code, message, human: ErrorHuman[code] };
-}
 
 /**
  * Operator and backend HTTP API. Publishing endpoints need `Authorization: Bearer <JWT>` whose
- * claims include `admin: true` (a backend service token signed with the same key).
+ * claims include `service: true` or `admin: true` (a backend token signed with the same key).
  */
 export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const { bus, rooms, metrics } = deps;
@@ -33,11 +31,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
 
   app.post<{ Params: { room: string } }>('/api/rooms/:room/broadcast', async (req, reply) => {
-    const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-    const verified = token ? await deps.verify(token) : undefined;
-    if (!verified?.ok) return reply.code(401).send(problem(ErrorCode.TOKEN_REJECTED, 'a valid bearer token is required'));
-    if (verified.claims.admin !== true) return reply.code(403).send(problem(ErrorCode.FORBIDDEN, 'admin token required'));
+    if (!(await service(req, reply, deps.verify))) return reply;
     const { room } = req.params;
     if (!isRoomName(room)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid room name'));
     if (!validateBroadcastBody.check(req.body)) {

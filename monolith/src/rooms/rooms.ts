@@ -38,9 +38,13 @@ export interface RoomsDeps {
   log: Log;
 }
 
-/** Bus topic carrying broadcasts for a room, whichever monolith owns it. */
+/**
+ * Bus topic carrying broadcasts for a room, whichever monolith owns it: `room:<room>`, except a
+ * user's private room, whose topic is `user:<id>` (DESIGN §5: user pushes reach every socket of
+ * the user, and all of them share the room `user:<id>`).
+ */
 export function roomTopic(room: string): string {
-  return `room:${room}`;
+  return room.startsWith('user:') ? room : `room:${room}`;
 }
 
 /**
@@ -51,8 +55,14 @@ export class Rooms {
   private readonly conns = new Map<string, Conn>();
   private readonly rooms = new Map<string, Room>();
   private readonly links = new Set<LinkPeer>();
+  /** Called for every connection that leaves, before it is forgotten (spectate cleanup). */
+  private readonly leaveListeners: Array<(conn: Conn) => void> = [];
 
   constructor(private readonly deps: RoomsDeps) {}
+
+  onLeave(listener: (conn: Conn) => void): void {
+    this.leaveListeners.push(listener);
+  }
 
   addLink(link: LinkPeer): void {
     this.links.add(link);
@@ -89,6 +99,7 @@ export class Rooms {
   leave(id: string): void {
     const conn = this.conns.get(id);
     if (!conn) return;
+    for (const listener of this.leaveListeners) listener(conn);
     this.conns.delete(id);
     const r = this.rooms.get(conn.room);
     if (!r) return;

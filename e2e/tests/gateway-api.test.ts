@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloseCode } from '@gateway/protocol';
+import { adminToken, connect, guestToken, startStack, uniq, useHarness, userToken, type Stack, type TestClient } from '../harness/index.js';
+
+useHarness();
+
+// The demo fixture (monolith/src/store/fixture.ts), loaded by DEMO_FIXTURE=true.
+const GUILD = '1234567890';
+const OTHER_GUILD = '2345678901';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ monoliths: 1, balancers: 2, redis: true, monolithEnv: { DEMO_FIXTURE: 'true', INTERPRET_RATE: '2', INTERPRET_BURST: '3' } });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function user(balancer = 0, guilds: Record<string, number> = { [GUILD]: 0 }, sub = uniq('u')): Promise<TestClient> {
+  const c = await connect(stack.balancers[balancer]!.url());
+  await c.auth(await userToken({ sub, guilds }));
+  return c;
+}
+
+async function post(path: string, body: unknown, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${stack.monoliths[0]!.http}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body ?? {}),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+type Entity = { id: string; name?: string; nickname?: string };
+
+describe('pools', () => {
+  it('answers pool_request with found entities and the nonexistent ids', async () => {
+    const c = await user();
+    const all = await c.request('pool_all_request', 1, { type: 'member', guild_id: GUILD });
+    const known = (all.data as { data: Entity[] }).data.slice(0, 2).map((e) => e.id);
+    const reply = await c.request('pool_request', 2, { type: 'member', guild_id: GUILD, ids: [...known, '999999999999'] });
+    expect(reply).toMatchObject({ event: 'pool_response', _id: 2, data: { finished: true, nonexistent: ['999999999999'] } });
+    expect((reply.data as { data: Entity[] }).data.map((e) => e.id)).toEqual(known);
+    c.close();
+  });
+
+  it('streams a pool larger than one chunk, ending with finished, resumable by cursor', async () => {
+    const c = await user();
+    c.send({ event: 'pool_all_request', _id: 'all', data: { type: 'member', guild_id: GUILD } });
+    const chunks: Array<{ data: Entity[]; finished: boolean; cursor: string | null }> = [];
+    for (;;) {
+      const chunk = (await c.next((m) => m._id === 'all')).data as (typeof chunks)[number];
+      chunks.push(chunk);
+      if (chunk.finished) break;
+    }
+    expect(chunks.length).toBeGreaterThan(1);
+    const ids = chunks.flatMap((ch) => ch.data.map((e) => e.id));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBeGreaterThan(1000);
+    // Resuming from the first chunk's cursor yields exactly the rest.
+    c.send({ event: 'pool_all_request', _id: 'rest', data: { type: 'member', guild_id: GUILD, cursor: chunks[0]!.cursor } });
+    const rest: string[] = [];
+    for (;;) {
+      const chunk = (await c.next((m) => m._id === 'rest')).data as (typeof chunks)[number];
+      rest.push(...chunk.data.map((e) => e.id));
+      if (chunk.finished) break;
+    }
+    expect(rest).toEqual(ids.slice(chunks[0]!.data.length));
+    c.close();
+  });
+
+  it('searches members by case-insensitive prefix of name or nickname', async () => {
+    const c = await user();
+    const reply = await c.request('pool_search_request', 1, { type: 'member', guild_id: GUILD, query: 'ALI', limit: 50 });
+    const names = (reply.data as { data: Entity[] }).data.map((e) => (e.name ?? '').toLowerCase());
+    expect(names).toEqual(expect.arrayContaining(['alice', 'alicia']));
+    for (const e of (reply.data as { data: Entity[] }).data) {
+      expect([e.name, e.nickname].some((n) => n?.toLowerCase().startsWith('ali'))).toBe(true);
+    }
+    const zed = await c.request('pool_search_request', 2, { type: 'member', guild_id: GUILD, query: 'zed' });
+    expect((zed.data as { data: Entity[] }).data.some((e) => e.nickname === 'Zed')).toBe(true);
+    c.close();
+  });
+
+  it('refuses guild pools of guilds not in the token and hides other guilds', async () => {
+    const c = await user(0, { [GUILD]: 0 });
+    expect(await c.request('pool_request', 1, { type: 'member', guild_id: OTHER_GUILD, ids: ['1'] })).toMatchObject({ event: 'error', code: 'forbidden' });
+    expect(await c.request('pool_request', 2, { type: 'member', ids: ['1'] })).toMatchObject({ event: 'error', code: 'bad_request' });
+    const guilds = await c.request('pool_request', 3, { type: 'guild', ids: [GUILD, OTHER_GUILD] });
+    expect((guilds.data as { data: Entity[] }).data.map((g) => g.id)).toEqual([GUILD]);
+    expect((guilds.data as { nonexistent: string[] }).nonexistent).toEqual([OTHER_GUILD]);
+    c.close();
+  });
+});
+
+describe('interpret', () => {
+  it('lets a guest talk to the mock bot and answers the guild’s auto responses', async () => {
+    const c = await connect(stack.balancers[0]!.url());
+    await c.auth(await guestToken());
+    const reply = await c.request('interpret', 1, { guild_id: GUILD, message_id: '100', content: 'hello everyone' });
+    expect(reply).toMatchObject({ event: 'interpret', data: { guild_id: GUILD, message_id: '201', content: 'Hello there!', edit: false } });
+    const echo = await c.request('interpret', 2, { guild_id: GUILD, message_id: '102', content: '!echo ping', allowed_commands: ['echo'] });
+    expect(echo.data).toMatchObject({ content: 'ping' });
+    c.close();
+  });
+
+  it('rate-limits a flood of interpret on one connection without affecting another', async () => {
+    const flooder = await user();
+    const other = await user(1);
+    for (let i = 0; i < 10; i++) flooder.send({ event: 'interpret', _id: i, data: { guild_id: GUILD, message_id: String(300 + i), content: 'hello' } });
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => flooder.next((m) => m._id === i)));
+    expect(replies.filter((m) => m.event === 'error' && m.code === 'rate_limited').length).toBeGreaterThanOrEqual(5);
+    expect(await other.request('interpret', 1, { guild_id: GUILD, message_id: '400', content: 'hello' })).toMatchObject({ event: 'interpret' });
+    expect(await flooder.request('ping', 'p')).toMatchObject({ event: 'pong' });
+    flooder.close();
+    other.close();
+  });
+});
+
+describe('elevation and tokens', () => {
+  it('elevates a guest to a user without reconnecting, who can then spectate', async () => {
+    const { json } = await post('/api/tokens/guest', {});
+    const c = await connect(stack.balancers[0]!.url());
+    const guestWelcome = await c.auth(json.token as string);
+    expect((guestWelcome.data as { room: string }).room).toMatch(/^guest:/);
+    expect(await c.request('spectate', 1, { guild_id: GUILD })).toMatchObject({ event: 'error', code: 'forbidden' });
+    expect(await c.request('request_elevation', 2, { token: 'garbage' })).toMatchObject({ data: { result: false } });
+    expect(await c.request('ping', 3)).toMatchObject({ event: 'pong' });
+    const sub = uniq('elevated');
+    expect(await c.request('request_elevation', 4, { token: await userToken({ sub, guilds: { [GUILD]: 0 } }) })).toMatchObject({ data: { result: true } });
+    expect((await c.nextEvent('welcome')).data).toMatchObject({ room: `user:${sub}`, user: { id: sub, guest: false } });
+    expect(await c.request('spectate', 5, { guild_id: GUILD })).toMatchObject({ event: 'spectate' });
+    c.close();
+  });
+
+  it('trades a primary token for a websocket token that opens one session only', async () => {
+    const primary = await userToken({ sub: uniq('p'), guilds: { [GUILD]: 0 } });
+    expect((await post('/api/tokens/ws', {})).status).toBe(401);
+    const { status, json } = await post('/api/tokens/ws', {}, primary);
+    expect(status).toBe(200);
+    expect(json.expires_in).toBe(60);
+    const first = await connect(stack.balancers[0]!.url());
+    await first.auth(json.token as string);
+    expect(await first.request('ping', 1)).toMatchObject({ event: 'pong' });
+    const replay = await connect(stack.balancers[1]!.url());
+    replay.send({ action: 'auth', token: json.token });
+    expect((await replay.closed()).code).toBe(CloseCode.TOKEN_INVALID);
+    expect(await first.request('ping', 2)).toMatchObject({ event: 'pong' });
+    first.close();
+  });
+
+  it('delivers POST /api/users/:id/messages to every socket of that user on every balancer', async () => {
+    const sub = uniq('multi');
+    const a = await user(0, { [GUILD]: 0 }, sub);
+    const b = await user(1, { [GUILD]: 0 }, sub);
+    const stranger = await user(1);
+    expect((await post(`/api/users/${sub}/messages`, { event: 'note', data: { text: 'hi' } })).status).toBe(401);
+    expect((await post(`/api/users/${sub}/messages`, { event: 'note', data: { text: 'hi' } }, await userToken())).status).toBe(403);
+    expect((await post(`/api/users/${sub}/messages`, { event: 'note', data: { text: 'hi' } }, await adminToken())).status).toBe(202);
+    for (const c of [a, b]) expect(await c.nextEvent('note')).toMatchObject({ data: { text: 'hi' } });
+    expect(await stranger.request('ping', 1)).toMatchObject({ event: 'pong' });
+    expect(stranger.received.some((m) => m.event === 'note')).toBe(false);
+    for (const c of [a, b, stranger]) c.close();
+  });
+});

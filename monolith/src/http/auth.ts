@@ -1,0 +1,32 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode, ErrorHuman, type ErrorCodeValue, type TokenClaims } from '@gateway/protocol';
+import type { VerifyResult } from '@gateway/protocol/node';
+
+export function problem(code: ErrorCodeValue, message: string) {
+  return { error: code, message, human: ErrorHuman[code] };
+}
+
+export type Verify = (token: string) => Promise<VerifyResult>;
+
+/** The verified claims of the request's `Authorization: Bearer` token, or undefined after a 401. */
+export async function bearer(req: FastifyRequest, reply: FastifyReply, verify: Verify): Promise<(TokenClaims & { subject: string }) | undefined> {
+  const auth = req.headers.authorization;
+  const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+  const verified = token ? await verify(token) : undefined;
+  if (!verified?.ok) {
+    await reply.code(401).send(problem(ErrorCode.TOKEN_REJECTED, verified ? `token refused: ${verified.reason}` : 'a bearer token is required'));
+    return undefined;
+  }
+  return { ...verified.claims, subject: verified.subject };
+}
+
+/** Backend-only endpoints: a token with `service: true` or `admin: true`; else 401/403. */
+export async function service(req: FastifyRequest, reply: FastifyReply, verify: Verify): Promise<boolean> {
+  const claims = await bearer(req, reply, verify);
+  if (!claims) return false;
+  if (claims.service !== true && claims.admin !== true) {
+    await reply.code(403).send(problem(ErrorCode.FORBIDDEN, 'a service or admin token is required'));
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  ApiEvent,
+  ErrorCode,
+  GUILD_POOLS,
+  POOL_TYPES,
+  guildLogsTopic,
+  guildTopic,
+  validateEntityBody,
+  validateLogEntry,
+  validateUserMessageBody,
+  type PoolType,
+} from '@gateway/protocol';
+import type { Bus } from '../bus/bus.js';
+import { roomTopic } from '../rooms/rooms.js';
+import type { EntityStore } from '../store/store.js';
+import { problem, service, type Verify } from './auth.js';
+
+const SNOWFLAKE = /^[0-9]{1,20}$/;
+
+/**
+ * Backend writes that store and publish (DESIGN §6). Bus message formats, for services that
+ * publish to Redis directly:
+ * - topic `<guild_id>`: `{"event":"log_pool","data":{"type","guild_id","entity"|"id","deleted"}}`
+ * - topic `<guild_id>_logs`: one log entry object (protocol LogEntry)
+ * - topic `user:<id>`: `{"event","data"}`, delivered as is to every socket of the user
+ */
+export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; store: EntityStore; verify: Verify }): void {
+  const { bus, store } = deps;
+  type PoolParams = { guild_id: string; type: string; id: string };
+
+  const poolParams = (p: PoolParams): { type: PoolType; guildId: string | undefined } | string => {
+    if (!SNOWFLAKE.test(p.guild_id)) return 'guild_id must be a snowflake (digits)';
+    if (!(POOL_TYPES as readonly string[]).includes(p.type)) return `unknown pool type ${p.type}`;
+    if (p.id.length === 0 || p.id.length > 64) return 'invalid id';
+    const type = p.type as PoolType;
+    return { type, guildId: GUILD_POOLS.has(type) ? p.guild_id : undefined };
+  };
+
+  const publish = async (topic: string, message: string) => {
+    try {
+      await bus.publish(topic, message);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  app.put<{ Params: PoolParams }>('/api/guilds/:guild_id/pools/:type/:id', async (req, reply) => {
+    if (!(await service(req, reply, deps.verify))) return reply;
+    const p = poolParams(req.params);
+    if (typeof p === 'string') return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, p));
+    const body = req.body;
+    if (!validateEntityBody.check(body) || (body.id !== undefined && body.id !== req.params.id)) {
+      return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'body must be a JSON object whose id, if given, matches the path'));
+    }
+    const entity = { ...(body as Record<string, unknown>), id: req.params.id };
+    await store.put(p.type, p.guildId, entity);
+    const sent = await publish(guildTopic(req.params.guild_id), JSON.stringify({ event: ApiEvent.LOG_POOL, data: { type: p.type, guild_id: req.params.guild_id, entity } }));
+    return reply.code(200).send({ stored: true, published: sent });
+  });
+
+  app.delete<{ Params: PoolParams }>('/api/guilds/:guild_id/pools/:type/:id', async (req, reply) => {
+    if (!(await service(req, reply, deps.verify))) return reply;
+    const p = poolParams(req.params);
+    if (typeof p === 'string') return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, p));
+    const existed = await store.delete(p.type, p.guildId, req.params.id);
+    if (!existed) return reply.code(404).send(problem(ErrorCode.NOT_FOUND, `${p.type} ${req.params.id} does not exist`));
+    const sent = await publish(
+      guildTopic(req.params.guild_id),
+      JSON.stringify({ event: ApiEvent.LOG_POOL, data: { type: p.type, guild_id: req.params.guild_id, id: req.params.id, deleted: true } }),
+    );
+    return reply.code(200).send({ deleted: true, published: sent });
+  });
+
+  app.post<{ Params: { guild_id: string } }>('/api/guilds/:guild_id/logs', async (req, reply) => {
+    if (!(await service(req, reply, deps.verify))) return reply;
+    const entry = req.body;
+    if (!validateLogEntry.check(entry)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateLogEntry.explain(entry)));
+    if (entry.guild_id !== req.params.guild_id) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'guild_id differs from the path'));
+    if (!(await publish(guildLogsTopic(entry.guild_id), JSON.stringify(entry)))) {
+      return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, 'bus unavailable'));
+    }
+    return reply.code(202).send({ accepted: true });
+  });
+
+  app.post<{ Params: { id: string } }>('/api/users/:id/messages', async (req, reply) => {
+    if (!(await service(req, reply, deps.verify))) return reply;
+    if (!/^[A-Za-z0-9:_.-]{1,120}$/.test(req.params.id)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid user id'));
+    if (!validateUserMessageBody.check(req.body)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateUserMessageBody.explain(req.body)));
+    const { event, data } = req.body;
+    if (!(await publish(roomTopic(`user:${req.params.id}`), JSON.stringify({ event, data })))) {
+      return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, 'bus unavailable'));
+    }
+    return reply.code(202).send({ accepted: true });
+  });
+}
