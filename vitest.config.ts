@@ -24,6 +24,7 @@ export default defineConfig({
             'monolith/src/**/*.test.ts',
             'figures/**/*.test.ts',
             'scripts/**/*.test.ts',
+            'bench/**/*.test.ts',
           ],
         },
       },
