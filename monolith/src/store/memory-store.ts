@@ -1,20 +1,42 @@
-import type { PoolType } from '@gateway/protocol';
-import { checkIds, MAX_SEARCH_LIMIT, searchTexts, type Entity, type EntityStore } from './store.js';
+import {
+  checkIds,
+  checkTtl,
+  compareStrings,
+  decodeCursor,
+  encodeCursor,
+  entityJson,
+  pageLimit,
+  searchEntries,
+  searchLimit,
+  searchPrefix,
+  SEARCH_SEPARATOR,
+  type Entity,
+  type EntityStore,
+  type PoolType,
+} from './store.js';
+
+interface Stored {
+  /** The entity as JSON, like Redis holds it: readers get a fresh copy, writers cannot alias. */
+  json: string;
+  /** Its search entries, so a replace or delete removes exactly those. */
+  entries: string[];
+}
 
 interface Pool {
-  entities: Map<string, Entity>;
-  /** Sorted ids, for paging. */
+  entities: Map<string, Stored>;
+  /** Ids in code point order, for paging. */
   ids: string[];
-  /** Sorted `<lowercase text>\u0000<id>` entries, for prefix search. */
+  /** `<lowercase text>\0<id>` entries in code point order, for prefix search. */
   index: string[];
 }
 
+/** First position whose element is not below `key`. */
 function lowerBound(sorted: readonly string[], key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < key) lo = mid + 1;
+    if (compareStrings(sorted[mid]!, key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -30,10 +52,16 @@ function remove(sorted: string[], key: string): void {
   if (sorted[at] === key) sorted.splice(at, 1);
 }
 
-/** The embedded store: one process, sorted arrays as indexes (used when REDIS_URL is unset). */
+/**
+ * The embedded store (REDIS_URL unset): one process, sorted arrays as indexes. Every method
+ * runs synchronously inside its promise, so each is atomic with respect to the others.
+ */
 export class MemoryStore implements EntityStore {
   private readonly pools = new Map<string, Pool>();
+  /** consumeOnce key → expiry (ms since epoch). */
   private readonly once = new Map<string, number>();
+  /** Size of `once` at which expired keys are swept next (amortized: never a sweep per call). */
+  private sweepAt = 1024;
 
   async get(type: PoolType, guildId: string | undefined, ids: readonly string[]) {
     checkIds(ids);
@@ -41,49 +69,56 @@ export class MemoryStore implements EntityStore {
     const data: Entity[] = [];
     const nonexistent: string[] = [];
     for (const id of ids) {
-      const e = pool?.entities.get(id);
-      if (e) data.push(structuredClone(e));
+      const stored = pool?.entities.get(id);
+      if (stored) data.push(JSON.parse(stored.json) as Entity);
       else nonexistent.push(id);
     }
     return { data, nonexistent };
   }
 
   async page(type: PoolType, guildId: string | undefined, cursor: string | undefined, limit: number) {
+    const max = pageLimit(limit);
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const pool = this.pools.get(key(type, guildId));
     if (!pool) return { data: [], cursor: undefined };
-    let at = cursor === undefined ? 0 : lowerBound(pool.ids, cursor);
-    if (cursor !== undefined && pool.ids[at] === cursor) at++;
-    const ids = pool.ids.slice(at, at + limit);
-    const more = at + limit < pool.ids.length;
-    return { data: ids.map((id) => structuredClone(pool.entities.get(id)!)), cursor: more ? ids.at(-1) : undefined };
+    let at = after === undefined ? 0 : lowerBound(pool.ids, after);
+    if (after !== undefined && pool.ids[at] === after) at++;
+    const ids = pool.ids.slice(at, at + max);
+    const more = at + max < pool.ids.length;
+    const data = ids.map((id) => JSON.parse(pool.entities.get(id)!.json) as Entity);
+    return { data, cursor: more ? encodeCursor(ids.at(-1)!) : undefined };
   }
 
   async search(type: PoolType, guildId: string | undefined, query: string, limit: number) {
+    const max = searchLimit(limit);
+    const prefix = searchPrefix(query);
     const pool = this.pools.get(key(type, guildId));
-    if (!pool) return [];
-    const prefix = query.toLowerCase();
-    const max = Math.min(limit, MAX_SEARCH_LIMIT);
+    if (!pool || prefix === undefined) return [];
     const out: Entity[] = [];
     const seen = new Set<string>();
+    // Entries with the prefix are contiguous from its lower bound; an entity's first entry is
+    // its smallest matching text.
     for (let i = lowerBound(pool.index, prefix); i < pool.index.length && out.length < max; i++) {
       const entry = pool.index[i]!;
-      const sep = entry.lastIndexOf('\u0000');
-      if (!entry.slice(0, sep).startsWith(prefix)) break;
-      const id = entry.slice(sep + 1);
+      if (!entry.startsWith(prefix)) break;
+      const id = entry.slice(entry.lastIndexOf(SEARCH_SEPARATOR) + 1);
       if (seen.has(id)) continue;
       seen.add(id);
-      out.push(structuredClone(pool.entities.get(id)!));
+      out.push(JSON.parse(pool.entities.get(id)!.json) as Entity);
     }
     return out;
   }
 
   async put(type: PoolType, guildId: string | undefined, entity: Entity) {
-    this.putOne(this.pool(type, guildId), entity);
+    const json = entityJson(entity);
+    this.putOne(this.pool(type, guildId), entity, json);
   }
 
   async putMany(type: PoolType, guildId: string | undefined, entities: readonly Entity[]) {
+    // Validate all first, so a bad entity in the batch writes none (stricter than the contract).
+    const jsons = entities.map(entityJson);
     const pool = this.pool(type, guildId);
-    for (const e of entities) this.putOne(pool, e);
+    entities.forEach((e, i) => this.putOne(pool, e, jsons[i]!));
   }
 
   async delete(type: PoolType, guildId: string | undefined, id: string) {
@@ -92,7 +127,8 @@ export class MemoryStore implements EntityStore {
     if (!pool || !old) return false;
     pool.entities.delete(id);
     remove(pool.ids, id);
-    for (const text of searchTexts(old)) remove(pool.index, `${text}\u0000${id}`);
+    for (const entry of old.entries) remove(pool.index, entry);
+    if (pool.entities.size === 0) this.pools.delete(key(type, guildId));
     return true;
   }
 
@@ -101,11 +137,15 @@ export class MemoryStore implements EntityStore {
   }
 
   async consumeOnce(k: string, ttlSeconds: number) {
+    checkTtl(ttlSeconds);
     const now = Date.now();
     const until = this.once.get(k);
     if (until !== undefined && until > now) return false;
     this.once.set(k, now + ttlSeconds * 1000);
-    if (this.once.size > 10_000) for (const [old, t] of this.once) if (t <= now) this.once.delete(old);
+    if (this.once.size >= this.sweepAt) {
+      for (const [old, t] of this.once) if (t <= now) this.once.delete(old);
+      this.sweepAt = Math.max(1024, this.once.size * 2);
+    }
     return true;
   }
 
@@ -118,12 +158,13 @@ export class MemoryStore implements EntityStore {
     return pool;
   }
 
-  private putOne(pool: Pool, entity: Entity): void {
+  private putOne(pool: Pool, entity: Entity, json: string): void {
     const old = pool.entities.get(entity.id);
-    if (old) for (const text of searchTexts(old)) remove(pool.index, `${text}\u0000${entity.id}`);
+    if (old) for (const entry of old.entries) remove(pool.index, entry);
     else insert(pool.ids, entity.id);
-    pool.entities.set(entity.id, structuredClone(entity));
-    for (const text of searchTexts(entity)) insert(pool.index, `${text}\u0000${entity.id}`);
+    const entries = searchEntries(entity);
+    pool.entities.set(entity.id, { json, entries });
+    for (const entry of entries) insert(pool.index, entry);
   }
 }
 

@@ -1,29 +1,54 @@
-import type { Redis } from 'ioredis';
-import type { PoolType } from '@gateway/protocol';
-import { checkIds, MAX_SEARCH_LIMIT, searchTexts, type Entity, type EntityStore } from './store.js';
+import type { ChainableCommander, Redis } from 'ioredis';
+import {
+  checkIds,
+  checkTtl,
+  decodeCursor,
+  encodeCursor,
+  entityJson,
+  pageLimit,
+  searchEntries,
+  searchLimit,
+  searchPrefix,
+  type Entity,
+  type EntityStore,
+  type PoolType,
+} from './store.js';
 
 /**
- * Redis layout, per pool `<p>` = `gw:pool:<type>:<guild id or _>` (other services may write it,
- * keeping all four keys in step, as the PUT script below does):
- * - `<p>` hash: id → entity JSON
- * - `<p>:ids` sorted set, all scores 0: ids, for paging in id order with ZRANGEBYLEX
- * - `<p>:search` sorted set, all scores 0: `<lowercase name or nickname>\0<id>`, for prefix
- *   search with ZRANGEBYLEX `[<prefix>` `[<prefix>\xff` (no scan)
- * - `<p>:idx` hash: id → its search entries joined by \x01, so a rename removes the old ones
- * Single-use keys: `SET <key> 1 NX EX <ttl>`.
+ * Redis layout, for other services that read or write pools directly. A pool is
+ * `<p>` = `gw:pool:<type>:<guild id, or _ for global pools>`, four keys:
+ * - `<p>` hash: id → entity JSON (ids are strings: snowflakes as digits)
+ * - `<p>:ids` sorted set, every score 0: the ids, paged in byte order with ZRANGEBYLEX
+ *   `(<last id>` `+` LIMIT 0 <n>
+ * - `<p>:search` sorted set, every score 0: `<lowercased name>\0<id>` and
+ *   `<lowercased nickname>\0<id>` (texts without control characters, not repeated when equal),
+ *   searched with ZRANGEBYLEX `[<prefix>` `[<prefix>\xff` LIMIT (never a scan)
+ * - `<p>:idx` hash: id → that id's search entries joined by \x01, so a replace or delete
+ *   removes exactly the entries it added (Lua has no Unicode lowercasing to recompute them)
+ * A writer must change all four in one MULTI or script, as PUT and DELETE below do; the
+ * simplest way is to run those scripts (EVAL PUT 4 <p> <p>:ids <p>:search <p>:idx
+ * <id> <json> <entries> ...). Single-use keys: `SET <key> 1 EX <ttl> NX`.
+ *
+ * Reads are scripts too, so each one sees the index and the hash at one instant. All keys of
+ * a pool must live on one node (no hash tags yet: Redis Cluster would need `{<type>:<guild>}`).
  */
+
+/** Puts entities: ARGV is (id, json, entries joined by \x01) repeated. Atomic per call. */
 const PUT = `
-local old = redis.call('HGET', KEYS[4], ARGV[1])
-if old then for e in string.gmatch(old, '[^\\1]+') do redis.call('ZREM', KEYS[3], e) end end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-if ARGV[3] ~= '' then
-  for e in string.gmatch(ARGV[3], '[^\\1]+') do redis.call('ZADD', KEYS[3], 0, e) end
-  redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
-else
-  redis.call('HDEL', KEYS[4], ARGV[1])
+for i = 1, #ARGV, 3 do
+  local id, json, entries = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local old = redis.call('HGET', KEYS[4], id)
+  if old then for e in string.gmatch(old, '[^\\1]+') do redis.call('ZREM', KEYS[3], e) end end
+  redis.call('HSET', KEYS[1], id, json)
+  redis.call('ZADD', KEYS[2], 0, id)
+  if entries ~= '' then
+    for e in string.gmatch(entries, '[^\\1]+') do redis.call('ZADD', KEYS[3], 0, e) end
+    redis.call('HSET', KEYS[4], id, entries)
+  else
+    redis.call('HDEL', KEYS[4], id)
+  end
 end
-return 1`;
+return #ARGV / 3`;
 
 const DELETE = `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -33,26 +58,71 @@ if old then for e in string.gmatch(old, '[^\\1]+') do redis.call('ZREM', KEYS[3]
 redis.call('HDEL', KEYS[4], ARGV[1])
 return 1`;
 
-type ScriptRedis = Redis & {
-  gwPut(hash: string, ids: string, search: string, idx: string, id: string, json: string, entries: string): Promise<number>;
-  gwDelete(hash: string, ids: string, search: string, idx: string, id: string): Promise<number>;
-};
+/** One page: ARGV min, limit → {more, ids, jsons}. */
+const PAGE = `
+local limit = tonumber(ARGV[2])
+local ids = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], '+', 'LIMIT', 0, limit + 1)
+local more = 0
+if #ids > limit then more = 1; ids[#ids] = nil end
+if #ids == 0 then return {0, {}, {}} end
+return {more, ids, redis.call('HMGET', KEYS[1], unpack(ids))}`;
 
-function keys(type: PoolType, guildId: string | undefined): [string, string, string, string] {
+/** Prefix search: ARGV min, max, limit → {ids, jsons}, distinct ids in entry order. */
+const SEARCH = `
+local limit = tonumber(ARGV[3])
+local ids, seen, offset = {}, {}, 0
+while #ids < limit do
+  local batch = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', offset, limit * 2)
+  for _, e in ipairs(batch) do
+    local id = string.match(e, '%z([^%z]*)$')
+    if id and not seen[id] then
+      seen[id] = true
+      ids[#ids + 1] = id
+      if #ids == limit then break end
+    end
+  end
+  if #batch < limit * 2 then break end
+  offset = offset + #batch
+end
+if #ids == 0 then return {{}, {}} end
+return {ids, redis.call('HMGET', KEYS[1], unpack(ids))}`;
+
+type Keys = [hash: string, ids: string, search: string, idx: string];
+type Json = string | null;
+
+interface StoreCommands {
+  gwStorePut(hash: string, ids: string, search: string, idx: string, ...triples: string[]): Promise<number>;
+  gwStoreDelete(hash: string, ids: string, search: string, idx: string, id: string): Promise<number>;
+  gwStorePage(hash: string, ids: string, min: string, limit: number): Promise<[number, string[], Json[]]>;
+  gwStoreSearch(hash: string, search: string, min: Buffer, max: Buffer, limit: number): Promise<[string[], Json[]]>;
+}
+type ScriptRedis = Redis & StoreCommands;
+
+function poolKeys(type: PoolType, guildId: string | undefined): Keys {
   const p = `gw:pool:${type}:${guildId ?? '_'}`;
   return [p, `${p}:ids`, `${p}:search`, `${p}:idx`];
 }
 
-const entriesOf = (e: Entity) => searchTexts(e).map((t) => `${t}\u0000${e.id}`).join('\u0001');
+/** Entities per PUT call in `putMany`: a few hundred keeps each script run well under 1 ms. */
+const PUT_BATCH = 250;
 
-/** Pools in Redis hashes with lexicographic indexes; shared by every monolith. */
+const parsed = (jsons: Json[]): Entity[] => jsons.flatMap((j) => (j === null ? [] : [JSON.parse(j) as Entity]));
+
+/** Pools in Redis hashes with lexicographic indexes, shared by every monolith. */
 export class RedisStore implements EntityStore {
   private readonly redis: ScriptRedis;
 
-  constructor(redis: Redis) {
-    if (!('gwPut' in redis)) {
-      redis.defineCommand('gwPut', { numberOfKeys: 4, lua: PUT });
-      redis.defineCommand('gwDelete', { numberOfKeys: 4, lua: DELETE });
+  /** `owned`: the store opened `redis` and quits it on close; otherwise its owner does. */
+  constructor(
+    redis: Redis,
+    private readonly owned = false,
+  ) {
+    // The connection may be shared (the bus' command connection): define the scripts once.
+    if (!('gwStorePut' in redis)) {
+      redis.defineCommand('gwStorePut', { numberOfKeys: 4, lua: PUT });
+      redis.defineCommand('gwStoreDelete', { numberOfKeys: 4, lua: DELETE });
+      redis.defineCommand('gwStorePage', { numberOfKeys: 2, lua: PAGE });
+      redis.defineCommand('gwStoreSearch', { numberOfKeys: 2, lua: SEARCH });
     }
     this.redis = redis as ScriptRedis;
   }
@@ -60,7 +130,8 @@ export class RedisStore implements EntityStore {
   async get(type: PoolType, guildId: string | undefined, ids: readonly string[]) {
     checkIds(ids);
     if (ids.length === 0) return { data: [], nonexistent: [] };
-    const values = await this.redis.hmget(keys(type, guildId)[0], ...ids);
+    // One HMGET is already atomic.
+    const values = await this.redis.hmget(poolKeys(type, guildId)[0], ...ids);
     const data: Entity[] = [];
     const nonexistent: string[] = [];
     values.forEach((v, i) => (v === null ? nonexistent.push(ids[i]!) : data.push(JSON.parse(v) as Entity)));
@@ -68,63 +139,57 @@ export class RedisStore implements EntityStore {
   }
 
   async page(type: PoolType, guildId: string | undefined, cursor: string | undefined, limit: number) {
-    const ids = keys(type, guildId)[1];
-    const page = await this.redis.zrangebylex(ids, cursor === undefined ? '-' : `(${cursor}`, '+', 'LIMIT', 0, limit + 1);
-    const more = page.length > limit;
-    const taken = page.slice(0, limit);
-    const { data } = taken.length ? await this.get(type, guildId, taken) : { data: [] };
-    return { data, cursor: more ? taken.at(-1) : undefined };
+    const max = pageLimit(limit);
+    const min = cursor === undefined ? '-' : `(${decodeCursor(cursor)}`;
+    const [hash, ids] = poolKeys(type, guildId);
+    const [more, taken, jsons] = await this.redis.gwStorePage(hash, ids, min, max);
+    return { data: parsed(jsons), cursor: more === 1 ? encodeCursor(taken.at(-1)!) : undefined };
   }
 
   async search(type: PoolType, guildId: string | undefined, query: string, limit: number) {
-    const [, , search] = keys(type, guildId);
-    const max = Math.min(limit, MAX_SEARCH_LIMIT);
-    const prefix = Buffer.from(query.toLowerCase());
-    const min = Buffer.concat([Buffer.from('['), prefix]);
-    const upper = Buffer.concat([Buffer.from('['), prefix, Buffer.from([0xff])]);
-    const ids: string[] = [];
-    let offset = 0;
-    // An entity can match on name and nickname: read on until `max` distinct ids or the end.
-    while (ids.length < max) {
-      const batch = await this.redis.zrangebylex(search, min, upper, 'LIMIT', offset, max * 2);
-      for (const entry of batch) {
-        const id = entry.slice(entry.lastIndexOf('\u0000') + 1);
-        if (!ids.includes(id)) ids.push(id);
-        if (ids.length === max) break;
-      }
-      if (batch.length < max * 2) break;
-      offset += batch.length;
-    }
-    return (await this.get(type, guildId, ids)).data;
+    const max = searchLimit(limit);
+    const prefix = searchPrefix(query);
+    if (prefix === undefined) return [];
+    const [hash, , search] = poolKeys(type, guildId);
+    const text = Buffer.from(prefix, 'utf8');
+    // 0xff never occurs in UTF-8, so `[<prefix>\xff` is above every entry with the prefix.
+    const min = Buffer.concat([Buffer.from('['), text]);
+    const upper = Buffer.concat([Buffer.from('['), text, Buffer.from([0xff])]);
+    const [, jsons] = await this.redis.gwStoreSearch(hash, search, min, upper, max);
+    return parsed(jsons);
   }
 
   async put(type: PoolType, guildId: string | undefined, entity: Entity) {
-    await this.redis.gwPut(...keys(type, guildId), entity.id, JSON.stringify(entity), entriesOf(entity));
+    const json = entityJson(entity);
+    await this.redis.gwStorePut(...poolKeys(type, guildId), entity.id, json, searchEntries(entity).join('\u0001'));
   }
 
   async putMany(type: PoolType, guildId: string | undefined, entities: readonly Entity[]) {
-    const k = keys(type, guildId);
-    for (let i = 0; i < entities.length; i += 500) {
-      const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { gwPut: ScriptRedis['gwPut'] };
-      for (const e of entities.slice(i, i + 500)) pipeline.gwPut(...k, e.id, JSON.stringify(e), entriesOf(e));
-      const results = await pipeline.exec();
-      const failed = results?.find(([err]) => err);
-      if (failed) throw failed[0];
-    }
+    const triples = entities.flatMap((e) => [e.id, entityJson(e), searchEntries(e).join('\u0001')]);
+    if (triples.length === 0) return;
+    const keys = poolKeys(type, guildId);
+    // One pipeline of batched script calls: one round trip for the lot.
+    const pipeline = this.redis.pipeline() as ChainableCommander & Pick<StoreCommands, 'gwStorePut'>;
+    for (let i = 0; i < triples.length; i += PUT_BATCH * 3) pipeline.gwStorePut(...keys, ...triples.slice(i, i + PUT_BATCH * 3));
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   async delete(type: PoolType, guildId: string | undefined, id: string) {
-    return (await this.redis.gwDelete(...keys(type, guildId), id)) === 1;
+    return (await this.redis.gwStoreDelete(...poolKeys(type, guildId), id)) === 1;
   }
 
   async count(type: PoolType, guildId: string | undefined) {
-    return this.redis.hlen(keys(type, guildId)[0]);
+    return this.redis.hlen(poolKeys(type, guildId)[0]);
   }
 
   async consumeOnce(key: string, ttlSeconds: number) {
+    checkTtl(ttlSeconds);
     return (await this.redis.set(key, '1', 'EX', ttlSeconds, 'NX')) === 'OK';
   }
 
-  /** The connection belongs to whoever passed it in (the bus shares it). */
-  async close() {}
+  async close() {
+    if (this.owned) await this.redis.quit().catch(() => {});
+  }
 }

@@ -1,7 +1,25 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EntityStore } from './store.js';
+import { StoreInputError, type Entity, type EntityStore } from './store.js';
 
-/** The one contract every EntityStore passes (store.ts states it). */
+const ids = (entities: Entity[]) => entities.map((e) => e.id);
+
+/** Walks a whole pool from `cursor`, returning every id seen, in order. */
+async function walk(s: EntityStore, guild: string, cursor: string | undefined, limit: number, between?: (page: number) => Promise<void>) {
+  const seen: string[] = [];
+  let pages = 0;
+  do {
+    const page = await s.page('member', guild, cursor, limit);
+    seen.push(...ids(page.data));
+    cursor = page.cursor;
+    await between?.(++pages);
+  } while (cursor !== undefined);
+  return seen;
+}
+
+/**
+ * The one contract every EntityStore passes (store.ts states it). `make` returns a store on
+ * the shared backend; tests use fresh random guild ids, so nothing needs flushing.
+ */
 export function describeStore(name: string, make: () => Promise<EntityStore>): void {
   describe(`EntityStore contract: ${name}`, () => {
     const made: EntityStore[] = [];
@@ -13,81 +31,170 @@ export function describeStore(name: string, make: () => Promise<EntityStore>): v
     afterEach(async () => {
       await Promise.all(made.splice(0).map((s) => s.close()));
     });
-    const g = () => String(Math.floor(Math.random() * 1e12));
+    const g = () => String(1e15 + Math.floor(Math.random() * 1e15));
 
-    it('gets entities in the order asked and names the missing', async () => {
+    it('gets entities in the order asked and names the missing, in order', async () => {
       const s = await store();
       const guild = g();
       await s.putMany('member', guild, [{ id: '1', name: 'a' }, { id: '2', name: 'b' }]);
-      expect(await s.get('member', guild, ['2', '9', '1'])).toEqual({ data: [{ id: '2', name: 'b' }, { id: '1', name: 'a' }], nonexistent: ['9'] });
+      expect(await s.get('member', guild, ['2', '9', '1', '8'])).toEqual({ data: [{ id: '2', name: 'b' }, { id: '1', name: 'a' }], nonexistent: ['9', '8'] });
+      expect(await s.get('member', guild, [])).toEqual({ data: [], nonexistent: [] });
       expect((await s.get('member', g(), ['1'])).nonexistent).toEqual(['1']);
-      await expect(s.get('member', guild, Array.from({ length: 1001 }, (_, i) => String(i)))).rejects.toThrow();
+      expect((await s.get('member', guild, Array.from({ length: 1000 }, (_, i) => String(i)))).data).toHaveLength(2);
+      await expect(s.get('member', guild, Array.from({ length: 1001 }, (_, i) => String(i)))).rejects.toThrow(StoreInputError);
     });
 
-    it('pages in id order, resumable by cursor across writes, each surviving entity once', async () => {
+    it('pages 2,500 entities in id order, resumable by cursor across writes, each survivor once', async () => {
       const s = await store();
       const guild = g();
-      const ids = Array.from({ length: 2500 }, (_, i) => String(100000 + i));
-      await s.putMany('member', guild, ids.map((id) => ({ id, name: `n${id}` })));
-      const seen: string[] = [];
-      let cursor: string | undefined;
-      let pages = 0;
-      do {
-        const page = await s.page('member', guild, cursor, 200);
-        seen.push(...page.data.map((e) => e.id));
-        cursor = page.cursor;
-        if (++pages === 3) {
-          await s.delete('member', guild, '100000'); // already seen
-          await s.delete('member', guild, '102499'); // not yet seen
-          await s.put('member', guild, { id: '1000005', name: 'late' }); // sorts among the seen
-        }
-      } while (cursor !== undefined);
-      expect(seen).toEqual([...ids.slice(0, -1)]);
-      expect(await s.count('member', guild)).toBe(2499);
+      const all = Array.from({ length: 2500 }, (_, i) => String(100000 + i));
+      await s.putMany('member', guild, all.map((id) => ({ id, name: `n${id}` })));
+      expect(await walk(s, guild, undefined, 200)).toEqual(all);
+
+      let resumeFrom: string | undefined;
+      const seen = await walk(s, guild, undefined, 200, async (page) => {
+        if (page !== 3) return;
+        await s.delete('member', guild, '100000'); // already seen
+        await s.delete('member', guild, '102499'); // not yet seen: skipped
+        await s.put('member', guild, { id: '1000005', name: 'behind' }); // sorts among the seen
+        await s.put('member', guild, { id: '1020005', name: 'ahead' }); // sorts after the cursor
+        resumeFrom = (await s.page('member', guild, undefined, 600)).cursor;
+      });
+      const expected = [...all.slice(0, 2000), '1020005', ...all.slice(2000, -1)].sort();
+      expect(seen).toEqual(expected);
+      expect(await s.count('member', guild)).toBe(2500);
+
+      // A cursor kept aside resumes later, after more writes, right after its last id.
+      await s.delete('member', guild, '100600');
+      await s.put('member', guild, { id: '1005995', name: 'late' });
+      const rest = await walk(s, guild, resumeFrom, 200);
+      expect(rest[0]).toBe('1005995');
+      expect(rest).toEqual([...expected.filter((id) => id > '100599' && id !== '100600'), '1005995'].sort());
     });
 
-    it('searches name and nickname by case-insensitive prefix, once per entity, from an index', async () => {
+    it('ends a walk on its last page, even when full; lowers large limits; rejects bad input', async () => {
+      const s = await store();
+      const guild = g();
+      expect(await s.page('member', guild, undefined, 10)).toEqual({ data: [], cursor: undefined });
+      await s.putMany('member', guild, Array.from({ length: 1200 }, (_, i) => ({ id: String(5000 + i) })));
+      const first = await s.page('member', guild, undefined, 600);
+      const last = await s.page('member', guild, first.cursor, 600);
+      expect([first.data.length, last.data.length, last.cursor]).toEqual([600, 600, undefined]);
+      const big = await s.page('member', guild, undefined, 5000);
+      expect(big.data).toHaveLength(1000);
+      expect(ids((await s.page('member', guild, big.cursor, 5000)).data)).toEqual(Array.from({ length: 200 }, (_, i) => String(6000 + i)));
+      for (const bad of ['', 'not base64!', '%%', 'AB=', 'n/a'])
+        await expect(s.page('member', guild, bad, 10), bad).rejects.toThrow(StoreInputError);
+      for (const bad of [0, -1, 1.5]) await expect(s.page('member', guild, undefined, bad)).rejects.toThrow(StoreInputError);
+    });
+
+    it('searches name and nickname by case-insensitive prefix, once per entity', async () => {
       const s = await store();
       const guild = g();
       await s.putMany('member', guild, [
         { id: '1', name: 'Alice' },
         { id: '2', name: 'bob', nickname: 'ALIas' },
         { id: '3', name: 'alina', nickname: 'Alina' },
-        { id: '4', name: 'carl' },
+        { id: '4', name: 'carl', nickname: 'alINA' },
+        { id: '5', name: 'Élodie' },
+        { id: '6', name: 'alfonso', nickname: 'Alf' },
       ]);
-      // Ordered by the matched text: alias (2), alice (1), alina (3, matched twice, listed once).
-      expect((await s.search('member', guild, 'ali', 10)).map((e) => e.id)).toEqual(['2', '1', '3']);
-      expect((await s.search('member', guild, 'ALI', 2)).map((e) => e.id)).toEqual(['2', '1']);
-      await s.put('member', guild, { id: '1', name: 'zed' });
-      expect((await s.search('member', guild, 'ali', 10)).map((e) => e.id)).toEqual(['2', '3']);
-      expect((await s.search('member', guild, 'z', 10)).map((e) => e.id)).toEqual(['1']);
-      expect(await s.delete('member', guild, '3')).toBe(true);
-      expect(await s.delete('member', guild, '3')).toBe(false);
-      expect((await s.search('member', guild, 'ali', 10)).map((e) => e.id)).toEqual(['2']);
-      expect(await s.search('member', g(), 'ali', 10)).toEqual([]);
+      // By matched text, then id: alias (2), alice (1), alina (3: name and nickname, once; 4).
+      expect(ids(await s.search('member', guild, 'ali', 10))).toEqual(['2', '1', '3', '4']);
+      expect(ids(await s.search('member', guild, 'ALI', 2))).toEqual(['2', '1']);
+      expect(ids(await s.search('member', guild, 'alias', 10))).toEqual(['2']);
+      // Matched by nickname (alf) and by name (alfonso): listed once, at its smallest text.
+      expect(ids(await s.search('member', guild, 'AL', 10))).toEqual(['6', '2', '1', '3', '4']);
+      expect(ids(await s.search('member', guild, 'alf', 1))).toEqual(['6']);
+      expect(ids(await s.search('member', guild, 'BO', 10))).toEqual(['2']);
+      expect(ids(await s.search('member', guild, 'éL', 10))).toEqual(['5']);
+      expect(await s.search('member', guild, 'alx', 10)).toEqual([]);
+      expect(await s.search('member', guild, 'ali\u0000', 10)).toEqual([]);
+      expect(ids(await s.search('member', guild, '', 3))).toEqual(['6', '2', '1']);
+      await expect(s.search('member', guild, 'a', 0)).rejects.toThrow(StoreInputError);
     });
 
-    it('keeps snowflake ids as strings and scopes pools by guild and type', async () => {
+    it('keeps the search index right on rename and delete', async () => {
+      const s = await store();
+      const guild = g();
+      await s.putMany('member', guild, [{ id: '1', name: 'Alice', nickname: 'Al' }, { id: '2', name: 'alias' }]);
+      await s.put('member', guild, { id: '1', name: 'zed' });
+      expect(ids(await s.search('member', guild, 'al', 10))).toEqual(['2']);
+      expect(ids(await s.search('member', guild, 'Z', 10))).toEqual(['1']);
+      await s.put('member', guild, { id: '2', name: 'alias', nickname: 'Zed' });
+      expect(ids(await s.search('member', guild, 'zed', 10))).toEqual(['1', '2']);
+      expect(await s.delete('member', guild, '1')).toBe(true);
+      expect(await s.delete('member', guild, '1')).toBe(false);
+      expect(ids(await s.search('member', guild, 'zed', 10))).toEqual(['2']);
+      await s.put('member', guild, { id: '2' }); // no names left: not searchable, still stored
+      expect(await s.search('member', guild, '', 10)).toEqual([]);
+      expect(await s.count('member', guild)).toBe(1);
+    });
+
+    it('orders by code point (UTF-8 bytes), by id on equal text, and caps results at 100', async () => {
+      const s = await store();
+      const guild = g();
+      // U+FF42 sorts before U+1F600 by code point, after it by UTF-16 code unit.
+      await s.putMany('member', guild, [{ id: '1', name: '😀' }, { id: '2', name: 'ｂ' }, { id: '30', name: 'sam' }, { id: '4', name: 'Sam' }]);
+      expect(ids(await s.search('member', guild, '', 10))).toEqual(['30', '4', '2', '1']);
+      await s.putMany('member', guild, Array.from({ length: 150 }, (_, i) => ({ id: `x${i}`, name: `x${1000 + i}` })));
+      expect(ids(await s.search('member', guild, 'x', 500))).toEqual(Array.from({ length: 100 }, (_, i) => `x${i}`));
+    });
+
+    it('scopes pools by guild and by type; global pools take no guild', async () => {
       const s = await store();
       const [a, b] = [g(), g()];
-      await s.put('role', a, { id: '123456789012345678901', name: 'x' });
-      expect((await s.get('role', a, ['123456789012345678901'])).data[0]!.id).toBe('123456789012345678901');
-      expect((await s.get('role', b, ['123456789012345678901'])).data).toEqual([]);
-      expect((await s.get('channel', a, ['123456789012345678901'])).data).toEqual([]);
+      await s.put('member', a, { id: '7', name: 'alice' });
+      expect((await s.get('member', b, ['7'])).data).toEqual([]);
+      expect((await s.page('member', b, undefined, 10)).data).toEqual([]);
+      expect(await s.search('member', b, 'ali', 10)).toEqual([]);
+      expect(await s.count('member', b)).toBe(0);
+      expect(await s.delete('member', b, '7')).toBe(false);
+      expect((await s.get('channel', a, ['7'])).data).toEqual([]);
+      expect(await s.count('member', a)).toBe(1);
+      const emoji = `e${g()}`;
+      await s.put('customEmoji', undefined, { id: emoji, name: `party${emoji}` });
+      expect(ids(await s.search('customEmoji', undefined, `PARTY${emoji}`, 5))).toEqual([emoji]);
+      expect((await s.get('customEmoji', a, [emoji])).data).toEqual([]);
     });
 
-    it('consumes a key once within its TTL', async () => {
+    it('keeps snowflake ids as strings, stores JSON copies and replaces whole entities', async () => {
       const s = await store();
-      const key = `k${g()}`;
+      const guild = g();
+      const id = '123456789012345678901';
+      const entity = { id, name: 'x', roles: ['9007199254740993'], nested: { a: 1 } };
+      await s.put('role', guild, entity);
+      entity.nested.a = 2; // the store kept its own copy
+      const [got] = (await s.get('role', guild, [id])).data;
+      expect(got).toEqual({ id, name: 'x', roles: ['9007199254740993'], nested: { a: 1 } });
+      expect(typeof got!.id).toBe('string');
+      (got!.nested as { a: number }).a = 3; // and hands out copies
+      expect((await s.get('role', guild, [id])).data[0]!.nested).toEqual({ a: 1 });
+      await s.put('role', guild, { id, color: 5 });
+      expect((await s.get('role', guild, [id])).data).toEqual([{ id, color: 5 }]);
+      for (const bad of [{ id: 42 }, { id: '' }, { id: 'a\u0000b' }, { id: 'x'.repeat(65) }, { name: 'no id' }])
+        await expect(s.put('role', guild, bad as unknown as Entity), JSON.stringify(bad)).rejects.toThrow(StoreInputError);
+      expect(await s.count('role', guild)).toBe(1);
+    });
+
+    it('consumes a key once within its TTL, then again once it expired', async () => {
+      const s = await store();
+      const key = `gw:test:once:${g()}`;
       expect(await s.consumeOnce(key, 1)).toBe(true);
       expect(await s.consumeOnce(key, 1)).toBe(false);
+      expect(await s.consumeOnce(`${key}:other`, 1)).toBe(true);
+      // Poll until the TTL ran out (no fixed sleep): false until then, true exactly once after.
       const deadline = Date.now() + 5000;
+      const start = Date.now();
       let again = false;
       while (!again && Date.now() < deadline) {
         again = await s.consumeOnce(key, 1);
-        if (!again) await new Promise((r) => setTimeout(r, 100));
+        if (!again) await new Promise((r) => setTimeout(r, 50));
       }
       expect(again).toBe(true);
+      expect(Date.now() - start).toBeGreaterThan(500);
+      expect(await s.consumeOnce(key, 1)).toBe(false);
+      await expect(s.consumeOnce(key, 0)).rejects.toThrow(StoreInputError);
     });
   });
 }

@@ -1,37 +1,90 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
 import { startRedis, type RedisHandle } from '../../../e2e/harness/redis.js';
-import { describeStore } from './store.contract.js';
+import { createStore, type StoreDriver } from './create-store.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
-import { DEMO_GUILDS, loadFixture } from './fixture.js';
+import { describeStore } from './store.contract.js';
+import { isGuildScoped, POOL_TYPES } from './store.js';
 
 describeStore('memory', async () => new MemoryStore());
 
+describe('createStore and pool scopes', () => {
+  it('picks memory without REDIS_URL and refuses an unknown driver or redis without a URL', () => {
+    expect(createStore({})).toBeInstanceOf(MemoryStore);
+    expect(() => createStore({}, undefined, 'redis')).toThrow(/REDIS_URL/);
+    expect(() => createStore({}, undefined, 'mongo' as StoreDriver)).toThrow(/unknown store driver "mongo"/);
+  });
+
+  it('knows which pools are guild-scoped', () => {
+    expect(POOL_TYPES.filter(isGuildScoped)).toEqual(['member', 'channel', 'role', 'autoResponse', 'settingValue']);
+  });
+});
+
 describe('redis', () => {
   let redis: RedisHandle;
+  let admin: Redis;
   const clients: Redis[] = [];
+  const client = () => {
+    const c = new Redis(redis.url);
+    clients.push(c);
+    return c;
+  };
   beforeAll(async () => {
     redis = await startRedis();
+    admin = client();
   });
   afterAll(async () => {
     for (const c of clients) c.disconnect();
     await redis?.stop();
   });
-  describeStore('redis', async () => {
-    const c = new Redis(redis.url);
-    clients.push(c);
-    return new RedisStore(c);
+  const guild = () => String(2e15 + Math.floor(Math.random() * 1e15));
+
+  describeStore('redis', async () => new RedisStore(client()));
+
+  it('writes the layout redis-store.ts documents', async () => {
+    const store = new RedisStore(client());
+    const g = guild();
+    const p = `gw:pool:member:${g}`;
+    await store.put('member', g, { id: '42', name: 'Alice', nickname: 'Al' });
+    expect(await admin.hgetall(p)).toEqual({ 42: JSON.stringify({ id: '42', name: 'Alice', nickname: 'Al' }) });
+    expect(await admin.zrangebylex(`${p}:ids`, '-', '+')).toEqual(['42']);
+    expect(await admin.zrange(`${p}:ids`, 0, -1, 'WITHSCORES')).toEqual(['42', '0']);
+    expect(await admin.zrangebylex(`${p}:search`, '-', '+')).toEqual(['al\u000042', 'alice\u000042']);
+    expect(await admin.hget(`${p}:idx`, '42')).toBe('alice\u000042\u0001al\u000042');
+    await store.put('customEmoji', undefined, { id: `e${g}`, name: 'x' });
+    expect(await admin.hexists('gw:pool:customEmoji:_', `e${g}`)).toBe(1);
+    await store.delete('member', g, '42');
+    expect(await admin.exists(p, `${p}:ids`, `${p}:search`, `${p}:idx`)).toBe(0);
   });
 
-  it('loads the demo fixture, and both stores agree on it', async () => {
-    const c = new Redis(redis.url);
-    clients.push(c);
-    const stores = [new MemoryStore(), new RedisStore(c)];
-    for (const s of stores) await loadFixture(s);
-    const [mem, red] = await Promise.all(stores.map((s) => s.search('member', DEMO_GUILDS[0].id, 'ali', 50)));
-    expect(red).toEqual(mem);
-    expect(mem!.map((e) => e.name)).toEqual(expect.arrayContaining(['alice', 'Alicia']));
-    expect(await stores[1]!.count('member', DEMO_GUILDS[0].id)).toBe(DEMO_GUILDS[0].members);
+  it('serves entities another service wrote by that layout, and replaces them cleanly', async () => {
+    const store = new RedisStore(client());
+    const g = guild();
+    const p = `gw:pool:member:${g}`;
+    await admin
+      .multi()
+      .hset(p, '7', JSON.stringify({ id: '7', name: 'Bob', nickname: 'Bobby' }))
+      .zadd(`${p}:ids`, 0, '7')
+      .zadd(`${p}:search`, 0, 'bob\u00007', 0, 'bobby\u00007')
+      .hset(`${p}:idx`, '7', 'bob\u00007\u0001bobby\u00007')
+      .exec();
+    expect((await store.search('member', g, 'BOB', 10)).map((e) => e.id)).toEqual(['7']);
+    expect((await store.page('member', g, undefined, 10)).data).toEqual([{ id: '7', name: 'Bob', nickname: 'Bobby' }]);
+    await store.put('member', g, { id: '7', name: 'carol' });
+    expect(await admin.zrangebylex(`${p}:search`, '-', '+')).toEqual(['carol\u00007']);
+  });
+
+  it('shares a passed connection, and closes only one it opened', async () => {
+    const url = { REDIS_URL: redis.url };
+    const shared = client();
+    await createStore(url, shared).close();
+    expect(await shared.ping()).toBe('PONG');
+    const own = createStore(url);
+    expect(own).toBeInstanceOf(RedisStore);
+    expect(await own.count('member', guild())).toBe(0);
+    await own.close();
+    await expect(own.count('member', guild())).rejects.toThrow();
   });
 });

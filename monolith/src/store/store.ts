@@ -1,6 +1,18 @@
-import type { PoolType } from '@gateway/protocol';
+import { GUILD_POOLS, POOL_TYPES, type PoolType } from '@gateway/protocol';
 
-/** A pool entity: any JSON object with a string id (snowflakes are strings, never numbers). */
+// The pool catalogue is the protocol's (requests name pool types); re-exported for store users.
+export { POOL_TYPES, type PoolType };
+
+/** True for pools that belong to one guild (`member`, `channel`, `role`, `autoResponse`, `settingValue`). */
+export function isGuildScoped(type: PoolType): boolean {
+  return GUILD_POOLS.has(type);
+}
+
+/**
+ * A pool entity: a JSON object with a string id (snowflakes are strings of digits, never
+ * numbers; `settingValue` ids are setting names). Stored as JSON: what `get` returns equals
+ * `JSON.parse(JSON.stringify(entity))` as put, never the caller's object.
+ */
 export interface Entity {
   id: string;
   name?: string;
@@ -8,33 +20,57 @@ export interface Entity {
   [key: string]: unknown;
 }
 
+/** Most ids per `get` (the protocol's `pool_request` cap). */
 export const MAX_GET_IDS = 1000;
+/** Most entities per `page`; a larger `limit` is lowered to it (the cursor continues). */
+export const MAX_PAGE_LIMIT = 1000;
+/** Most entities per `search`; a larger `limit` is lowered to it. */
 export const MAX_SEARCH_LIMIT = 100;
+/** Longest entity id (the protocol caps request ids at 64 characters). */
+export const MAX_ID_LENGTH = 64;
+
+/** Bad input from the caller (malformed cursor, too many ids, invalid entity): a 400, not a 500. */
+export class StoreInputError extends Error {
+  readonly code = 'bad_request';
+}
 
 /**
- * Entities of the gateway's pools, per type and (for guild pools) per guild; `guildId` is
- * undefined for global pools.
+ * Entities of the gateway's pools (DESIGN §5), per type and, for guild-scoped types, per guild:
+ * `guildId` is the guild for those and undefined for global ones (`user`, `customEmoji`,
+ * `guild`). Pools are independent: the same id in two guilds is two entities.
  *
  * Contract, checked by `describeStore` for every implementation:
- * - `get` returns found entities in the order of `ids` and lists the others as nonexistent;
- *   more than MAX_GET_IDS ids is an error.
- * - `page` walks a pool in ascending id order (string order). The cursor is the last id
- *   returned; a page read with it continues right after it, so entities that exist throughout a
- *   walk are seen exactly once, whatever is added or removed meanwhile. `cursor` is undefined on
- *   the last page.
- * - `search` is a case-insensitive prefix match on `name` and `nickname`, served from an index
- *   (never a scan of the pool): each entity at most once, ordered by the matched text then id,
- *   at most `limit` (capped at MAX_SEARCH_LIMIT).
- * - `put` replaces an entity and its index entries atomically; `delete` removes both.
- * - `consumeOnce` is true exactly once per key within its TTL, across every monolith sharing
- *   the store.
+ * - `get` returns the found entities in the order of `ids` and lists the others, in order, in
+ *   `nonexistent`. More than MAX_GET_IDS ids is a StoreInputError.
+ * - `page` walks a pool in ascending id order, comparing ids as strings by code point (UTF-8
+ *   byte order, Redis' lexicographic order): '10' sorts before '9', and snowflakes of equal
+ *   length sort by age. See `compareStrings`. The cursor is opaque (today
+ *   base64url of the last id returned); a page read with it starts right after that id, so an
+ *   entity that exists throughout a walk is returned exactly once, whatever is added or
+ *   removed meanwhile; entities added behind the cursor are not seen. `cursor` is undefined on
+ *   the last page (which may be empty only when the pool is). A malformed cursor is a
+ *   StoreInputError. `limit` is at least 1 and lowered to MAX_PAGE_LIMIT.
+ * - `search` is a case-insensitive (`toLowerCase`) prefix match on `name` and `nickname`,
+ *   served from a lexicographic index, never a scan of the pool. Each entity appears once,
+ *   ordered by its smallest matched lowercase text, then id (both by code point); at most
+ *   `limit` (lowered to MAX_SEARCH_LIMIT). The empty query matches every named entity.
+ * - `get`, `page` and `search` each read one consistent state: an entity is never returned
+ *   from a stale index entry.
+ * - `put` replaces the whole entity and its index entries (a rename drops the old name from
+ *   search) atomically: no reader sees one without the other. `putMany` is `put` for each,
+ *   each atomic, not all-or-nothing. `delete` removes entity and index entries atomically and
+ *   returns whether the entity existed.
+ * - `consumeOnce` is true for the first call with a key, then false until `ttlSeconds` (a
+ *   positive integer) have passed since that first call; across every monolith sharing the
+ *   store. The key is used as is (Redis: callers namespace it, e.g. `gw:wstoken:<jti>`).
+ * - `close` releases only what the store opened itself (not a connection passed in).
  */
 export interface EntityStore {
   get(type: PoolType, guildId: string | undefined, ids: readonly string[]): Promise<{ data: Entity[]; nonexistent: string[] }>;
   page(type: PoolType, guildId: string | undefined, cursor: string | undefined, limit: number): Promise<{ data: Entity[]; cursor: string | undefined }>;
   search(type: PoolType, guildId: string | undefined, query: string, limit: number): Promise<Entity[]>;
   put(type: PoolType, guildId: string | undefined, entity: Entity): Promise<void>;
-  /** Many entities of one pool at once (fixtures, imports). */
+  /** Many entities of one pool at once (fixtures, imports), batched. */
   putMany(type: PoolType, guildId: string | undefined, entities: readonly Entity[]): Promise<void>;
   delete(type: PoolType, guildId: string | undefined, id: string): Promise<boolean>;
   count(type: PoolType, guildId: string | undefined): Promise<number>;
@@ -42,18 +78,91 @@ export interface EntityStore {
   close(): Promise<void>;
 }
 
-/** The lowercase texts an entity is found by. */
+/**
+ * Code point order (equal to UTF-8 byte order, which Redis sorts by). JS `<` compares UTF-16
+ * code units, which puts astral characters (surrogates) before U+E000-U+FFFF.
+ */
+export function compareStrings(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Moves surrogates above the rest of the BMP (the classic code point order fix-up).
+    if (x >= 0xd800 && y >= 0xd800) {
+      x += x >= 0xe000 ? -0x800 : 0x2000;
+      y += y >= 0xe000 ? -0x800 : 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Separates text and id in a search entry; the smallest byte, so shorter texts sort first. */
+export const SEARCH_SEPARATOR = '\u0000';
+// Control characters would corrupt search entries (and the Redis script's entry list).
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/** The lowercase texts an entity is found by (name, then nickname; without duplicates). */
 export function searchTexts(entity: Entity): string[] {
   const out: string[] = [];
   for (const text of [entity.name, entity.nickname]) {
-    if (typeof text === 'string' && text.length > 0) {
-      const lower = text.toLowerCase();
-      if (!out.includes(lower)) out.push(lower);
-    }
+    if (typeof text !== 'string') continue;
+    const lower = text.toLowerCase().replace(CONTROL, '');
+    if (lower.length > 0 && !out.includes(lower)) out.push(lower);
   }
   return out;
 }
 
+/** The search index entries of an entity: `<text>\0<id>`. */
+export function searchEntries(entity: Entity): string[] {
+  return searchTexts(entity).map((text) => `${text}${SEARCH_SEPARATOR}${entity.id}`);
+}
+
+/** The prefix a query matches by, or undefined when nothing can match it. */
+export function searchPrefix(query: string): string | undefined {
+  const prefix = query.toLowerCase();
+  // Indexed texts hold no control characters; a query with one cannot match (and a \0 would
+  // reach into the id part of the entries).
+  return /[\u0000-\u001f\u007f]/.test(prefix) ? undefined : prefix;
+}
+
 export function checkIds(ids: readonly string[]): void {
-  if (ids.length > MAX_GET_IDS) throw new Error(`at most ${MAX_GET_IDS} ids per get`);
+  if (ids.length > MAX_GET_IDS) throw new StoreInputError(`at most ${MAX_GET_IDS} ids per get`);
+}
+
+/** Returns the entity's JSON; throws StoreInputError unless it is an object with a valid id. */
+export function entityJson(entity: Entity): string {
+  if (typeof entity !== 'object' || entity === null || Array.isArray(entity)) throw new StoreInputError('an entity is a JSON object');
+  const { id } = entity;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id)) {
+    throw new StoreInputError(`an entity id is a string of 1-${MAX_ID_LENGTH} printable characters (snowflakes are strings)`);
+  }
+  return JSON.stringify(entity);
+}
+
+export function pageLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) throw new StoreInputError('page limit must be a positive integer');
+  return Math.min(limit, MAX_PAGE_LIMIT);
+}
+
+export function searchLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) throw new StoreInputError('search limit must be a positive integer');
+  return Math.min(limit, MAX_SEARCH_LIMIT);
+}
+
+export function checkTtl(ttlSeconds: number): void {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw new StoreInputError('ttlSeconds must be a positive integer');
+}
+
+/** The opaque cursor for "after `id`": base64url, so a later format can use another alphabet. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+/** The id a cursor resumes after; throws StoreInputError on anything `encodeCursor` cannot make. */
+export function decodeCursor(cursor: string): string {
+  const id = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  if (id.length === 0 || encodeCursor(id) !== cursor) throw new StoreInputError('malformed cursor');
+  return id;
 }
