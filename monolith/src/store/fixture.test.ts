@@ -76,6 +76,8 @@ describe('demo fixture', () => {
         expect(await names('bob'), name).toEqual(['bob']);
         expect(await names('zed'), name).toEqual(['zoe']);
         expect((await s.search('member', guild, 'o', 100)).length, name).toBe(100);
+        // The queries bench/api-cost.mjs measures: each must do a full page of work.
+        for (const q of ['a', 'ka', 'lo', 'mi', 'ra', 'zor', 'shi', 'ten', 'q']) expect((await s.search('member', guild, q, 20)).length, `${name} ${q}`).toBe(20);
       }
     });
 
