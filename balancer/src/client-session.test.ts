@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '@gateway/protocol';
-import { chooseRoom } from './client-session.js';
+import { chooseRoom } from './session-support.js';
 import { SessionEvent, SessionState, TRANSITIONS, transition } from './session-states.js';
 
 describe('chooseRoom', () => {

@@ -4,24 +4,21 @@ import {
   CloseCode,
   CloseReason,
   ErrorCode,
-  ErrorHuman,
   ServerEvent,
   isPrivateRoom,
-  isRoomName,
-  ownRoom,
   messageEnvelopePrefix,
   parseObject,
   validateAuthFrame,
   validateElevationRequest,
   type CloseCodeName,
-  type ErrorCodeValue,
   type Metrics,
   type Series,
 } from '@gateway/protocol';
-import type { Log, TokenFailure, VerifyResult } from '@gateway/protocol/node';
+import type { Log, VerifyResult } from '@gateway/protocol/node';
 import type { BalancerConfig } from './config.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
+import { chooseRoom, closeReason, dropChannels, elevationResult, errorFrame, failureClose } from './session-support.js';
 import { SessionEvent as E, SessionState as S, transition, type SessionEvent, type SessionState } from './session-states.js';
 import type { WebSocket } from './uws.js';
 
@@ -57,57 +54,12 @@ export interface Session {
 
 const MAX_QUEUED = 32;
 
-const failureClose: Record<TokenFailure, CloseCodeName> = {
-  invalid: 'TOKEN_INVALID',
-  expired: 'TOKEN_EXPIRED',
-  not_yet_valid: 'TOKEN_NOT_YET_VALID',
-  algorithm: 'TOKEN_ALGORITHM',
-  claims: 'TOKEN_CLAIMS',
-};
-
 export interface SessionDeps {
   config: BalancerConfig;
   router: Router;
   verify: (token: string) => Promise<VerifyResult>;
   metrics: Metrics;
   log: Log;
-}
-
-/** Which room a verified token may enter; undefined when the request is forbidden (DESIGN §2.3). */
-export function chooseRoom(requested: string | undefined, subject: string, guest: boolean): string | undefined {
-  const own = ownRoom(subject, guest);
-  if (requested === undefined) return own;
-  if (!isRoomName(requested)) return undefined;
-  if (isPrivateRoom(requested)) return requested === own ? requested : undefined;
-  return requested;
-}
-
-/** RFC 6455 caps a close reason at 123 bytes; cut on a character boundary. */
-export function closeReason(text: string): string {
-  if (Buffer.byteLength(text) <= 123) return text;
-  let out = '';
-  for (const ch of text) {
-    if (Buffer.byteLength(out + ch) > 120) break;
-    out += ch;
-  }
-  return out + '…';
-}
-
-/** Unsubscribes a socket from every channel topic (`<monolith>/<channel>`), keeping its room. */
-function dropChannels(s: Session): void {
-  const ws = s.ws;
-  if (!ws) return;
-  for (const topic of ws.getTopics()) if (topic.includes('/')) ws.unsubscribe(topic);
-}
-
-function elevationResult(result: boolean, id: unknown): string {
-  const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
-  return JSON.stringify({ event: ApiEvent.REQUEST_ELEVATION, _id, data: { result } });
-}
-
-function errorFrame(code: ErrorCodeValue, message: string, id: unknown): string {
-  const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
-  return JSON.stringify({ event: ServerEvent.ERROR, _id, code, message, human: ErrorHuman[code] });
 }
 
 /** The client-facing half of the balancer: auth, forwarding, limits and the state machine. */
@@ -208,7 +160,7 @@ export class Sessions {
       if (s.link !== lost) continue;
       s.link = undefined;
       // Channels of the lost monolith are gone with it; the client re-subscribes after `resync`.
-      dropChannels(s);
+      dropChannels(s.ws);
       if (s.state === S.OPEN) this.join(s, true);
     }
   }
@@ -354,7 +306,7 @@ export class Sessions {
       s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
       s.ws?.unsubscribe(s.room);
       // A new identity starts without the old one's channel subscriptions (permissions differ).
-      dropChannels(s);
+      dropChannels(s.ws);
       this.step(s, E.ELEVATE);
     }
     s.subject = result.subject;
