@@ -164,3 +164,12 @@ describe('elevation and tokens', () => {
     for (const c of [a, b, stranger]) c.close();
   });
 });
+
+describe('bad pool input', () => {
+  it('answers a garbage cursor with bad_request, not an internal error', async () => {
+    const c = await user();
+    expect(await c.request('pool_all_request', 1, { type: 'member', guild_id: GUILD, cursor: '!!!not-a-cursor' })).toMatchObject({ event: 'error', code: 'bad_request' });
+    expect(await c.request('ping', 2)).toMatchObject({ event: 'pong' });
+    c.close();
+  });
+});

@@ -45,6 +45,9 @@ export class Gateway {
   }
 
   private failed(ctx: Context, event: string, err: Error): void {
+    // Errors that carry a catalogued code (e.g. StoreInputError: a bad cursor) are the client's.
+    const code = (err as Error & { code?: unknown }).code;
+    if (typeof code === 'string' && code in ErrorHuman) return ctx.error(code as ErrorCodeValue, err.message);
     this.log.error('handler failed', { event, conn: ctx.conn.id, err: err.message, stack: err.stack });
     ctx.error(ErrorCode.INTERNAL, 'internal error');
   }
