@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+/**
+ * The ceiling: one uWebSockets.js process speaking the gateway's client protocol with nothing
+ * between the socket and Redis. Auth is the gateway's (first frame `auth`, HS256 JWT via jose,
+ * welcome of the same shape); each room is a uWS topic fed by one Redis channel `<room>`,
+ * subscribed while the room has members here, and fanned out with one native `app.publish`.
+ *
+ *   PORT=0 HOST=127.0.0.1 JWT_SECRET=... REDIS_URL=redis://127.0.0.1:6379 node bench/peers/uws-raw.mjs
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { CloseCode, CloseReason } from '@gateway/protocol';
+import { announce, createVerifier, exitOnSignals, peerConfig, validRoom, welcomeData } from './auth.mjs';
+
+/** The native binary, as balancer/src/uws.ts loads it: never the package's slow JS fallback. */
+function loadNative() {
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('uWebSockets.js');
+  const binary = join(dirname(entry), '..', 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  if (!existsSync(binary)) {
+    throw new Error(`uWebSockets.js has no native binary for Node ABI ${process.versions.modules} (Node ${process.versions.node}): ${binary}. Use Node.js 20.`);
+  }
+  return require(binary);
+}
+
+const uws = loadNative();
+const config = peerConfig('uws-raw');
+const verify = createVerifier(config.jwtSecret);
+const serverName = `uws-raw-${process.pid}`;
+const sub = new Redis(config.redisUrl, { connectionName: 'uws-raw-sub' });
+sub.on('error', (err) => process.stderr.write(`uws-raw: redis ${err.message}\n`));
+
+/** Members per room on this process: the Redis channel is subscribed while this is above zero. */
+const members = new Map();
+let nextId = 0;
+
+function joinRoom(room) {
+  const n = (members.get(room) ?? 0) + 1;
+  members.set(room, n);
+  if (n === 1) sub.subscribe(room).catch((err) => process.stderr.write(`uws-raw: subscribe ${room}: ${err.message}\n`));
+}
+
+function leaveRoom(room) {
+  const n = (members.get(room) ?? 1) - 1;
+  if (n > 0) return void members.set(room, n);
+  members.delete(room);
+  sub.unsubscribe(room).catch(() => {});
+}
+
+function refuse(ws, name) {
+  ws.end(CloseCode[name], CloseReason[name]);
+}
+
+const app = uws.App();
+app.ws('/*', {
+  maxPayloadLength: 128 * 1024,
+  maxBackpressure: 2 * 1024 * 1024,
+  closeOnBackpressureLimit: 0,
+  idleTimeout: 120,
+  sendPingsAutomatically: true,
+  upgrade(res, req, context) {
+    const user = { id: `${serverName}-${++nextId}`, room: null, authing: false, closed: false };
+    res.upgrade(user, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  },
+  message(ws, data, isBinary) {
+    const user = ws.getUserData();
+    let msg;
+    try {
+      msg = isBinary ? undefined : JSON.parse(Buffer.from(data).toString('utf8'));
+    } catch {
+      msg = undefined;
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return refuse(ws, 'MALFORMED_FRAME');
+    if (user.room !== null) {
+      if (msg.event === 'ping') ws.send(JSON.stringify({ event: 'pong', _id: msg._id, data: msg.data }));
+      return;
+    }
+    // Frames sent while the token is being verified are dropped, as a peer has nothing to queue them for.
+    if (user.authing) return;
+    if (msg.action !== 'auth' || typeof msg.token !== 'string') return refuse(ws, 'AUTH_REQUIRED');
+    if (!validRoom(msg.room)) return refuse(ws, 'FORBIDDEN_ROOM');
+    user.authing = true;
+    verify(msg.token).then(
+      (claims) => {
+        if (user.closed) return;
+        user.room = msg.room;
+        ws.subscribe(msg.room);
+        joinRoom(msg.room);
+        ws.send(JSON.stringify({ event: 'welcome', _id: msg._id, data: welcomeData(user.id, msg.room, claims, serverName) }));
+      },
+      () => {
+        if (!user.closed) refuse(ws, 'TOKEN_INVALID');
+      },
+    );
+  },
+  close(ws) {
+    const user = ws.getUserData();
+    user.closed = true;
+    if (user.room !== null) leaveRoom(user.room);
+  },
+});
+app.any('/*', (res) => void res.writeStatus('404 Not Found').end('websocket only'));
+
+sub.on('message', (room, message) => app.publish(room, message, false));
+
+// Listen only once Redis is reachable, so a publish right after the ready line is delivered.
+await new Promise((resolve) => sub.once('ready', resolve));
+app.listen(config.host, config.port, (token) => {
+  if (!token) {
+    process.stderr.write(`uws-raw: cannot listen on ${config.host}:${config.port}\n`);
+    process.exit(1);
+  }
+  announce('uws-raw', uws.us_socket_local_port(token));
+});
+exitOnSignals();
