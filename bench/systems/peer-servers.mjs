@@ -1,0 +1,44 @@
+/**
+ * The server side shared by the peer adapters (uws-raw, ws-loop, socketio): one or two processes
+ * of one script under bench/peers/, each on its own port, all sharing the Redis they are fed from.
+ */
+import { join } from 'node:path';
+import { benchDir, killAll, startServer, startServerRetrying } from './processes.mjs';
+
+/**
+ * Starts `count` processes of bench/peers/<name>.mjs with role `name` and returns the INTERFACE.md
+ * handle. `publisher` is how the system is fed: `{ publish(room, payloadString), close() }`.
+ * restart(name) restarts the first process (the one behind urls[0]) on the same port.
+ */
+export async function startPeerServers({ name, count, redisUrl, jwtSecret, host, path, publisher }) {
+  const script = join(benchDir, 'peers', `${name}.mjs`);
+  const env = (port) => ({ PORT: String(port), HOST: host, JWT_SECRET: jwtSecret, REDIS_URL: redisUrl });
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i++) servers.push(await startServer({ role: name, script, env: env(0), readyName: name }));
+  } catch (err) {
+    await killAll(servers);
+    publisher.close();
+    throw err;
+  }
+  return {
+    urls: servers.map((s) => `ws://${host}:${s.info.port}${path}`),
+    get processes() {
+      return servers.map((s) => ({ role: s.role, pid: s.pid }));
+    },
+    publish: (room, payloadString) => publisher.publish(room, payloadString),
+    async gc() {
+      await Promise.all(servers.map((s) => s.gc()));
+    },
+    async restart(role) {
+      if (role !== name) throw new Error(`${name} has no role ${role} (${name})`);
+      const old = servers[0];
+      await old.kill();
+      servers[0] = await startServerRetrying({ role: name, script, env: env(old.info.port), readyName: name });
+    },
+    async stop() {
+      publisher.close();
+      await killAll(servers);
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * Server processes for the system adapters: started with the GC hook preloaded, ready when they
+ * print their `{"ready":...}` line, killed by pid. Every live child is also killed when this
+ * process exits, so an orchestrator that crashes leaves nothing behind.
+ */
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
+export const rootDir = dirname(benchDir);
+const gcHook = join(benchDir, 'gc-hook.cjs');
+
+const live = new Set();
+process.on('exit', () => {
+  for (const server of live) server.child.kill('SIGKILL');
+});
+
+/** One started server process: its ready line (`info`), stdout line waiters, stderr tail. */
+export class ServerProcess {
+  constructor(role, child) {
+    this.role = role;
+    this.child = child;
+    this.pid = child.pid;
+    this.info = undefined;
+    this.exited = false;
+    this.waiters = new Set();
+    this.stderrTail = [];
+    live.add(this);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      for (const w of this.waiters) if (w.test(line)) w.resolve(line);
+    });
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 20) this.stderrTail.shift();
+    });
+    // 'close', not 'exit': it comes after stdout and stderr are drained, so the tail is complete.
+    this.exit = new Promise((resolve) =>
+      child.once('close', (code, signal) => {
+        this.exited = true;
+        live.delete(this);
+        for (const w of this.waiters) w.reject(new Error(`${role} (pid ${this.pid}) exited (${signal ?? code}):\n${this.stderrTail.join('\n')}`));
+        resolve();
+      }),
+    );
+  }
+
+  /** Resolves with the next stdout line passing `test`; rejects on exit or after `timeoutMs`. */
+  waitLine(test, timeoutMs, what) {
+    if (this.exited) return Promise.reject(new Error(`${this.role} (pid ${this.pid}) is not running`));
+    return new Promise((resolve, reject) => {
+      const w = {
+        test,
+        resolve: (line) => done(() => resolve(line)),
+        reject: (err) => done(() => reject(err)),
+      };
+      const timer = setTimeout(() => w.reject(new Error(`${this.role} (pid ${this.pid}): no ${what} within ${timeoutMs} ms`)), timeoutMs);
+      const done = (settle) => {
+        clearTimeout(timer);
+        this.waiters.delete(w);
+        settle();
+      };
+      this.waiters.add(w);
+    });
+  }
+
+  /** Forces a full GC through bench/gc-hook.cjs and waits for its `{"gc":"done"}` line. */
+  gc(timeoutMs = 10_000) {
+    const done = this.waitLine((line) => line.startsWith('{"gc":"done"'), timeoutMs, 'gc report');
+    process.kill(this.pid, 'SIGUSR2');
+    return done;
+  }
+
+  /** SIGKILL, resolved once the process is gone. */
+  async kill() {
+    if (!this.exited) this.child.kill('SIGKILL');
+    await this.exit;
+  }
+}
+
+/**
+ * Starts `node --expose-gc --require bench/gc-hook.cjs <script>` with `env` added to ours and
+ * resolves once it prints `{"ready":"<readyName>",...}` (parsed into `info`).
+ */
+export async function startServer({ role, script, env, readyName, timeoutMs = 20_000 }) {
+  const child = spawn(process.execPath, ['--expose-gc', '--require', gcHook, script], {
+    cwd: rootDir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const server = new ServerProcess(role, child);
+  const prefix = `{"ready":${JSON.stringify(readyName)}`;
+  try {
+    server.info = JSON.parse(await server.waitLine((line) => line.startsWith(prefix), timeoutMs, 'ready line'));
+  } catch (err) {
+    await server.kill();
+    throw err;
+  }
+  return server;
+}
+
+/**
+ * startServer on a fixed port, retried while the port is still held. uWebSockets.js (balancer,
+ * uws-raw) binds without SO_REUSEADDR, so after a kill its port stays taken while the killed
+ * process's connections sit in TIME_WAIT (60 s on Linux) or FIN_WAIT_2 on the server side; they
+ * do not when clients answer the server's FIN with a reset (INTERFACE.md, Changes).
+ */
+export async function startServerRetrying(spec, timeoutMs = 75_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (let warned = false; ; ) {
+    try {
+      return await startServer(spec);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      if (!warned) process.stderr.write(`${spec.role}: cannot start again yet, retrying until the port is free (${err.message.split('\n')[1] ?? err.message})\n`);
+      warned = true;
+      await delay(250);
+    }
+  }
+}
+
+/**
+ * GET over a fresh connection that this side closes once the body is in, so a server killed
+ * later holds no kept-alive socket (whose TIME_WAIT would keep its port from being bound again).
+ * Resolves with { status, body } (body parsed as JSON, or undefined).
+ */
+export function getJson(host, port, path, timeoutMs = 2000) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`GET ${path}: timeout`)));
+    socket.on('error', reject);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`));
+    socket.on('data', (chunk) => {
+      text += chunk;
+      const split = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, split));
+      if (split < 0 || !length || text.length < split + 4 + Number(length[1])) return;
+      socket.destroy();
+      let body;
+      try {
+        body = JSON.parse(text.slice(split + 4));
+      } catch {}
+      resolve({ status: Number(text.slice(9, 12)), body });
+    });
+    socket.on('end', () => reject(new Error(`GET ${path}: closed before a full answer`)));
+  });
+}
+
+/** Polls `http://host:port/path` until it answers 200 and `accept(body)` holds, or throws after `timeoutMs`. */
+export async function pollReady(host, port, path, timeoutMs = 20_000, accept = () => true) {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const { status, body } = await getJson(host, port, path);
+      if (status === 200 && accept(body)) return body;
+      last = `${status} ${JSON.stringify(body)}`;
+    } catch (err) {
+      last = err.message;
+    }
+    await delay(50);
+  }
+  throw new Error(`http://${host}:${port}${path} not ready within ${timeoutMs} ms (last: ${last})`);
+}
+
+export const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Kills every process in `servers` (in parallel) and waits until all are gone. */
+export function killAll(servers) {
+  return Promise.all(servers.map((s) => s.kill()));
+}
