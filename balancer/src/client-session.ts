@@ -165,6 +165,23 @@ export class Sessions {
     }
   }
 
+  /** Moves this balancer's connections in `room` off `from` (it lost the room) to the owner. */
+  moveRoom(room: string, from: MonolithLink): void {
+    for (const s of this.all.values()) if (s.room === room && s.link === from) this.move(s);
+  }
+
+  /** Moves every connection off a draining monolith, which hands its rooms back. */
+  moveAll(from: MonolithLink): void {
+    for (const s of this.all.values()) if (s.link === from) this.move(s);
+  }
+
+  private move(s: Session): void {
+    s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
+    s.link = undefined;
+    dropChannels(s.ws);
+    if (s.state === S.OPEN) this.join(s, true);
+  }
+
   /**
    * Periodic checks for every socket: auth deadline, token expiry and slow consumers. One pass
    * over all sessions instead of a timer per socket keeps per-connection memory small.

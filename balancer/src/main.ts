@@ -11,10 +11,15 @@ log.info('balancer listening', { id: config.BALANCER_ID, host: config.BALANCER_H
 // A machine-readable line for process supervisors and the e2e harness.
 process.stdout.write(JSON.stringify({ ready: 'balancer', id: config.BALANCER_ID, port }) + '\n');
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    log.info('shutting down', { signal });
+process.on('SIGTERM', () => {
+  log.info('SIGTERM: draining', { windowMs: config.DRAIN_WINDOW_MS });
+  void balancer.drain().then(() => {
     balancer.close();
     setTimeout(() => process.exit(0), 100).unref();
   });
-}
+});
+process.on('SIGINT', () => {
+  log.info('shutting down', { signal: 'SIGINT' });
+  balancer.close();
+  setTimeout(() => process.exit(0), 100).unref();
+});

@@ -17,6 +17,11 @@ export interface Balancer {
   /** Starts discovery and listens; resolves with the bound port. */
   listen(): Promise<number>;
   close(): void;
+  /**
+   * SIGTERM: `/ready` turns false, no new sockets are accepted, existing clients are closed with
+   * DRAINING spread evenly over DRAIN_WINDOW_MS; resolves once every client is gone.
+   */
+  drain(): Promise<void>;
   readonly sessions: Sessions;
   readonly router: Router;
   readonly metrics: Metrics;
@@ -56,6 +61,18 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     log,
   );
   const sessions = new Sessions({ config, router, verify, metrics, log });
+
+  /**
+   * Two monoliths claim one room: the older epoch keeps it (DESIGN §4), and this balancer's
+   * connections in the room move from the loser to the winner without a disconnect.
+   */
+  function claim(room: string, monolith: string, epoch: number): void {
+    const loser = router.owners.loaded(room, monolith, epoch);
+    if (loser === undefined) return;
+    const lost = router.byId(loser);
+    log.warn('room claimed by two monoliths; the older epoch keeps it', { room, winner: router.owners.owner(room), loser });
+    if (lost) sessions.moveRoom(room, lost);
+  }
 
   /** One monolith frame. Runs per frame: keep it to a switch and a map lookup. */
   function dispatch(link: MonolithLink, head: M2BHead, message: string | undefined): void {
@@ -97,15 +114,18 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
         return;
       }
       case 'loaded':
-        if (!router.owners.loaded(head.room, monolith, head.epoch)) {
-          log.warn('room claimed by two monoliths; keeping the older epoch', { room: head.room, monolith, epoch: head.epoch });
-        }
+        claim(head.room, monolith, head.epoch);
         return;
       case 'unloaded':
         router.owners.unloaded(head.room, monolith);
         return;
       case 'gossip':
-        for (const r of head.rooms) router.owners.loaded(r.room, monolith, r.epoch);
+        for (const r of head.rooms) claim(r.room, monolith, r.epoch);
+        return;
+      case 'drain':
+        log.info('monolith draining; moving its connections', { monolith });
+        router.linkDraining(link);
+        sessions.moveAll(link);
         return;
       case 'init':
         return;
@@ -127,12 +147,26 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   metrics.collect('gateway_owned_rooms', 'Rooms with a known owner monolith.', () => [[{}, router.owners.size]]);
 
   const allowedOrigins = new Set(config.ALLOWED_ORIGINS);
+  let draining = false;
+  // New-connection token bucket: a reconnect storm is admitted at CONNECT_RATE, not all at once.
+  let connectTokens = config.CONNECT_BURST;
+  let connectRefill = Date.now();
+  const admit = (): boolean => {
+    const now = Date.now();
+    connectTokens = Math.min(config.CONNECT_BURST, connectTokens + ((now - connectRefill) * config.CONNECT_RATE) / 1000);
+    connectRefill = now;
+    if (connectTokens < 1) return false;
+    connectTokens--;
+    return true;
+  };
 
   function upgrade(res: HttpResponse, req: HttpRequest, context: unknown, pathRoom: string | undefined): void {
     const origin = req.getHeader('origin');
     const session = sessions.create(pathRoom, Date.now());
     if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) session.refuse = 'ORIGIN_NOT_ALLOWED';
+    else if (draining) session.refuse = 'DRAINING';
     else if (sessions.all.size >= config.MAX_CONNECTIONS) session.refuse = 'SERVER_FULL';
+    else if (!admit()) session.refuse = 'RATE_LIMITED';
     res.upgrade<Session>(
       session,
       req.getHeader('sec-websocket-key'),
@@ -174,9 +208,9 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     })
     .get('/health', (res) => void res.end('ok'))
     .get('/ready', (res) => {
-      const ready = router.readyCount > 0;
+      const ready = router.readyCount > 0 && !draining;
       res.writeStatus(ready ? '200 OK' : '503 Service Unavailable').writeHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ ready, monoliths: router.readyCount }));
+      res.end(JSON.stringify({ ready, monoliths: router.readyCount, draining }));
     })
     .get('/metrics', (res) => {
       res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
@@ -201,6 +235,26 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
           sweeper = setInterval(() => sessions.sweep(Date.now()), every);
           resolve(uws.us_socket_local_port(token));
         });
+      });
+    },
+    async drain() {
+      if (draining) return;
+      draining = true;
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = undefined;
+      const queue = [...sessions.all.values()];
+      const total = queue.length;
+      const started = Date.now();
+      log.info('draining', { clients: total, windowMs: config.DRAIN_WINDOW_MS });
+      await new Promise<void>((resolve) => {
+        const step = () => {
+          // Close the share of clients whose time has come: an even spread over the window.
+          const due = config.DRAIN_WINDOW_MS === 0 ? total : Math.ceil((total * (Date.now() - started)) / config.DRAIN_WINDOW_MS);
+          while (queue.length > total - Math.min(due, total)) sessions.close(queue.shift()!, SessionEvent.DRAIN, 'DRAINING');
+          if (queue.length === 0) return resolve();
+          setTimeout(step, Math.max(10, Math.min(100, config.DRAIN_WINDOW_MS / 100)));
+        };
+        step();
       });
     },
     close() {

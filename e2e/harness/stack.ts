@@ -95,6 +95,8 @@ export async function startMonolith(opts: MonolithOptions = {}): Promise<Monolit
       MONOLITH_ID: id,
       JWT_SECRET,
       LINK_SECRET,
+      // A SIGTERM drain waits for balancers to move connections; bound it in tests.
+      DRAIN_TIMEOUT_MS: '2000',
       // Short heartbeats so a dead balancer link is noticed quickly.
       LINK_HEARTBEAT_MS: '500',
       ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
@@ -143,8 +145,11 @@ export async function startBalancer(opts: BalancerOptions): Promise<BalancerHand
       MONOLITHS: addresses.join(','),
       JWT_SECRET,
       LINK_SECRET,
+      DRAIN_TIMEOUT_MS: '2000',
       LINK_HEARTBEAT_MS: '500',
       LINK_BACKOFF_MAX_MS: '500',
+      // Tests that drain set a window; elsewhere a SIGTERM should not wait.
+      DRAIN_WINDOW_MS: '0',
     },
     opts.env,
     opts.omit,

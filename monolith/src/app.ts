@@ -30,6 +30,11 @@ export interface App {
   readonly bus: Bus;
   readonly store: EntityStore;
   readonly metrics: Metrics;
+  /**
+   * SIGTERM: stop taking rooms, hand the connections back to the balancers (they re-join them
+   * elsewhere), resolve once none is left or after `timeoutMs`.
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -105,6 +110,13 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
     bus,
     store,
     metrics,
+    async drain(timeoutMs) {
+      rooms.draining = true;
+      link.drain();
+      const deadline = Date.now() + timeoutMs;
+      while (rooms.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      log.info('drained', { left: rooms.connectionCount });
+    },
     async close() {
       rooms.close();
       await link.close();

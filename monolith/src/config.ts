@@ -14,6 +14,7 @@ export const monolithSpec = {
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a balancer silent for two intervals is dropped and its connections leave.', 5000, 50),
   GOSSIP_INTERVAL_MS: v.int('How often the full list of loaded rooms is sent to every balancer.', 10000, 100),
   ROOM_UNLOAD_GRACE_MS: v.int('How long an empty room stays loaded, so a page reload does not bounce it.', 5000, 0),
+  DRAIN_TIMEOUT_MS: v.int('On SIGTERM, how long to wait for balancers to move every connection elsewhere before exiting.', 10000, 0),
   INTERPRET_RATE: v.int('`interpret` requests per second per connection (token bucket refill).', 5, 1),
   INTERPRET_BURST: v.int('Token bucket size for `INTERPRET_RATE`.', 10, 1),
   DEMO_FIXTURE: v.bool('Load the demo guilds, members and auto responses at start-up (`npm start` sets it in embedded mode).', false),

@@ -19,6 +19,8 @@ import type { Channels } from './rooms/channels.js';
 export interface LinkServer {
   /** Listens for balancers; resolves with the bound port. */
   listen(host: string, port: number): Promise<number>;
+  /** Tells every balancer to move this monolith's connections elsewhere; stops gossip. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -174,6 +176,10 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
           resolve(typeof address === 'object' && address ? address.port : port);
         });
       });
+    },
+    drain() {
+      clearInterval(gossip);
+      rooms.toAllLinks(JSON.stringify({ type: 'drain' }));
     },
     async close() {
       clearInterval(heartbeat);

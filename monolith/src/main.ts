@@ -19,10 +19,15 @@ log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, bus
 // A machine-readable line for process supervisors and the e2e harness.
 process.stdout.write(JSON.stringify({ ready: 'monolith', id: config.MONOLITH_ID, httpPort, linkPort }) + '\n');
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    log.info('shutting down', { signal });
-    app.close().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  });
-}
+process.on('SIGTERM', () => {
+  log.info('SIGTERM: draining', { timeoutMs: config.DRAIN_TIMEOUT_MS });
+  void app
+    .drain(config.DRAIN_TIMEOUT_MS)
+    .then(() => app.close())
+    .finally(() => process.exit(0));
+});
+process.on('SIGINT', () => {
+  log.info('shutting down', { signal: 'SIGINT' });
+  app.close().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+});

@@ -14,6 +14,8 @@ export const CloseCode = {
   DRAINING: 4000,
   /** No monolith is linked for this room yet: retry shortly. */
   NO_MONOLITH: 4001,
+  /** Too many new connections on this balancer (CONNECT_RATE): retry with back-off. */
+  RATE_LIMITED: 4002,
   /** The client did not read fast enough and its send buffer passed the limit. */
   SLOW_CONSUMER: 4003,
   /** The token expired without a refresh: reconnect with a fresh token. */
@@ -65,6 +67,7 @@ export function isTerminal(code: number): boolean {
 export const CloseReason: Record<CloseCodeName, string> = {
   DRAINING: 'balancer draining, reconnect',
   NO_MONOLITH: 'no monolith available, retry',
+  RATE_LIMITED: 'too many new connections, retry later',
   SLOW_CONSUMER: 'send buffer limit exceeded',
   TOKEN_EXPIRED: 'token expired',
   SERVER_FULL: 'connection limit reached',

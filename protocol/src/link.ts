@@ -67,6 +67,8 @@ export const KickFrame = Type.Object({
 });
 export const LoadedFrame = Type.Object({ type: Type.Literal('loaded'), room: Str, epoch: Type.Integer({ minimum: 0 }) });
 export const UnloadedFrame = Type.Object({ type: Type.Literal('unloaded'), room: Str, reason: Type.String({ maxLength: 120 }) });
+/** The monolith is shutting down: balancers move its connections elsewhere (rejoin). */
+export const DrainFrame = Type.Object({ type: Type.Literal('drain') });
 export const GossipFrame = Type.Object({
   type: Type.Literal('gossip'),
   rooms: Type.Array(Type.Object({ room: Str, epoch: Type.Integer({ minimum: 0 }) })),
@@ -84,6 +86,7 @@ export const M2BHead = Type.Union([
   LoadedFrame,
   UnloadedFrame,
   GossipFrame,
+  DrainFrame,
 ]);
 export type M2BHead = Static<typeof M2BHead>;
 export type InitFrame = Static<typeof InitFrame>;

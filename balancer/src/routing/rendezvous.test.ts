@@ -33,10 +33,11 @@ describe('rendezvous', () => {
 describe('RoomOwners', () => {
   it('keeps the older epoch when two monoliths claim a room', () => {
     const owners = new RoomOwners();
-    expect(owners.loaded('r', 'm1', 5)).toBe(true);
-    expect(owners.loaded('r', 'm2', 7)).toBe(false);
+    expect(owners.loaded('r', 'm1', 5)).toBeUndefined();
+    expect(owners.loaded('r', 'm2', 7)).toBe('m2');
     expect(owners.owner('r')).toBe('m1');
-    expect(owners.loaded('r', 'm2', 3)).toBe(true);
+    expect(owners.loaded('r', 'm2', 3)).toBe('m1');
+    expect(owners.loaded('r', 'm2', 3)).toBeUndefined();
     expect(owners.owner('r')).toBe('m2');
     owners.unloaded('r', 'm1');
     expect(owners.owner('r')).toBe('m2');

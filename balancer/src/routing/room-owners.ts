@@ -11,12 +11,15 @@ export interface Claim {
 export class RoomOwners {
   private readonly claims = new Map<string, Claim>();
 
-  /** Records a claim; returns false when an older claim by another monolith stands. */
-  loaded(room: string, monolith: string, epoch: number): boolean {
+  /**
+   * Records a claim. Returns the monolith that lost a conflict (the claimant itself when an
+   * older claim stands, or the previous owner when this claim is older), else undefined.
+   */
+  loaded(room: string, monolith: string, epoch: number): string | undefined {
     const current = this.claims.get(room);
-    if (current && current.monolith !== monolith && current.epoch < epoch) return false;
+    if (current && current.monolith !== monolith && current.epoch < epoch) return monolith;
     this.claims.set(room, { monolith, epoch });
-    return true;
+    return current && current.monolith !== monolith ? current.monolith : undefined;
   }
 
   unloaded(room: string, monolith: string): void {

@@ -41,6 +41,14 @@ export class Router {
     if (link.monolithId) this.ready.set(link.monolithId, link);
   }
 
+  /** A draining monolith takes no new rooms and loses its claims; its link stays for the moves. */
+  linkDraining(link: MonolithLink): void {
+    if (link.monolithId && this.ready.get(link.monolithId) === link) {
+      this.ready.delete(link.monolithId);
+      this.owners.dropMonolith(link.monolithId);
+    }
+  }
+
   linkDown(link: MonolithLink): void {
     if (link.monolithId && this.ready.get(link.monolithId) === link) {
       this.ready.delete(link.monolithId);

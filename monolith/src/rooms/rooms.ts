@@ -57,6 +57,8 @@ export class Rooms {
   private readonly links = new Set<LinkPeer>();
   /** Called for every connection that leaves, before it is forgotten (spectate cleanup). */
   private readonly leaveListeners: Array<(conn: Conn) => void> = [];
+  /** Set while the monolith drains: rooms it still loads are not announced (no new claims). */
+  draining = false;
 
   constructor(private readonly deps: RoomsDeps) {}
 
@@ -184,7 +186,7 @@ export class Rooms {
   private announce(r: Room, attempt: number): void {
     this.deps.epochs.next(r.name).then(
       (epoch) => {
-        if (this.rooms.get(r.name) !== r) return;
+        if (this.rooms.get(r.name) !== r || this.draining) return;
         r.epoch = epoch;
         this.toAllLinks(JSON.stringify({ type: 'loaded', room: r.name, epoch }));
       },
