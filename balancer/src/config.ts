@@ -9,6 +9,8 @@ export const balancerSpec = {
   MONOLITHS: v.list('Static monolith link addresses, `host:port,host:port`.'),
   MONOLITH_DNS: v.optional('`host:port` whose A/AAAA records are the monoliths (e.g. a Kubernetes headless service); polled.'),
   DNS_POLL_MS: v.int('How often `MONOLITH_DNS` is re-resolved.', 5000, 100),
+  MONOLITH_REGISTRY: v.optional('Redis URL of the monolith registry (monoliths with `REGISTRY_ADDRESS` heartbeat into it); overrides `MONOLITHS`/`MONOLITH_DNS`.'),
+  REGISTRY_POLL_MS: v.int('How often the registry is read.', 1000, 100),
   ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer ↔ monolith links (at least 16 characters).', undefined, { minLength: 16 }),
   AUTH_TIMEOUT_MS: v.int('Time a new socket has to send its `auth` frame.', 5000, 50),
@@ -35,7 +37,12 @@ export type BalancerConfig = ConfigOf<typeof balancerSpec> & { readonly BALANCER
 export function loadConfig(env: Record<string, string | undefined> = process.env): BalancerConfig {
   const config = readConfig(balancerSpec, env);
   const problems = jwtProblems(config);
-  if (config.MONOLITHS.length === 0 && !config.MONOLITH_DNS) problems.push('MONOLITHS is required (or MONOLITH_DNS)');
+  if (config.MONOLITHS.length === 0 && !config.MONOLITH_DNS && !config.MONOLITH_REGISTRY) {
+    problems.push('MONOLITHS is required (or MONOLITH_DNS / MONOLITH_REGISTRY)');
+  }
+  if (config.MONOLITH_REGISTRY !== undefined && !/^rediss?:\/\//.test(config.MONOLITH_REGISTRY)) {
+    problems.push('MONOLITH_REGISTRY must start with redis:// or rediss://');
+  }
   for (const address of [...config.MONOLITHS, ...(config.MONOLITH_DNS ? [config.MONOLITH_DNS] : [])]) {
     if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
       problems.push(`${config.MONOLITH_DNS === address ? 'MONOLITH_DNS' : 'MONOLITHS'} entry "${address}" must be host:port`);

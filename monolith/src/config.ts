@@ -11,6 +11,8 @@ export const monolithSpec = {
   REDIS_URL: v.optional('Redis for the bus and room epochs, e.g. `redis://127.0.0.1:6379`; unset runs the embedded in-process bus.'),
   ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer links (at least 16 characters).', undefined, { minLength: 16 }),
+  REGISTRY_ADDRESS: v.optional('`host:port` of this monolith\'s link port as balancers should dial it; when set (with `REDIS_URL`), the monolith heartbeats into the Redis registry; port 0 stands for the bound link port.'),
+  REGISTRY_TTL_MS: v.int('How long a registry entry lives without renewal (renewed every third of it).', 5000, 300),
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a balancer silent for two intervals is dropped and its connections leave.', 5000, 50),
   GOSSIP_INTERVAL_MS: v.int('How often the full list of loaded rooms is sent to every balancer.', 10000, 100),
   ROOM_UNLOAD_GRACE_MS: v.int('How long an empty room stays loaded, so a page reload does not bounce it.', 5000, 0),
@@ -32,6 +34,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.MONOLITH_ID !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.MONOLITH_ID)) {
     problems.push('MONOLITH_ID must be 1-64 characters of letters, digits, ".", "_" or "-"');
   }
+  if (config.REGISTRY_ADDRESS !== undefined && !config.REDIS_URL) problems.push('REGISTRY_ADDRESS needs REDIS_URL (the registry lives in Redis)');
   if (problems.length) throw new ConfigError(problems);
   const id = config.MONOLITH_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
   return Object.freeze({ ...config, MONOLITH_ID: id });

@@ -3,6 +3,8 @@ import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { loadFixture } from './store/fixture.js';
+import { RedisBus } from './bus/redis-bus.js';
+import { RegistryHeartbeat } from './rooms/registry.js';
 
 const config = loadOrExit('monolith', () => loadConfig());
 const log = createLog('monolith', config.LOG_LEVEL);
@@ -15,14 +17,19 @@ await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });
 const httpAddress = app.http.server.address();
 const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.HTTP_PORT;
 const linkPort = await app.link.listen(config.HOST, config.LINK_PORT);
+const registry =
+  config.REGISTRY_ADDRESS && app.bus instanceof RedisBus
+    ? new RegistryHeartbeat(app.bus.commands, config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)
+    : undefined;
+registry?.start();
 log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, bus: config.REDIS_URL ? 'redis' : 'embedded' });
 // A machine-readable line for process supervisors and the e2e harness.
 process.stdout.write(JSON.stringify({ ready: 'monolith', id: config.MONOLITH_ID, httpPort, linkPort }) + '\n');
 
 process.on('SIGTERM', () => {
   log.info('SIGTERM: draining', { timeoutMs: config.DRAIN_TIMEOUT_MS });
-  void app
-    .drain(config.DRAIN_TIMEOUT_MS)
+  void (registry?.stop() ?? Promise.resolve())
+    .then(() => app.drain(config.DRAIN_TIMEOUT_MS))
     .then(() => app.close())
     .finally(() => process.exit(0));
 });

@@ -9,3 +9,4 @@ export * from './metrics.js';
 export * from './config-schema.js';
 export * from './backoff.js';
 export * from './gateway-api.js';
+export * from './registry.js';

@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import { registryDiscovery } from './registry.js';
 import type { Log } from '@gateway/protocol/node';
 
 /**
@@ -55,7 +56,17 @@ export function dnsDiscovery(hostPort: string, pollMs: number, log: Log): Discov
   };
 }
 
-export function createDiscovery(config: { MONOLITHS: readonly string[]; MONOLITH_DNS: string | undefined; DNS_POLL_MS: number }, log: Log): Discovery {
+export interface DiscoveryConfig {
+  MONOLITHS: readonly string[];
+  MONOLITH_DNS: string | undefined;
+  DNS_POLL_MS: number;
+  MONOLITH_REGISTRY: string | undefined;
+  REGISTRY_POLL_MS: number;
+}
+
+/** The Redis registry when MONOLITH_REGISTRY is set, else DNS when MONOLITH_DNS is, else the static list. */
+export function createDiscovery(config: DiscoveryConfig, log: Log): Discovery {
+  if (config.MONOLITH_REGISTRY) return registryDiscovery(config.MONOLITH_REGISTRY, config.REGISTRY_POLL_MS, log);
   if (config.MONOLITH_DNS) return dnsDiscovery(config.MONOLITH_DNS, config.DNS_POLL_MS, log);
   return staticDiscovery(config.MONOLITHS);
 }
