@@ -17,6 +17,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 
+// Every socket of the process reads into this one buffer (net's `onread`): no Buffer and no
+// 'data' event per read, which is most of a small frame's receive cost. Safe because the parser
+// consumes each read synchronously and copies only what it must keep.
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const OP_CONT = 0x0;
 const OP_TEXT = 0x1;
@@ -78,7 +82,8 @@ export function encodeFrame(opcode, data) {
 /**
  * Incremental parser of server frames. `push(chunk)` may be given any split of the byte stream:
  * a frame across several chunks, several frames in one. Calls onFrame(fin, opcode, buf, start,
- * end) per complete frame; the payload slice is only valid during the call.
+ * end) per complete frame; the payload slice is only valid during the call, and pushed chunks may
+ * be reused by the caller after push() returns.
  */
 export class FrameParser {
   constructor(onFrame) {
@@ -93,7 +98,8 @@ export class FrameParser {
   push(chunk) {
     let buf = chunk;
     if (this.pendingLen > 0) {
-      this.pending.push(chunk);
+      // Chunks may be views of a shared read buffer (see READ_BUFFER): keep copies only.
+      this.pending.push(Buffer.from(chunk));
       this.pendingLen += chunk.length;
       // A large frame arrives in many chunks: concatenate once, when all of it is here.
       if (this.pendingLen < this.need) return;
@@ -143,7 +149,7 @@ export class FrameParser {
       this.onFrame((b0 & 0x80) !== 0, b0 & 0x0f, buf, start, end);
     }
     if (off < total) {
-      const rest = buf.subarray(off);
+      const rest = Buffer.from(buf.subarray(off));
       this.pending.push(rest);
       this.pendingLen = rest.length;
     }
@@ -167,8 +173,11 @@ export class WsClient {
     /** @type {Buffer[] | null} fragments of a text message in progress */
     this.fragments = null;
     this.parser = new FrameParser((fin, op, buf, start, end) => this.frame(fin, op, buf, start, end));
-    socket.on('data', (chunk) => this.parser.push(chunk));
     socket.on('error', () => {}); // 'close' follows and reports
+    // The server ended the TCP stream (after its close frame, or because its process died):
+    // answer with a reset, not a FIN, so the server side keeps no TIME_WAIT or FIN_WAIT_2 socket
+    // on its port and a restarted server can bind the same port at once.
+    socket.on('end', () => socket.resetAndDestroy());
     socket.on('close', () => {
       if (this.closed) return;
       this.closed = true;
@@ -235,7 +244,15 @@ export function openWebSocket(target, handlers) {
   const { host, port, path, headers = {}, localAddress, timeoutMs = 10_000 } = target;
   return new Promise((resolve, reject) => {
     const key = randomBytes(16).toString('base64');
-    const socket = connect({ host, port, localAddress, noDelay: true });
+    let client = null;
+    const socket = connect({
+      host,
+      port,
+      localAddress,
+      noDelay: true,
+      allowHalfOpen: true, // no automatic FIN on the server's FIN: WsClient resets instead
+      onread: { buffer: READ_BUFFER, callback: (n, buf) => void (client ? client.parser.push(buf.subarray(0, n)) : onData(buf.subarray(0, n))) },
+    });
     let head = '';
     let settled = false;
     const fail = (err) => {
@@ -246,22 +263,25 @@ export function openWebSocket(target, handlers) {
       reject(err);
     };
     const timer = setTimeout(() => fail(new Error(`upgrade timed out after ${timeoutMs} ms`)), timeoutMs);
+    const onClosed = () => fail(new Error('socket closed during upgrade'));
+    const onEnded = () => fail(new Error('server ended the connection during upgrade'));
     socket.once('error', fail);
-    socket.once('close', () => fail(new Error('socket closed during upgrade')));
+    socket.once('close', onClosed);
+    socket.once('end', onEnded);
     socket.once('connect', () => {
       let req = `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`;
       req += `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
       for (const [name, value] of Object.entries(headers)) req += `${name}: ${value}\r\n`;
       socket.write(req + '\r\n');
     });
-    const onData = (chunk) => {
+    function onData(chunk) {
+      if (settled) return;
       head += chunk.toString('latin1');
       const endOfHead = head.indexOf('\r\n\r\n');
       if (endOfHead < 0) {
         if (head.length > 16_384) fail(new Error('upgrade response head too large'));
         return;
       }
-      socket.off('data', onData);
       const lines = head.slice(0, endOfHead).split('\r\n');
       if (!/^HTTP\/1\.1 101 /.test(lines[0])) return fail(new Error(`upgrade refused: ${lines[0]}`));
       const accept = createHash('sha1').update(key + GUID).digest('base64');
@@ -269,14 +289,14 @@ export function openWebSocket(target, handlers) {
       if (got !== accept) return fail(new Error('bad Sec-WebSocket-Accept'));
       settled = true;
       clearTimeout(timer);
-      socket.removeAllListeners('error');
-      socket.removeAllListeners('close');
-      const client = new WsClient(socket, handlers);
+      socket.off('error', fail);
+      socket.off('close', onClosed);
+      socket.off('end', onEnded);
+      client = new WsClient(socket, handlers);
       resolve(client);
       // Frames may follow the 101 in the same chunk (a server that greets at once).
       const rest = Buffer.from(head.slice(endOfHead + 4), 'latin1');
       if (rest.length > 0) client.parser.push(rest);
-    };
-    socket.on('data', onData);
+    }
   });
 }

@@ -1,0 +1,358 @@
+/**
+ * One load-generator process (forked by pool.mjs), holding up to a few thousand client sockets of
+ * one system under test and driving them on command over IPC. Commands and their replies:
+ *
+ *   init     { systemPath, jwtSecret, index }                        → {}
+ *   prepare  { group, startIndex, count, urls, room, clientPath?, headers?, addrOctet, timeoutMs }
+ *   connect  { inflight, rate? }              → { connected, failed, failures, startNs, endNs, hist }
+ *   fanout   { seqFrom, seqTo, closedLoop }   arms delivery counting for seqs in [from, to)
+ *   fanoutReport {}                           → { delivered, expected, hist, firstNs, lastNs }
+ *   ping     { group, concurrency, durationMs } → { count, inWindow, hist, windowNs }
+ *   storm    { group, base, cap, timeoutMs }   arms reconnect-with-back-off on close
+ *   stormStatus {}                            → { dropped, down, attempts, failed, lastWelcomeNs }
+ *   status   {}                               → { groups: { name: { open, welcomed } }, unexpectedCloses }
+ *   close    { group }                        → { closed }
+ *
+ * Events sent without a request: { ev: 'seq', seq } when every fan-out member of this worker got
+ * message seq (closed loop), { ev: 'fanout-done' } when all armed seqs arrived everywhere here.
+ * Timestamps are process.hrtime.bigint() as Numbers (ns): comparable across processes.
+ */
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { SignJWT } from 'jose';
+import { Histogram } from './histogram.mjs';
+import { openWebSocket } from './rfc6455.mjs';
+
+const now = () => Number(process.hrtime.bigint());
+
+let mod; // the system adapter module
+let jwtKey;
+/** @type {Map<string, Conn[]>} */
+const groups = new Map();
+let unexpectedCloses = {};
+/** @type {Conn[]} clients built by `prepare`, opened by the next `connect` */
+let prepared = [];
+
+/** Fan-out accounting, armed by `fanout`. */
+const fan = { from: 0, to: 0, closedLoop: false, perSeq: 0, counts: new Int32Array(0), delivered: 0, hist: new Histogram(), firstNs: 0, lastNs: 0, done: false };
+/** Reconnect storm accounting, armed by `storm`. */
+const storm = { armed: false, group: '', base: 100, cap: 5000, timeoutMs: 10_000, dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0 };
+
+/** One client: its socket, identity and per-scenario state. */
+class Conn {
+  constructor(index, group, target, token, room, client) {
+    this.index = index;
+    this.group = group;
+    this.target = target; // { host, port, path, headers, localAddress, timeoutMs }
+    this.token = token;
+    this.room = room;
+    this.client = client; // the adapter's client side: hello, classify, ping
+    this.ws = null;
+    this.welcomed = false;
+    this.closing = false;
+    this.onWelcome = null; // resolver while connecting
+    this.onPong = null; // ping loop callback
+    this.everDropped = false;
+    this.attempt = 0;
+  }
+
+  /** Opens the socket and sends the hello frames; `onWelcome` fires on welcome or failure. */
+  open() {
+    this.welcomed = false;
+    const handlers = { onText: (text, ws) => onText(text, ws, this), onClose: (code, _r, ws) => onClose(code, ws, this) };
+    return openWebSocket(this.target, handlers).then((ws) => {
+      this.ws = ws;
+      const frames = this.client.hello(this.token, this.room);
+      ws.cork();
+      for (const f of frames) ws.sendText(f);
+      ws.uncork();
+      return ws;
+    });
+  }
+}
+
+function onText(text, ws, conn) {
+  const c = conn.client.classify(text);
+  switch (c.kind) {
+    case 'delivery':
+      return onDelivery(c);
+    case 'pong':
+      if (conn.onPong !== null) conn.onPong(c.id);
+      return;
+    case 'welcome':
+      conn.welcomed = true;
+      if (conn.onWelcome !== null) conn.onWelcome(true);
+      return;
+    case 'reply':
+      ws.cork();
+      for (const f of c.frames) ws.sendText(f);
+      ws.uncork();
+      return;
+    default:
+  }
+}
+
+function onClose(code, ws, conn) {
+  // A socket dropped on purpose (conn.ws cleared first) reports nothing.
+  if (conn.ws !== ws) return;
+  const wasWelcomed = conn.welcomed;
+  conn.welcomed = false;
+  conn.ws = null;
+  if (conn.onWelcome !== null) return conn.onWelcome(false, code);
+  if (conn.closing) return;
+  if (storm.armed && conn.group === storm.group && wasWelcomed) {
+    if (!conn.everDropped) storm.dropped++;
+    conn.everDropped = true;
+    storm.down++;
+    return stormReconnect(conn);
+  }
+  unexpectedCloses[code] = (unexpectedCloses[code] ?? 0) + 1;
+}
+
+function onDelivery(c) {
+  const seq = Number(c.seq);
+  if (seq < fan.from || seq >= fan.to) return;
+  const t = now();
+  fan.hist.record((t - Number(c.t)) / 1000);
+  if (fan.firstNs === 0) fan.firstNs = t;
+  fan.lastNs = t;
+  fan.delivered++;
+  const n = ++fan.counts[seq - fan.from];
+  if (fan.closedLoop && n === fan.perSeq) process.send({ ev: 'seq', seq });
+  if (!fan.done && fan.delivered === fan.perSeq * (fan.to - fan.from)) {
+    fan.done = true;
+    process.send({ ev: 'fanout-done' });
+  }
+}
+
+/** Full-jitter exponential back-off, as the client SDK does (DESIGN §4): random(0, min(cap, base·2^attempt)). */
+function stormReconnect(conn) {
+  const delay = Math.random() * Math.min(storm.cap, storm.base * 2 ** conn.attempt);
+  setTimeout(async () => {
+    if (conn.closing) return;
+    storm.attempts++;
+    const ok = await connectOne(conn, storm.timeoutMs);
+    if (conn.closing) return conn.ws?.destroy();
+    if (ok === true) {
+      conn.attempt = 0;
+      storm.down--;
+      storm.lastWelcomeNs = now();
+    } else {
+      storm.failed++;
+      conn.attempt++;
+      stormReconnect(conn);
+    }
+  }, delay);
+}
+
+/** Waits for welcome after open(); false with a reason on any failure or timeout. */
+function connectOne(conn, timeoutMs) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => finish(false, 'welcome timeout'), timeoutMs);
+    const finish = (ok, why) => {
+      clearTimeout(timer);
+      conn.onWelcome = null;
+      if (!ok && conn.ws) {
+        conn.ws.destroy();
+        conn.ws = null;
+      }
+      resolve(ok ? true : String(why));
+    };
+    conn.onWelcome = (ok, code) => finish(ok, `closed ${code} before welcome`);
+    conn.open().catch((err) => finish(false, err.message));
+  });
+}
+
+export function localAddress(octet, index) {
+  // One loopback source address per client (127.<octet>.<x>.<y>), so no address runs short of
+  // ephemeral ports and TIME_WAIT sockets of a previous run (another octet) do not collide.
+  return `127.${octet}.${Math.floor(index / 250) & 255}.${1 + (index % 250)}`;
+}
+
+async function signTokens(startIndex, count) {
+  const tokens = new Array(count);
+  for (let k = 0; k < count; k++) {
+    tokens[k] = await new SignJWT({ name: `bench ${startIndex + k}` })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`bench-${startIndex + k}`)
+      .setIssuedAt()
+      .setExpirationTime('4h')
+      .sign(jwtKey);
+  }
+  return tokens;
+}
+
+function resolveClient(clientPath) {
+  let obj = mod;
+  for (const key of clientPath) obj = obj?.[key];
+  if (!obj || typeof obj.classify !== 'function') throw new Error(`no client at ${clientPath.join('.')}`);
+  return obj;
+}
+
+const commands = {
+  async init({ systemPath, jwtSecret }) {
+    mod = await import(pathToFileURL(systemPath).href);
+    jwtKey = new TextEncoder().encode(jwtSecret);
+    return {};
+  },
+
+  /** Builds the clients of a connect (and signs their tokens) outside the timed part. */
+  async prepare(a) {
+    const client = resolveClient(a.clientPath ?? ['default', 'client']);
+    const tokens = await signTokens(a.startIndex, a.count);
+    prepared = [];
+    for (let k = 0; k < a.count; k++) {
+      const index = a.startIndex + k;
+      const url = new URL(a.urls[index % a.urls.length]);
+      const headers = { ...a.headers };
+      // A link nonce must differ per connection; every other header is passed as given.
+      if ('x-link-nonce' in headers) headers['x-link-nonce'] = randomBytes(12).toString('hex');
+      const target = { host: url.hostname, port: Number(url.port), path: url.pathname + url.search, headers, localAddress: localAddress(a.addrOctet, index), timeoutMs: a.timeoutMs };
+      prepared.push(new Conn(index, a.group, target, tokens[k], a.room, client));
+    }
+    return { prepared: prepared.length };
+  },
+
+  /** Opens the prepared clients, `inflight` at a time (optionally at `rate` per second). */
+  async connect(a) {
+    const conns = prepared;
+    prepared = [];
+    const group = conns[0]?.group;
+    const list = groups.get(group) ?? [];
+    if (group !== undefined) groups.set(group, list);
+    const hist = new Histogram();
+    const failures = {};
+    let connected = 0;
+    let failed = 0;
+    let next = 0;
+    const gapNs = a.rate ? 1e9 / a.rate : 0;
+    const startNs = now();
+    let endNs = startNs;
+    const lane = async () => {
+      while (next < conns.length) {
+        const conn = conns[next++];
+        if (gapNs > 0) {
+          const due = startNs + (next - 1) * gapNs;
+          const wait = (due - now()) / 1e6;
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        }
+        // A refused attempt is retried a few times: the connect figure counts failures, but the
+        // scenarios after it need the connections.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const t0 = now();
+          const ok = await connectOne(conn, conn.target.timeoutMs);
+          if (ok === true) {
+            endNs = now();
+            hist.record((endNs - t0) / 1000);
+            connected++;
+            list.push(conn);
+            break;
+          }
+          failed++;
+          failures[ok] = (failures[ok] ?? 0) + 1;
+          await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(a.inflight, conns.length) }, lane));
+    return { connected, failed, failures, startNs, endNs, hist: hist.toJSON() };
+  },
+
+  fanout({ seqFrom, seqTo, closedLoop, group }) {
+    const members = (groups.get(group) ?? []).filter((c) => c.welcomed).length;
+    Object.assign(fan, { from: seqFrom, to: seqTo, closedLoop, perSeq: members, counts: new Int32Array(seqTo - seqFrom), delivered: 0, hist: new Histogram(), firstNs: 0, lastNs: 0, done: members === 0 });
+    if (fan.done) process.send({ ev: 'fanout-done' });
+    return { members };
+  },
+
+  fanoutReport() {
+    const expected = fan.perSeq * (fan.to - fan.from);
+    const report = { delivered: fan.delivered, expected, hist: fan.hist.toJSON(), firstNs: fan.firstNs, lastNs: fan.lastNs };
+    fan.from = fan.to = 0; // later stragglers are ignored
+    return report;
+  },
+
+  async ping({ group, concurrency, durationMs }) {
+    const members = (groups.get(group) ?? []).filter((c) => c.welcomed).slice(0, concurrency);
+    const hist = new Histogram();
+    let count = 0;
+    let inWindow = 0;
+    let running = true;
+    let outstanding = 0;
+    let nextId = 1;
+    let drained = null;
+    const startNs = now();
+    const send = (conn) => {
+      const id = nextId++;
+      conn.pingId = id;
+      conn.pingAt = now();
+      outstanding++;
+      // token and room: a direct link socket's envelope carries them (INTERFACE.md, Changes).
+      conn.ws.sendText(conn.client.ping(id, conn.token, conn.room));
+    };
+    for (const conn of members) {
+      conn.onPong = (id) => {
+        // Ids may come back as strings; only the current request of this socket counts.
+        if (id != conn.pingId) return; // eslint-disable-line eqeqeq
+        const t = now();
+        outstanding--;
+        hist.record((t - conn.pingAt) / 1000);
+        count++;
+        if (running) {
+          inWindow++;
+          if (conn.ws) send(conn);
+        } else if (outstanding === 0 && drained) drained();
+      };
+    }
+    for (const conn of members) send(conn);
+    await new Promise((r) => setTimeout(r, durationMs));
+    running = false;
+    const windowNs = now() - startNs;
+    if (outstanding > 0) await new Promise((r) => ((drained = r), setTimeout(r, 3000)));
+    for (const conn of members) conn.onPong = null;
+    return { members: members.length, count, inWindow, lost: outstanding, windowNs, hist: hist.toJSON() };
+  },
+
+  storm({ group, base, cap, timeoutMs }) {
+    Object.assign(storm, { armed: true, group, base, cap, timeoutMs, dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0 });
+    for (const c of groups.get(group) ?? []) c.everDropped = false;
+    return { members: (groups.get(group) ?? []).length };
+  },
+
+  stormStatus() {
+    const { dropped, down, attempts, failed, lastWelcomeNs } = storm;
+    return { dropped, down, attempts, failed, lastWelcomeNs };
+  },
+
+  status() {
+    const out = {};
+    for (const [name, list] of groups) out[name] = { open: list.filter((c) => c.ws).length, welcomed: list.filter((c) => c.welcomed).length };
+    return { groups: out, unexpectedCloses };
+  },
+
+  close({ group }) {
+    const list = groups.get(group) ?? [];
+    for (const conn of list) {
+      conn.closing = true;
+      conn.ws?.destroy();
+      conn.ws = null;
+      conn.welcomed = false;
+    }
+    groups.delete(group);
+    if (storm.group === group) storm.armed = false;
+    return { closed: list.length };
+  },
+};
+
+process.on('message', async (msg) => {
+  try {
+    const result = await commands[msg.cmd](msg.args ?? {});
+    process.send({ id: msg.id, ok: true, result });
+  } catch (err) {
+    process.send({ id: msg.id, ok: false, error: err?.stack ?? String(err) });
+  }
+});
+// The parent going away ends this worker: its sockets close with it. Exiting (not dying by the
+// signal) lets `--cpu-prof` write its profile.
+process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,257 @@
+#!/usr/bin/env node
+/**
+ * Side-by-side benchmark (`npm run bench`, `npm run bench -- --quick`): starts one redis-server,
+ * then for each system (bench/systems/<name>.mjs: gateway, uws-raw, ws-loop, socketio) starts it,
+ * drives it from a pool of load-generator processes through the scenarios (connect + idle,
+ * fan-out, request/response, reconnect storm), stops it, and finally prints tables, writes
+ * bench/results/<timestamp>.json (and latest.json) and redraws figures/bench.svg.
+ *
+ *   node bench/run.mjs [--quick] [--systems gateway,uws-raw] [--workers 4] [--system-dir <dir>]
+ *
+ * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
+ * is stopped (by pid) and the exit status is non-zero.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createPool } from './loadgen/pool.mjs';
+import { formatReport } from './loadgen/report.mjs';
+import * as scenario from './loadgen/scenarios.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = dirname(here);
+const ALL_SYSTEMS = ['gateway', 'uws-raw', 'ws-loop', 'socketio'];
+const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef';
+const ROOM = 'bench-fanout';
+
+const COMMON = {
+  connectInflight: 64, // per worker: bounded so the listen backlog, not SYN retries, sets the pace
+  connectTimeoutMs: 10_000,
+  connectPhaseTimeoutMs: 240_000,
+  fanoutMessageTimeoutMs: 5_000,
+  stormBaseMs: 100,
+  stormCapMs: 5_000,
+};
+const MODES = {
+  quick: { ...COMMON, idle: [5_000], fanoutClosedMessages: 150, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 100, fanoutBurstTimeoutMs: 20_000, concurrencies: [10, 100], pingMs: 3_000, stormClients: 5_000, stormTimeoutMs: 30_000, deadlineMs: 6 * 60_000 },
+  full: { ...COMMON, idle: [5_000, 19_000], fanoutClosedMessages: 1_000, fanoutClosedMaxMs: 20_000, fanoutBurstMessages: 500, fanoutBurstTimeoutMs: 60_000, concurrencies: [1, 10, 100, 1000], pingMs: 10_000, stormClients: 19_000, stormTimeoutMs: 120_000, deadlineMs: 45 * 60_000 },
+};
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    systems: { type: 'string', default: ALL_SYSTEMS.join(',') },
+    workers: { type: 'string', default: '4' },
+    'system-dir': { type: 'string', default: join(here, 'systems') },
+  },
+});
+const mode = args.quick ? 'quick' : 'full';
+const cfg = MODES[mode];
+const systems = args.systems.split(',').map((s) => s.trim()).filter(Boolean);
+const workers = Number(args.workers);
+const log = (text) => process.stdout.write(`${text}\n`);
+
+/** What is running and must be stopped on the way out, newest last. */
+const cleanups = [];
+let cleaning = null;
+function cleanupAll() {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const fn = cleanups.pop();
+      await Promise.race([fn().catch((err) => log(`cleanup: ${err.message}`)), new Promise((r) => setTimeout(r, 10_000))]);
+    }
+  })();
+  return cleaning;
+}
+async function fail(err) {
+  process.stderr.write(`bench: ${err?.stack ?? err}\n`);
+  await cleanupAll();
+  process.exit(1);
+}
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(new Error(`${sig} received`)));
+const watchdog = setTimeout(() => fail(new Error(`whole run exceeded ${cfg.deadlineMs / 60_000} minutes`)), cfg.deadlineMs);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** One redis-server for the whole run, without persistence; resolves once it accepts clients. */
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '10000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => stopChild(child));
+  await scenario.withTimeout(
+    new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line.includes('Ready to accept connections')) resolve();
+      });
+    }),
+    10_000,
+    'redis-server start',
+  );
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid };
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Runs every scenario against one system; returns its results. */
+async function runSystem(name, index, redis, addrBase) {
+  const systemPath = resolve(args['system-dir'], `${name}.mjs`);
+  const system = (await import(pathToFileURL(systemPath).href)).default;
+  const octet = (k) => addrBase + index * 4 + k; // distinct client source addresses per group
+  const res = { name, label: system.label ?? name, loadavgBefore: loadavg().map((x) => Number(x.toFixed(2))) };
+  const started = Date.now();
+  log(`\n## ${res.label} (${name})`);
+
+  const handle = await scenario.withTimeout(system.start({ redisUrl: redis.url, jwtSecret: JWT_SECRET, balancers: 2, host: '127.0.0.1' }), 60_000, `${name} start`);
+  const stopHandle = () => scenario.withTimeout(handle.stop(), 20_000, `${name} stop`);
+  cleanups.push(stopHandle);
+  const pool = await createPool({ size: workers, systemPath, jwtSecret: JWT_SECRET });
+  cleanups.push(() => pool.stop());
+  const ctx = { pool, handle, system, cfg, redisPid: redis.pid, log };
+  res.processes = handle.processes.map(({ role, pid }) => ({ role, pid }));
+  res.urls = handle.urls;
+  log(`  started: ${res.processes.map((p) => `${p.role} ${p.pid}`).join(', ')}; urls ${handle.urls.join(' ')}`);
+
+  const rss0 = await scenario.rssAfterGc(ctx);
+  const [n1, n2] = cfg.idle;
+  const c1 = await scenario.connect(ctx, { group: 'main', count: n1, room: ROOM, urls: handle.urls, addrOctet: octet(0) });
+  if (c1.connected < n1 * 0.5) throw new Error(`${name}: only ${c1.connected} of ${n1} connections (${JSON.stringify(c1.failures)})`);
+  log(`  connect: ${c1.connected}/${n1} in ${c1.seconds} s = ${c1.perSec}/s (${c1.failed} failed attempts)`);
+  const rss1 = await scenario.rssAfterGc(ctx);
+  res.idle = [{ conns: c1.connected, bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss1, c1.connected) }];
+  log(`  idle @${c1.connected}: ${JSON.stringify(res.idle[0].bytesPerConn)} bytes/conn`);
+
+  res.fanout = await scenario.fanout(ctx, { group: 'main', room: ROOM });
+  for (const k of ['closed', 'burst']) {
+    const f = res.fanout[k];
+    log(`  fan-out ${k}: ${f.delivered}/${f.expected} deliveries, ${f.perSec}/s, p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, ${f.cpuUsPerDelivery} µs CPU/delivery`);
+  }
+
+  log('  request/response:');
+  res.reqresp = await scenario.requestResponse(ctx, { group: 'main', concurrencies: cfg.concurrencies });
+  res.direct = await direct(ctx, system, systemPath, handle, octet(1));
+
+  const phases = [c1];
+  if (n2) {
+    const c2 = await scenario.connect(ctx, { group: 'more', count: n2 - n1, startIndex: n1, room: `${ROOM}-idle`, urls: handle.urls, addrOctet: octet(0) });
+    log(`  connect: ${c2.connected}/${n2 - n1} more in ${c2.seconds} s = ${c2.perSec}/s`);
+    phases.push(c2);
+    const rss2 = await scenario.rssAfterGc(ctx);
+    const conns = c1.connected + c2.connected;
+    res.idle.push({ conns, bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss2, conns) });
+    log(`  idle @${conns}: ${JSON.stringify(res.idle[1].bytesPerConn)} bytes/conn`);
+  }
+  const conns = phases.reduce((s, p) => s + p.connected, 0);
+  const seconds = phases.reduce((s, p) => s + p.seconds, 0);
+  res.connect = { conns, failed: phases.reduce((s, p) => s + p.failed, 0), perSec: Math.round(conns / seconds), phases };
+  res.unexpectedCloses = (await pool.all('status', {}, 10_000)).map((s) => s.unexpectedCloses);
+  await pool.all('close', { group: 'main' }, 30_000);
+  await pool.all('close', { group: 'more' }, 30_000);
+
+  res.storm = await scenario.storm(ctx, { count: cfg.stormClients, room: `${ROOM}-storm`, addrOctet: octet(2) });
+  const s = res.storm;
+  log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts`);
+  await pool.all('close', { group: 'storm' }, 30_000);
+
+  await pool.stop();
+  cleanups.pop();
+  await stopHandle();
+  cleanups.pop();
+  res.seconds = Math.round((Date.now() - started) / 1000);
+  return res;
+}
+
+/** Request/response straight to the monolith (gateway only), pricing the balancer hop. */
+async function direct(ctx, system, systemPath, handle, addrOctet) {
+  const d = handle.direct ?? (handle.directUrl ? { url: handle.directUrl, client: system.client } : null);
+  if (!d) return null;
+  const mod = await import(pathToFileURL(systemPath).href);
+  const clientPath = findExport(mod, d.client);
+  if (!clientPath) {
+    log('  direct: n/a (direct.client is not among the adapter module exports)');
+    return null;
+  }
+  const count = Math.max(...ctx.cfg.concurrencies);
+  const c = await scenario.connect(ctx, { group: 'direct', count, room: `${ROOM}-direct`, urls: [d.url], headers: d.headers, clientPath, addrOctet });
+  log(`  direct to monolith (${d.url}): ${c.connected}/${count} sockets`);
+  const out = await scenario.requestResponse(ctx, { group: 'direct', concurrencies: ctx.cfg.concurrencies });
+  await ctx.pool.all('close', { group: 'direct' }, 30_000);
+  return out;
+}
+
+/** Path of keys from a module namespace to `target` (depth ≤ 3), or null. */
+function findExport(ns, target, depth = 0, path = []) {
+  if (ns === target) return path;
+  if (depth >= 3 || ns === null || typeof ns !== 'object') return null;
+  for (const key of Object.keys(ns)) {
+    const found = findExport(ns[key], target, depth + 1, [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
+async function main() {
+  for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (one of ${ALL_SYSTEMS.join(', ')})`);
+  const startedAt = new Date();
+  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL_SYSTEMS.join(',') ? ` (systems ${args.systems})` : ''}`;
+  log(`# bench (${mode}): ${systems.join(', ')}; ${workers} load-generator workers; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0].toFixed(2)}`);
+  const redis = await startRedis();
+  const addrBase = 10 + Math.floor(Math.random() * 200);
+  const results = {
+    command,
+    mode,
+    startedAt: startedAt.toISOString(),
+    host: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, loadavg: loadavg().map((x) => Number(x.toFixed(2))) },
+    workers,
+    config: cfg,
+    systems: {},
+  };
+  for (const [i, name] of systems.entries()) results.systems[name] = await runSystem(name, i, redis, addrBase);
+  await cleanupAll();
+  clearTimeout(watchdog);
+  results.finishedAt = new Date().toISOString();
+  results.seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
+
+  const dir = join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const json = JSON.stringify(results, null, 2) + '\n';
+  writeFileSync(file, json);
+  writeFileSync(join(dir, 'latest.json'), json);
+  log(`\n${formatReport(results)}`);
+  log(`results: ${file} (${results.seconds} s)`);
+  if (systems.length === ALL_SYSTEMS.length) {
+    const chart = await import(pathToFileURL(join(root, 'figures', 'bench-chart.mjs')).href);
+    chart.write(results);
+    log(`chart: ${chart.OUTPUT} (data: ${chart.DATA})`);
+  } else {
+    log('chart: not redrawn (only some systems ran)');
+  }
+}
+
+main().catch(fail);
