@@ -7,6 +7,7 @@ import {
   ServerEvent,
   isPrivateRoom,
   messageEnvelopePrefix,
+  tokenOfPrefix,
   parseObject,
   validateAuthFrame,
   validateElevationRequest,
@@ -36,9 +37,11 @@ export interface Session {
   deadline: number;
   subject: string;
   guest: boolean;
-  token: string;
   room: string;
-  /** `{"type":"message",...,"message":` for this session's token, room and id. */
+  /**
+   * `{"type":"message",...,"message":` for this session's token, room and id. The token itself
+   * is read back from it (tokenOfPrefix) on the rare joins that need it: stored once, not twice.
+   */
   prefix: string;
   link: MonolithLink | undefined;
   /** Token bucket for MESSAGE_RATE. */
@@ -92,7 +95,6 @@ export class Sessions {
       deadline: now + this.deps.config.AUTH_TIMEOUT_MS,
       subject: '',
       guest: false,
-      token: '',
       room: '',
       prefix: '',
       link: undefined,
@@ -297,9 +299,8 @@ export class Sessions {
       return this.step(s, E.BAD_REAUTH);
     }
     if (!first && result.subject === s.subject && result.guest === s.guest) {
-      s.token = frame.token;
       s.deadline = result.expMs;
-      s.prefix = messageEnvelopePrefix(s.token, s.room, s.id);
+      s.prefix = messageEnvelopePrefix(frame.token, s.room, s.id);
       this.step(s, E.REFRESH);
       s.ws?.send(
         elevation
@@ -328,10 +329,9 @@ export class Sessions {
     }
     s.subject = result.subject;
     s.guest = result.guest;
-    s.token = frame.token;
     s.deadline = result.expMs;
     s.room = room;
-    s.prefix = messageEnvelopePrefix(s.token, room, s.id);
+    s.prefix = messageEnvelopePrefix(frame.token, room, s.id);
     s.ws?.subscribe(room);
     if (elevation) s.ws?.send(elevationResult(true, frame._id));
     // An auth frame's `_id` is echoed by the welcome; an elevation's was answered just above.
@@ -346,7 +346,7 @@ export class Sessions {
   private join(s: Session, rejoin: boolean, requestId?: number | string): boolean {
     const link = this.deps.router.pick(s.room);
     // `_id` of the auth frame, echoed by the monolith in its `welcome`.
-    const frame = JSON.stringify({ type: 'join', token: s.token, room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId });
+    const frame = JSON.stringify({ type: 'join', token: tokenOfPrefix(s.prefix), room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId });
     if (!link || !link.send(frame)) {
       this.close(s, E.NO_MONOLITH, 'NO_MONOLITH');
       return false;

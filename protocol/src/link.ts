@@ -141,5 +141,14 @@ export function splitMessage(frame: string): { head: Record<string, unknown>; me
  * (and again on token refresh) and appends `<client text>}` per frame.
  */
 export function messageEnvelopePrefix(token: string, room: string, id: string): string {
-  return `{"type":"message","token":${JSON.stringify(token)},"room":${JSON.stringify(room)},"id":${JSON.stringify(id)}${MESSAGE_KEY}`;
+  const prefix = `{"type":"message","token":${JSON.stringify(token)},"room":${JSON.stringify(room)},"id":${JSON.stringify(id)}${MESSAGE_KEY}`;
+  // Flatten now: a concatenation is a tree of its parts until first read, and this string lives
+  // as long as the session (it is the balancer's per-connection memory).
+  void prefix.charCodeAt(0);
+  return prefix;
+}
+
+/** The token inside a prefix made by `messageEnvelopePrefix` (so a session stores it once). */
+export function tokenOfPrefix(prefix: string): string {
+  return (JSON.parse(prefix + '{}}') as { token: string }).token;
 }

@@ -1,6 +1,6 @@
 import { CloseCode, CloseReason, type MessageFrame } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
-import type { Conn, LinkPeer, Rooms } from '../rooms/rooms.js';
+import { sameToken, tokenTail, type Conn, type LinkPeer, type Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
 import { identify, mayEnter, RESYNC, welcome, type Identity } from './session.js';
 
@@ -63,7 +63,7 @@ export class Admission {
     // Unknown connection (its join went to a monolith that died): take it over here.
     conn ??= this.join(peer, frame.id, frame.room, frame.token, true);
     if (!conn) return;
-    if (frame.token !== conn.token) this.refresh(conn, frame.token);
+    if (!sameToken(conn, frame.token)) this.refresh(conn, frame.token);
     this.deps.gateway.handle(conn, frame.message);
   }
 
@@ -75,7 +75,7 @@ export class Admission {
   private refresh(conn: Conn, token: string): void {
     const who = identify(token);
     if (!who) return;
-    conn.token = token;
+    conn.tokenTail = tokenTail(token);
     conn.claims = who.claims;
     if (who.claims.use === 'ws') void this.consume(conn, who);
   }

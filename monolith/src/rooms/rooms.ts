@@ -14,7 +14,11 @@ export interface Conn {
   readonly id: string;
   readonly room: string;
   readonly link: LinkPeer;
-  token: string;
+  /**
+   * The signature tail of the token last seen, to notice a refresh without keeping the whole
+   * token per connection (an HMAC/signature tail differs between any two tokens).
+   */
+  tokenTail: string;
   claims: TokenClaims;
   subject: string;
   guest: boolean;
@@ -36,6 +40,18 @@ export interface RoomsDeps {
   /** How long an empty room stays loaded. */
   graceMs: number;
   log: Log;
+}
+
+const TAIL = 24;
+
+/** A copy (not a slice, which would keep the whole token alive) of the token's last characters. */
+export function tokenTail(token: string): string {
+  return Buffer.from(token.slice(-TAIL), 'latin1').toString('latin1');
+}
+
+/** True when `token` is the one `conn` last carried. No allocation: runs per message. */
+export function sameToken(conn: Conn, token: string): boolean {
+  return token.endsWith(conn.tokenTail);
 }
 
 /**
@@ -87,7 +103,7 @@ export class Rooms {
   /** Adds a connection (replacing an earlier one with the same id) and loads its room if new. */
   join(link: LinkPeer, id: string, room: string, token: string, claims: TokenClaims, subject: string, guest: boolean): Conn {
     if (this.conns.has(id)) this.leave(id);
-    const conn: Conn = { id, room, link, token, claims, subject, guest };
+    const conn: Conn = { id, room, link, tokenTail: tokenTail(token), claims, subject, guest };
     this.conns.set(id, conn);
     const r = this.rooms.get(room) ?? this.load(room);
     clearTimeout(r.unloadTimer);
