@@ -141,7 +141,7 @@ async function runSystem(name, index, redis, addrBase) {
   const [n1, n2] = cfg.idle;
   const c1 = await scenario.connect(ctx, { group: 'main', count: n1, room: ROOM, urls: handle.urls, addrOctet: octet(0) });
   if (c1.connected < n1 * 0.5) throw new Error(`${name}: only ${c1.connected} of ${n1} connections (${JSON.stringify(c1.failures)})`);
-  log(`  connect: ${c1.connected}/${n1} in ${c1.seconds} s = ${c1.perSec}/s (${c1.failed} failed attempts)`);
+  log(`  connect: ${c1.connected}/${n1} in ${c1.seconds} s = ${c1.perSec}/s (${c1.failed} failed attempts${c1.failed ? `: ${JSON.stringify(c1.failures)}` : ''})`);
   const rss1 = await scenario.rssAfterGc(ctx);
   res.idle = [{ conns: c1.connected, bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss1, c1.connected) }];
   log(`  idle @${c1.connected}: ${JSON.stringify(res.idle[0].bytesPerConn)} bytes/conn`);
@@ -159,7 +159,7 @@ async function runSystem(name, index, redis, addrBase) {
   const phases = [c1];
   if (n2) {
     const c2 = await scenario.connect(ctx, { group: 'more', count: n2 - n1, startIndex: n1, room: `${ROOM}-idle`, urls: handle.urls, addrOctet: octet(0) });
-    log(`  connect: ${c2.connected}/${n2 - n1} more in ${c2.seconds} s = ${c2.perSec}/s`);
+    log(`  connect: ${c2.connected}/${n2 - n1} more in ${c2.seconds} s = ${c2.perSec}/s (${c2.failed} failed attempts${c2.failed ? `: ${JSON.stringify(c2.failures)}` : ''})`);
     phases.push(c2);
     const rss2 = await scenario.rssAfterGc(ctx);
     const conns = c1.connected + c2.connected;

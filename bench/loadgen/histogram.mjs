@@ -39,8 +39,7 @@ export class Histogram {
 
   /** Records one value in microseconds (fractions are truncated). */
   record(us) {
-    const v = us | 0;
-    this.counts[indexOf(v >= 0 ? v : 0)]++;
+    this.counts[indexOf(us > 0 ? Math.floor(us) : 0)]++;
     this.total++;
     this.sum += us;
     if (us > this.max) this.max = us;

@@ -200,7 +200,12 @@ export class WsClient {
     } else if (op === OP_CLOSE) {
       this.closeCode = end - start >= 2 ? buf.readUInt16BE(start) : 1005;
       this.closeReason = end - start > 2 ? buf.toString('utf8', start + 2, end) : '';
-      if (!this.socket.destroyed) this.socket.end(encodeFrame(OP_CLOSE, Buffer.from(buf.subarray(start, Math.min(end, start + 2)))));
+      // Answer the close frame but leave closing TCP to the server (RFC 6455 §7.1.1); its FIN is
+      // answered with a reset (see 'end' above), or the socket is reset after a grace period.
+      if (!this.socket.destroyed) {
+        this.socket.write(encodeFrame(OP_CLOSE, Buffer.from(buf.subarray(start, Math.min(end, start + 2)))));
+        setTimeout(() => this.destroy(), 2000).unref();
+      }
     }
     // OP_PONG and binary frames: nothing to do.
   }
@@ -226,9 +231,12 @@ export class WsClient {
     this.socket.end(encodeFrame(OP_CLOSE, body));
   }
 
-  /** Drops the TCP connection without a close frame. */
+  /**
+   * Drops the TCP connection without a close frame, with a reset: neither side keeps a TIME_WAIT
+   * socket (thousands of them per run would otherwise pile up).
+   */
   destroy() {
-    this.socket.destroy();
+    if (!this.socket.destroyed) this.socket.resetAndDestroy();
   }
 }
 

@@ -118,12 +118,43 @@ export async function connect(ctx, { group, count, room, urls, startIndex = 0, h
 /** Fan-out to every welcomed member of `group`: a closed loop, then a burst. */
 export async function fanout(ctx, { group, room }) {
   const { cfg } = ctx;
+  await warmUp(ctx, { group, room });
   let seq = 1;
   const closed = await fanoutRun(ctx, { group, room, seqFrom: seq, count: cfg.fanoutClosedMessages, closedLoop: true });
   seq += cfg.fanoutClosedMessages;
   await sleep(200);
   const burst = await fanoutRun(ctx, { group, room, seqFrom: seq, count: cfg.fanoutBurstMessages, closedLoop: false });
   return { subscribers: closed.subscribers, closed, burst };
+}
+
+/**
+ * Publishes message 0 until every member has one: systems subscribe a room's Redis channel
+ * asynchronously when its first member joins (INTERFACE.md, Changes), so the first measured
+ * message could otherwise reach nobody.
+ */
+async function warmUp(ctx, { group, room }) {
+  const { pool, handle, system } = ctx;
+  let reported = 0;
+  let busy = Infinity;
+  let onAll;
+  const all = new Promise((r) => (onAll = r));
+  const off = pool.onEvent((_i, msg) => {
+    if (msg.ev === 'seq' && msg.seq === 0 && ++reported >= busy) onAll();
+  });
+  try {
+    const arm = await pool.all('fanout', { group, seqFrom: 0, seqTo: 1, closedLoop: true }, 10_000);
+    busy = arm.filter((r) => r.members > 0).length;
+    if (reported >= busy) return;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      await withTimeout(handle.publish(room, system.payload(0, process.hrtime.bigint())), 5000, 'publish');
+      if (await Promise.race([all.then(() => true), sleep(250).then(() => false)])) break;
+      if (Date.now() > deadline) throw new Error(`fan-out warm-up: ${reported} of ${busy} workers saw a delivery within 15 s`);
+    }
+  } finally {
+    off();
+    await pool.all('fanoutReport', {}, 10_000);
+  }
 }
 
 async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
@@ -242,7 +273,7 @@ export async function requestResponse(ctx, { group, concurrencies }) {
 export async function storm(ctx, { count, room, addrOctet }) {
   const { pool, handle, cfg } = ctx;
   const connected = await connect(ctx, { group: 'storm', count, room, urls: [handle.urls[0]], startIndex: 0, addrOctet });
-  ctx.log(`    ${connected.connected} storm clients on ${handle.urls[0]}`);
+  ctx.log(`    ${connected.connected} storm clients on ${handle.urls[0]}${connected.failed ? ` (${connected.failed} failed attempts: ${JSON.stringify(connected.failures)})` : ''}`);
   const role = handle.processes.find((p) => p.role === 'balancer')?.role ?? handle.processes[0].role;
   await pool.all('storm', { group: 'storm', base: cfg.stormBaseMs, cap: cfg.stormCapMs, timeoutMs: cfg.connectTimeoutMs }, 10_000);
   const t0 = Number(process.hrtime.bigint());
@@ -266,6 +297,7 @@ export async function storm(ctx, { count, room, addrOctet }) {
   return {
     role,
     clients: connected.connected,
+    connectFailures: connected.failures,
     dropped: status.dropped,
     stillDown: status.down,
     allBack,

@@ -24,6 +24,7 @@ import { Histogram } from './histogram.mjs';
 import { openWebSocket } from './rfc6455.mjs';
 
 const now = () => Number(process.hrtime.bigint());
+const CONNECT_ATTEMPTS = 8;
 
 let mod; // the system adapter module
 let jwtKey;
@@ -236,9 +237,10 @@ const commands = {
           const wait = (due - now()) / 1e6;
           if (wait > 1) await new Promise((r) => setTimeout(r, wait));
         }
-        // A refused attempt is retried a few times: the connect figure counts failures, but the
-        // scenarios after it need the connections.
-        for (let attempt = 0; attempt < 3; attempt++) {
+        // A refused attempt (a server's admission limit, a full backlog) is retried with the
+        // storm's full-jitter back-off: the connect figure counts the failures, and the scenarios
+        // after it need the connections.
+        for (let attempt = 0; attempt < CONNECT_ATTEMPTS; attempt++) {
           const t0 = now();
           const ok = await connectOne(conn, conn.target.timeoutMs);
           if (ok === true) {
@@ -250,7 +252,7 @@ const commands = {
           }
           failed++;
           failures[ok] = (failures[ok] ?? 0) + 1;
-          await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
         }
       }
     };
