@@ -267,7 +267,10 @@ export function openWebSocket(target, handlers) {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.destroy();
+      // A reset, like every close here: a FIN after the server's own FIN would leave the server a
+      // TIME_WAIT socket on its port.
+      if (socket.connecting) socket.destroy();
+      else socket.resetAndDestroy();
       reject(err);
     };
     const timer = setTimeout(() => fail(new Error(`upgrade timed out after ${timeoutMs} ms`)), timeoutMs);

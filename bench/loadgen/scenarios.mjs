@@ -5,6 +5,7 @@
  *
  * ctx: { pool, handle (adapter.start() result), system (adapter), cfg, redisPid, log(text) }
  */
+import { execFileSync } from 'node:child_process';
 import { Histogram } from './histogram.mjs';
 import { share, shareStart } from './pool.mjs';
 import { CpuMeter, rssBytes } from './procstat.mjs';
@@ -266,6 +267,18 @@ export async function requestResponse(ctx, { group, concurrencies }) {
   return out;
 }
 
+/** TCP states of the sockets on a local port, counted (`ss`), for diagnosing a port held after a kill. */
+function socketStates(port) {
+  try {
+    const lines = execFileSync('ss', ['-tanH', `( sport = :${port} )`], { encoding: 'utf8', timeout: 2000 }).trim().split('\n');
+    const counts = {};
+    for (const l of lines.filter(Boolean)) counts[l.split(/\s+/)[0]] = (counts[l.split(/\s+/)[0]] ?? 0) + 1;
+    return JSON.stringify(counts);
+  } catch (err) {
+    return `ss failed: ${err.message}`;
+  }
+}
+
 /**
  * Reconnect storm: `count` clients on urls[0], the process behind it restarted; time until every
  * client is welcomed again (full-jitter back-off in the workers) and how many attempts failed.
@@ -277,7 +290,15 @@ export async function storm(ctx, { count, room, addrOctet }) {
   const role = handle.processes.find((p) => p.role === 'balancer')?.role ?? handle.processes[0].role;
   await pool.all('storm', { group: 'storm', base: cfg.stormBaseMs, cap: cfg.stormCapMs, timeoutMs: cfg.connectTimeoutMs }, 10_000);
   const t0 = Number(process.hrtime.bigint());
-  await withTimeout(handle.restart(role), 30_000, `adapter.restart('${role}')`);
+  // The adapters retry binding the port for up to 75 s (INTERFACE.md, Changes): a slow rebind is
+  // a result (restartMs), not a failure. What holds the port is logged meanwhile.
+  const port = new URL(handle.urls[0]).port;
+  const watch = setInterval(() => ctx.log(`    restart pending; sockets on :${port}: ${socketStates(port)}`), 5000);
+  try {
+    await withTimeout(handle.restart(role), 90_000, `adapter.restart('${role}')`);
+  } finally {
+    clearInterval(watch);
+  }
   const restartMs = (Number(process.hrtime.bigint()) - t0) / 1e6;
   const deadline = Date.now() + cfg.stormTimeoutMs;
   let status;
