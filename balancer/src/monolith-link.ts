@@ -48,6 +48,8 @@ export class MonolithLink {
   private alive = false;
   framesIn = 0;
   framesOut = 0;
+  /** Discovery no longer lists this address; stop for good once the link is down. */
+  retired = false;
   /** True while the socket is corked until the end of this event-loop turn. */
   private corked = false;
   private readonly uncork = () => {

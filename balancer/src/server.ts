@@ -239,9 +239,9 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     },
     async drain() {
       if (draining) return;
+      // Keep listening: /ready must answer 503 to health checks, and a socket that still
+      // arrives is upgraded and closed with DRAINING so its client reconnects elsewhere.
       draining = true;
-      if (listenSocket) uws.us_listen_socket_close(listenSocket);
-      listenSocket = undefined;
       const queue = [...sessions.all.values()];
       const total = queue.length;
       const started = Date.now();

@@ -35,6 +35,8 @@ export interface LinkServerDeps {
   httpPort(): number;
 }
 
+const DRAIN_FRAME = JSON.stringify({ type: 'drain' });
+
 class Peer implements LinkPeer {
   alive = true;
   private corked = false;
@@ -111,6 +113,8 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     );
     peers.add(peer);
     rooms.addLink(peer);
+    // Linked while draining (a balancer restarted or scaled up): it must not send rooms here.
+    if (rooms.draining) peer.send(DRAIN_FRAME);
     log.info('balancer linked', { link: peer.id });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       framesIn.value++;
@@ -179,7 +183,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     },
     drain() {
       clearInterval(gossip);
-      rooms.toAllLinks(JSON.stringify({ type: 'drain' }));
+      rooms.toAllLinks(DRAIN_FRAME);
     },
     async close() {
       clearInterval(heartbeat);

@@ -28,8 +28,11 @@ process.stdout.write(JSON.stringify({ ready: 'monolith', id: config.MONOLITH_ID,
 
 process.on('SIGTERM', () => {
   log.info('SIGTERM: draining', { timeoutMs: config.DRAIN_TIMEOUT_MS });
-  void (registry?.stop() ?? Promise.resolve())
-    .then(() => app.drain(config.DRAIN_TIMEOUT_MS))
+  // The registry entry is removed best effort (it expires by TTL anyway): a Redis that does
+  // not answer must not hold up the drain.
+  void registry?.stop();
+  void app
+    .drain(config.DRAIN_TIMEOUT_MS)
     .then(() => app.close())
     .finally(() => process.exit(0));
 });

@@ -19,15 +19,17 @@ export class Router {
     private readonly log: Log,
   ) {}
 
-  /** Replaces the set of monolith addresses: dials new ones, stops removed ones. */
+  /**
+   * Replaces the set of monolith addresses: dials new ones, stops removed ones. A removed
+   * address whose link is up is only retired, and stopped when that link goes down: a discovery
+   * source that briefly lists nothing (a restarted Redis registry, a DNS hiccup) must not
+   * unlink healthy monoliths. A monolith that leaves on purpose drains and closes its link.
+   */
   setAddresses(addresses: readonly string[]): void {
     const wanted = new Set(addresses);
     for (const [address, link] of this.links) {
-      if (!wanted.has(address)) {
-        this.links.delete(address);
-        link.stop();
-        this.log.info('monolith removed by discovery', { address });
-      }
+      link.retired = !wanted.has(address);
+      if (link.retired && link.state !== 'ready') this.remove(address, link);
     }
     for (const address of wanted) {
       if (this.links.has(address)) continue;
@@ -35,6 +37,12 @@ export class Router {
       this.links.set(address, link);
       link.start();
     }
+  }
+
+  private remove(address: string, link: MonolithLink): void {
+    this.links.delete(address);
+    link.stop();
+    this.log.info('monolith removed by discovery', { address });
   }
 
   linkReady(link: MonolithLink): void {
@@ -54,6 +62,7 @@ export class Router {
       this.ready.delete(link.monolithId);
       this.owners.dropMonolith(link.monolithId);
     }
+    if (link.retired && this.links.get(link.address) === link) this.remove(link.address, link);
   }
 
   pick(room: string): MonolithLink | undefined {

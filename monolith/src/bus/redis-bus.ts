@@ -46,6 +46,8 @@ export class RedisBus implements Bus {
       enableOfflineQueue: true,
       lazyConnect: false,
       autoResubscribe: false,
+      // A Redis that accepts connections but does not answer must not hang a caller forever.
+      commandTimeout: 5000,
     };
     return new RedisBus(new Redis(url, { ...options, connectionName: 'gateway-pub' }), new Redis(url, { ...options, connectionName: 'gateway-sub' }));
   }

@@ -84,7 +84,8 @@ export class Rooms {
 
   addLink(link: LinkPeer): void {
     this.links.add(link);
-    link.send(this.gossipFrame());
+    // A draining monolith makes no claims: a balancer linking now must not route rooms here.
+    if (!this.draining) link.send(this.gossipFrame());
   }
 
   /** A balancer link is gone: every connection that came through it leaves (no ghosts). */
