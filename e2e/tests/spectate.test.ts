@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Permission } from '@gateway/protocol';
-import { adminToken, connect, startStack, uniq, useHarness, userToken, waitFor, type Stack, type TestClient } from '../harness/index.js';
+import { connect, startStack, uniq, useHarness, userToken, waitFor, type Stack, type TestClient } from '../harness/index.js';
+import { logEntry, postLog as postTo, putPool } from '../harness/gateway-http.js';
 
 useHarness();
 
@@ -27,35 +28,10 @@ async function client(balancer: number, guilds: Record<string, number>, room?: s
   return c;
 }
 
-async function put(monolith: number, guild: string, type: string, entity: Record<string, unknown> & { id: string }): Promise<number> {
-  const res = await fetch(`${stack.monoliths[monolith]!.http}/api/guilds/${guild}/pools/${type}/${entity.id}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' },
-    body: JSON.stringify(entity),
-  });
-  return res.status;
-}
-
-async function postLog(monolith: number, entry: Record<string, unknown>): Promise<number> {
-  const res = await fetch(`${stack.monoliths[monolith]!.http}/api/guilds/${entry.guild_id}/logs`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' },
-    body: JSON.stringify(entry),
-  });
-  return res.status;
-}
-
-const entry = (guild: string, id: string, isPrivate: boolean) => ({
-  id,
-  guild_id: guild,
-  action_number: 1,
-  agent_id: '42',
-  subject_id: null,
-  private: isPrivate,
-  reversible: false,
-  timestamp: Date.now(),
-  data: { note: id },
-});
+const put = (monolith: number, guild: string, type: string, entity: Record<string, unknown> & { id: string }) =>
+  putPool(stack.monoliths[monolith]!, guild, type, entity);
+const postLog = (monolith: number, entry: Record<string, unknown>) => postTo(stack.monoliths[monolith]!, entry);
+const entry = logEntry;
 
 async function numsub(topic: string): Promise<number> {
   const [, n] = (await redis.pubsub('NUMSUB', topic)) as [string, number];
