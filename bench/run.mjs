@@ -217,6 +217,9 @@ function findExport(ns, target, depth = 0, path = []) {
 
 async function main() {
   for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (one of ${ALL_SYSTEMS.join(', ')})`);
+  // Each worker process may hold at most 20,000 descriptors (a limit of this machine).
+  const perWorker = Math.ceil(Math.max(...cfg.idle, cfg.stormClients) / workers);
+  if (!(perWorker <= 18_000)) throw new Error(`--workers ${args.workers}: ${perWorker} sockets per worker exceeds 18,000`);
   const startedAt = new Date();
   const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL_SYSTEMS.join(',') ? ` (systems ${args.systems})` : ''}`;
   log(`# bench (${mode}): ${systems.join(', ')}; ${workers} load-generator workers; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0].toFixed(2)}`);

@@ -76,7 +76,8 @@ function drawPanel(out, p, x0, y0, w, h) {
   const plotW = w - left - 10;
   const plotH = h - top - bottom;
   const values = p.groups.flatMap((g) => p.series.map((s) => p.value(s.key, g)));
-  const { top: yTop, step } = axis(Math.max(0, ...values.filter(Number.isFinite)));
+  // Headroom above the tallest bar for its rotated value label.
+  const { top: yTop, step } = axis(1.15 * Math.max(0, ...values.filter(Number.isFinite)));
   const y = (v) => y0 + top + plotH - (v / yTop) * plotH;
   out.push(`<rect x="${x0}" y="${y0}" width="${w}" height="${h}" rx="6" fill="#ffffff" stroke="#dadce0"/>`);
   out.push(`<text x="${x0 + 10}" y="${y0 + 18}" font-size="12.5" font-weight="600" fill="#202124">${esc(p.title)}</text>`);
