@@ -39,7 +39,7 @@ function mustRun(command, args) {
 
 function installAndBuild() {
   if (needsInstall()) mustRun('npx', ['--yes', PNPM, 'install', '--frozen-lockfile']);
-  mustRun(bin('tsc'), ['-b', 'protocol', 'balancer', 'monolith']);
+  mustRun(bin('tsc'), ['-b', 'protocol', 'balancer', 'monolith', 'client']);
 }
 
 function test(args) {

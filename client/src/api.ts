@@ -1,0 +1,82 @@
+import { GatewayClient, type ClientOptions } from './client.js';
+
+export interface Entity {
+  id: string;
+  name?: string;
+  nickname?: string;
+  [key: string]: unknown;
+}
+interface PoolResponse {
+  data: Entity[];
+  nonexistent: string[];
+  finished: boolean;
+  cursor?: string | null;
+}
+
+/** The gateway API (DESIGN §5) on top of the generic client. */
+export class Gateway extends GatewayClient {
+  /** `request_elevation`: becomes the token's user without reconnecting; false leaves the session as it was. */
+  async elevate(token: string): Promise<boolean> {
+    const reply = await this.request<{ result: boolean }>('request_elevation', { token });
+    return reply.result;
+  }
+
+  /** The front page's mock bot; null when nothing answers. */
+  interpret(data: { guild_id: string; message_id: string; content: string; allowed_commands?: string[]; added_reactions?: string[]; removed_reactions?: string[] }) {
+    return this.request<{ guild_id: string; message_id: string; content: string; added_reactions: string[]; edit: boolean } | null>('interpret', data);
+  }
+
+  /** Step 1 of the member search: the entities on screen. */
+  async pool(type: string, ids: string[], guildId?: string): Promise<{ data: Entity[]; nonexistent: string[] }> {
+    const r = await this.request<PoolResponse>('pool_request', { type, ids, ...(guildId ? { guild_id: guildId } : {}) });
+    return { data: r.data, nonexistent: r.nonexistent };
+  }
+
+  /** Step 2: the rest of the pool, chunk by chunk (resumes from `cursor` if given). */
+  async *poolAll(type: string, guildId?: string, cursor?: string): AsyncGenerator<Entity[]> {
+    const chunks: Entity[][] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let failure: unknown;
+    void this.request('pool_all_request', { type, ...(guildId ? { guild_id: guildId } : {}), ...(cursor ? { cursor } : {}) }, {
+      timeout: 60_000,
+      chunk: (data) => {
+        const r = data as PoolResponse;
+        chunks.push(r.data);
+        wake?.();
+        return r.finished;
+      },
+    }).then(
+      () => {
+        done = true;
+        wake?.();
+      },
+      (err) => {
+        failure = err;
+        done = true;
+        wake?.();
+      },
+    );
+    for (;;) {
+      if (chunks.length) {
+        yield chunks.shift()!;
+        continue;
+      }
+      if (done) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    if (failure) throw failure;
+  }
+
+  /** Step 3: prefix search on name and nickname. */
+  async searchMembers(guildId: string, query: string, limit = 20): Promise<Entity[]> {
+    const r = await this.request<PoolResponse>('pool_search_request', { type: 'member', guild_id: guildId, query, limit });
+    return r.data;
+  }
+}
+
+/** Opens a gateway connection (see ClientOptions); it reconnects by itself until `close()`. */
+export function connect(opts: ClientOptions): Gateway {
+  return new Gateway(opts);
+}

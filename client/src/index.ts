@@ -1,0 +1,5 @@
+export { GatewayClient, type ClientOptions, type State, type SocketLike, type SocketFactory } from './client.js';
+export { Gateway, connect, type Entity } from './api.js';
+export { GatewayError } from './errors.js';
+export { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
+export { gatewayMiddleware, gatewayRequest, type GatewayRequestAction } from './redux.js';
