@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DEV_JWT_SECRET, DEV_LINK_SECRET } from './dev-env.mjs';
+import { startWebServer } from './serve-web.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const PNPM = 'pnpm@10.20.0';
@@ -103,6 +104,17 @@ function start() {
 
   const ready = {};
   const children = new Map();
+  // The dashboard (web/, scripts/serve-web.mjs) runs in this process; it only serves files and
+  // proxies to the monolith, so the stack works without it if its port is taken.
+  let web;
+  startWebServer({
+    port: Number(base.WEB_PORT ?? 8081),
+    monolithHttp: `http://127.0.0.1:${monolithEnv.HTTP_PORT}`,
+    jwtSecret: shared.JWT_SECRET,
+  }).then(
+    (server) => (web = server),
+    (err) => process.stderr.write(`run: dashboard not started: ${err.message}\n`),
+  );
   let stopping = false;
 
   const onReady = (name) => (msg) => {
@@ -117,6 +129,7 @@ function start() {
         `  connect:    ws://127.0.0.1:${port}/ws`,
         `  JWT secret: ${shared.JWT_SECRET}`,
         `  dev token:  ${tokenEnv}node scripts/dev-token.mjs alice    (first frame: {"action":"auth","token":"<token>"})`,
+        ...(web ? [`  dashboard:  ${web.url}`] : []),
         '',
       ].join('\n') + '\n',
     );

@@ -1,0 +1,160 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebServer, type WebServer } from '../../scripts/serve-web.mjs';
+import { logEntry, postLog } from '../harness/gateway-http.js';
+import { JWT_SECRET, ROOT, startStack, useHarness, type Stack } from '../harness/index.js';
+
+/**
+ * The dashboard (web/) in Debian's chromium, against a real stack: one monolith with the demo
+ * fixture, two balancers (the page rotates through both on reconnect), and scripts/serve-web.mjs.
+ */
+useHarness();
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const GUILD = '1234567890';
+
+let stack: Stack;
+let web: WebServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ monoliths: 1, balancers: 2, monolithEnv: { DEMO_FIXTURE: 'true' } });
+  web = await startWebServer({ port: 0, monolithHttp: stack.monoliths[0]!.http, jwtSecret: JWT_SECRET });
+  // playwright refuses --user-data-dir on launch(): it always gives the browser a fresh profile
+  // in a temp dir of its own (removed on close), and each page gets its own context.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await web?.close();
+  await stack?.stop();
+});
+
+/** A page signed in as `sub`, spectating the demo guild, with its lists loaded. */
+async function openDashboard(sub = 'alice'): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  const ws = stack.balancers.map((b) => b.url()).join(',');
+  await page.goto(`${web.url}?ws=${encodeURIComponent(ws)}&api=${encodeURIComponent(stack.monoliths[0]!.http)}&sub=${sub}`);
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 15_000 });
+  await expect.poll(() => page.inputValue('#guild'), { timeout: 10_000 }).toBe(GUILD);
+  await page.waitForSelector('#members[data-loaded="true"] li', { timeout: 15_000 });
+  await page.waitForSelector('#auto-responses li', { timeout: 15_000 });
+  expect(errors).toEqual([]);
+  return page;
+}
+
+const texts = (page: Page, selector: string) => page.$$eval(selector, (els) => els.map((e) => e.textContent ?? ''));
+
+describe('dashboard', () => {
+  it('serves the page, the SDK and the protocol module with JavaScript MIME types, and refuses traversal', async () => {
+    const js = await fetch(`${web.url}client/index.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect((await fetch(`${web.url}protocol/codes.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect((await fetch(web.url)).headers.get('content-type')).toMatch(/^text\/html/);
+    for (const path of ['web/..%2f..%2fpackage.json', 'client/%2e%2e/%2e%2e/package.json', 'protocol/..%5c..%5cpackage.json', 'etc/passwd']) {
+      expect((await fetch(`${web.url}${path}`)).status, path).toBe(404);
+    }
+  });
+
+  it('shows channels, roles, the first members and finds alice by search', async () => {
+    const page = await openDashboard('alice');
+    expect((await texts(page, '#channels li')).length).toBeGreaterThan(0);
+    expect((await texts(page, '#roles li')).length).toBeGreaterThan(0);
+    const members = await texts(page, '#members li');
+    expect(members.length).toBeGreaterThan(0);
+    expect(members.length).toBeLessThanOrEqual(50);
+    await page.fill('#member-search', 'alice');
+    await page.waitForFunction(() => [...document.querySelectorAll('#member-results li')].some((li) => /alice/i.test(li.textContent ?? '')), undefined, { timeout: 10_000 });
+    // the mock bot answers a demo trigger as the signed-in user
+    await page.fill('#bot-input', 'hello everyone');
+    await page.click('#bot-send');
+    await page.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'Hello there!', undefined, { timeout: 10_000 });
+    const id = String(Date.now());
+    expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
+    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+    mkdirSync(join(ROOT, 'figures'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'figures', 'dashboard.png'), fullPage: true });
+  });
+
+  it('an auto response saved on one page appears on another (log_pool)', async () => {
+    const a = await openDashboard('alice');
+    const b = await openDashboard('bob');
+    const trigger = `wave${Date.now()}`;
+    await a.fill('#ar-trigger', trigger);
+    await a.fill('#ar-response', 'waving back');
+    await a.click('#ar-save');
+    for (const page of [a, b]) {
+      await page.waitForFunction((t) => [...document.querySelectorAll('#auto-responses li')].some((li) => li.textContent === `${t} → waving back`), trigger, { timeout: 10_000 });
+    }
+    expect(await b.textContent('#error')).toBe('');
+    // and the bot uses it
+    await b.fill('#bot-input', `I ${trigger} at you`);
+    await b.click('#bot-send');
+    await b.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'waving back', undefined, { timeout: 10_000 });
+  });
+
+  it('the live log shows an entry posted to the monolith', async () => {
+    const page = await openDashboard('alice');
+    const id = String(Date.now());
+    expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
+    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+  });
+
+  it('a guest can use the mock bot', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${web.url}?ws=${encodeURIComponent(stack.balancers[0]!.url())}`);
+    await page.click('#guest');
+    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 15_000 });
+    expect(await page.textContent('#who')).toContain('guest');
+    await page.fill('#bot-input', 'ping');
+    await page.click('#bot-send');
+    await page.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'pong', undefined, { timeout: 10_000 });
+  });
+
+  it('shows reconnecting, then open again after its balancer is killed, without a reload', async () => {
+    const page = await openDashboard('alice');
+    await page.evaluate(() => {
+      (window as unknown as { seen: string[] }).seen = [];
+      new MutationObserver(() => (window as unknown as { seen: string[] }).seen.push(document.getElementById('state')!.textContent ?? '')).observe(
+        document.getElementById('state')!,
+        { childList: true, characterData: true, subtree: true },
+      );
+      (window as unknown as { marker: number }).marker = 42;
+    });
+    const first = stack.balancers[0]!;
+    await first.kill();
+    await page.waitForFunction(() => (window as unknown as { seen: string[] }).seen.includes('reconnecting'), undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 20_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    // still spectating after the reconnect: a new log entry arrives
+    const id = String(Date.now());
+    expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
+    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+  });
+});

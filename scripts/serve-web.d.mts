@@ -1,0 +1,7 @@
+export interface WebServer {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+export function resolveStatic(pathname: string): string | undefined;
+export function startWebServer(opts?: { port?: number; host?: string; monolithHttp?: string; jwtSecret?: string }): Promise<WebServer>;
