@@ -111,6 +111,7 @@ function start() {
     port: Number(base.WEB_PORT ?? 8081),
     monolithHttp: `http://127.0.0.1:${monolithEnv.HTTP_PORT}`,
     jwtSecret: shared.JWT_SECRET,
+    wsUrl: `ws://127.0.0.1:${balancerEnv.BALANCER_PORT}/ws`,
   }).then(
     (server) => (web = server),
     (err) => process.stderr.write(`run: dashboard not started: ${err.message}\n`),

@@ -4,4 +4,4 @@ export interface WebServer {
   close(): Promise<void>;
 }
 export function resolveStatic(pathname: string): string | undefined;
-export function startWebServer(opts?: { port?: number; host?: string; monolithHttp?: string; jwtSecret?: string }): Promise<WebServer>;
+export function startWebServer(opts?: { port?: number; host?: string; monolithHttp?: string; jwtSecret?: string; wsUrl?: string }): Promise<WebServer>;

@@ -3,13 +3,15 @@
  * The dashboard's static server (node:http, no dependencies): serves the page and the built SDK,
  * mints demo tokens and proxies the two monolith calls a browser cannot make itself.
  *
- *   node scripts/serve-web.mjs          (WEB_PORT, default 8081; MONOLITH_HTTP, default http://127.0.0.1:3000)
+ *   node scripts/serve-web.mjs   (WEB_PORT, default 8081; MONOLITH_HTTP, default http://127.0.0.1:3000;
+ *                                 WS_URL, default ws://127.0.0.1:8080/ws; JWT_SECRET, default the dev secret)
  *
  * Routes:
  *   GET  /                      web/index.html
  *   GET  /web/*                 web/*
  *   GET  /client/*              client/dist/*  (the SDK, an ES module)
  *   GET  /protocol/*            protocol/dist/* (the SDK imports /protocol/codes.js via the page's import map)
+ *   GET  /config.json           {ws}: the balancer url(s) the page connects to unless its ?ws= says otherwise
  *   POST /demo-token            {sub} → {token}: an HS256 development token (scripts/dev-token.mjs)
  *   POST /guest-token           → the monolith's POST /api/tokens/guest
  *   PUT  /demo/auto-response    {guild_id, id, trigger, response} → the monolith's
@@ -100,9 +102,15 @@ async function relay(res, upstream) {
 
 /**
  * Starts the server; resolves with `{port, url, close()}` once listening.
- * @param {{port?: number, host?: string, monolithHttp?: string, jwtSecret?: string}} opts
+ * @param {{port?: number, host?: string, monolithHttp?: string, jwtSecret?: string, wsUrl?: string}} opts
  */
-export async function startWebServer({ port = 8081, host = '127.0.0.1', monolithHttp = 'http://127.0.0.1:3000', jwtSecret = DEV_JWT_SECRET } = {}) {
+export async function startWebServer({
+  port = 8081,
+  host = '127.0.0.1',
+  monolithHttp = 'http://127.0.0.1:3000',
+  jwtSecret = DEV_JWT_SECRET,
+  wsUrl = 'ws://127.0.0.1:8080/ws',
+} = {}) {
   let serviceToken;
   const service = () => (serviceToken ??= devToken({ sub: 'web', admin: true, secret: jwtSecret }));
 
@@ -110,6 +118,7 @@ export async function startWebServer({ port = 8081, host = '127.0.0.1', monolith
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const route = `${req.method} ${url.pathname}`;
+      if (route === 'GET /config.json') return send(res, 200, { ws: wsUrl });
       if (route === 'POST /demo-token') {
         const body = await readJson(req);
         const sub = typeof body.sub === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(body.sub) ? body.sub : 'alice';
@@ -180,6 +189,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     port: Number(process.env.WEB_PORT ?? 8081),
     monolithHttp: process.env.MONOLITH_HTTP ?? 'http://127.0.0.1:3000',
     jwtSecret: process.env.JWT_SECRET || DEV_JWT_SECRET,
+    wsUrl: process.env.WS_URL ?? 'ws://127.0.0.1:8080/ws',
   });
   process.stdout.write(JSON.stringify({ ready: 'web', port: web.port }) + '\n');
   const stop = () => web.close().then(() => process.exit(0));

@@ -1,12 +1,14 @@
 // Dashboard page: plain ES module on top of the client SDK (/client/index.js).
 // Query string: ?ws=<balancer websocket url>[,<another>...]&api=<monolith http origin>&as=<guest|sub>
-//   ws  default ws://<page host>:8080/ws; a comma-separated list is rotated through on reconnect
+//   ws  default: /config.json's (the server's WS_URL, ws://127.0.0.1:8080/ws); a comma-separated
+//       list is rotated through on reconnect
 //   api default http://127.0.0.1:3000 (only shown; the page talks to the monolith through this server)
 import { connect } from '/client/index.js';
 
 const DEMO_GUILD = '1234567890';
 const params = new URLSearchParams(location.search);
-const wsUrls = (params.get('ws') || `ws://${location.hostname || '127.0.0.1'}:8080/ws`).split(',').map((s) => s.trim()).filter(Boolean);
+const splitUrls = (value) => String(value).split(',').map((s) => s.trim()).filter(Boolean);
+let wsUrls = splitUrls(params.get('ws') || '');
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -17,6 +19,17 @@ const els = {
 };
 
 let client;
+
+// Without ?ws= the server's /config.json says where the balancer is.
+const configReady = (async () => {
+  if (wsUrls.length) return;
+  try {
+    wsUrls = splitUrls((await (await fetch('/config.json')).json()).ws);
+  } catch {
+    // served by something else: fall back to the npm start default
+  }
+  if (!wsUrls.length) wsUrls = [`ws://${location.hostname || '127.0.0.1'}:8080/ws`];
+})();
 
 let identity = null; // {kind: 'user'|'guest', sub?}
 let guild = '';
@@ -64,7 +77,8 @@ async function tokenFor(who) {
   return body.token;
 }
 
-function start(who) {
+async function start(who) {
+  await configReady;
   if (client) client.close();
   identity = who;
   welcome = null;

@@ -9,6 +9,9 @@ import { JWT_SECRET, ROOT, startStack, useHarness, type Stack } from '../harness
 /**
  * The dashboard (web/) in Debian's chromium, against a real stack: one monolith with the demo
  * fixture, two balancers (the page rotates through both on reconnect), and scripts/serve-web.mjs.
+ * The reconnect scenario kills a balancer rather than restarting it on its port: uWS binds without
+ * SO_REUSEADDR, so the killed process' port stays unbindable for ~60 s of TIME_WAIT (tried: a
+ * restart on the same port still failed after 40 s of retries).
  */
 useHarness();
 
@@ -22,7 +25,7 @@ const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ monoliths: 1, balancers: 2, monolithEnv: { DEMO_FIXTURE: 'true' } });
-  web = await startWebServer({ port: 0, monolithHttp: stack.monoliths[0]!.http, jwtSecret: JWT_SECRET });
+  web = await startWebServer({ port: 0, monolithHttp: stack.monoliths[0]!.http, jwtSecret: JWT_SECRET, wsUrl: stack.balancers[0]!.url() });
   // playwright refuses --user-data-dir on launch(): it always gives the browser a fresh profile
   // in a temp dir of its own (removed on close), and each page gets its own context.
   browser = await chromium.launch({
@@ -128,7 +131,8 @@ describe('dashboard', () => {
     const context = await browser.newContext();
     contexts.push(context);
     const page = await context.newPage();
-    await page.goto(`${web.url}?ws=${encodeURIComponent(stack.balancers[0]!.url())}`);
+    // no ?ws=: the page asks the server's /config.json
+    await page.goto(web.url);
     await page.click('#guest');
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 15_000 });
     expect(await page.textContent('#who')).toContain('guest');
