@@ -156,23 +156,17 @@ export class Sessions {
     this.closeCounter(code).value++;
   }
 
-  /** Re-places every session of a monolith that went away and re-joins it on the new owner. */
-  relink(lost: MonolithLink): void {
-    for (const s of this.all.values()) {
-      if (s.link !== lost) continue;
-      s.link = undefined;
-      // Channels of the lost monolith are gone with it; the client re-subscribes after `resync`.
-      dropChannels(s.ws);
-      if (s.state === S.OPEN) this.join(s, true);
-    }
-  }
-
   /** Moves this balancer's connections in `room` off `from` (it lost the room) to the owner. */
   moveRoom(room: string, from: MonolithLink): void {
     for (const s of this.all.values()) if (s.room === room && s.link === from) this.move(s);
   }
 
-  /** Moves every connection off a draining monolith, which hands its rooms back. */
+  /**
+   * Moves every connection off a monolith that died or drains: each is re-joined (with
+   * `rejoin`, so it gets `welcome` + `resync`) on the room's new placement; the client stays
+   * connected. Its channel subscriptions went with the old monolith. (A `leave` to a dead link
+   * is a no-op: `send` refuses when the link is not ready.)
+   */
   moveAll(from: MonolithLink): void {
     for (const s of this.all.values()) if (s.link === from) this.move(s);
   }

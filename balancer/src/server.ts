@@ -44,7 +44,7 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     down(link, reason) {
       log.warn('monolith link down; re-placing its rooms', { monolith: link.monolithId, reason });
       router.linkDown(link);
-      sessions.relink(link);
+      sessions.moveAll(link);
     },
     frame: (link, head, message) => dispatch(link, head, message),
   };

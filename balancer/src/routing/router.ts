@@ -58,10 +58,7 @@ export class Router {
   }
 
   linkDown(link: MonolithLink): void {
-    if (link.monolithId && this.ready.get(link.monolithId) === link) {
-      this.ready.delete(link.monolithId);
-      this.owners.dropMonolith(link.monolithId);
-    }
+    this.linkDraining(link);
     if (link.retired && this.links.get(link.address) === link) this.remove(link.address, link);
   }
 

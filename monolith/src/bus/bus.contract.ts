@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bus } from './bus.js';
+// The e2e harness' polling wait (deadline, no fixed sleep), shared by every test.
+import { waitFor as poll } from '../../../e2e/harness/wait.js';
+
+const waitFor = (check: () => true | undefined, timeoutMs = 5000) => poll(check, { timeoutMs, intervalMs: 10 });
 
 export interface BusFactory {
   /** A fresh bus; several made by one factory must reach each other (same broker). */
@@ -10,19 +14,6 @@ export interface BusFactory {
   dropConnections?(): Promise<void>;
   /** True when buses from one factory share a broker across processes. */
   shared: boolean;
-}
-
-function waitFor<T>(get: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const tick = () => {
-      const v = get();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() > deadline) return reject(new Error('timed out waiting'));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 /** The one contract every Bus implementation passes (STYLE rule 5; bus.ts states it). */

@@ -4,6 +4,7 @@ import { createLog } from '@gateway/protocol/node';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { memoryEpochs } from './epochs.js';
 import { Rooms, roomTopic, type LinkPeer } from './rooms.js';
+import { waitFor } from '../../../e2e/harness/wait.js';
 
 class RecordingLink implements LinkPeer {
   readonly frames: string[] = [];
@@ -27,10 +28,7 @@ function setup(graceMs = 0) {
 }
 
 const claims = { sub: 'u' };
-const until = async (cond: () => boolean) => {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(cond()).toBe(true);
-};
+const until = (cond: () => boolean) => waitFor(cond, { timeoutMs: 2000, intervalMs: 5 });
 
 describe('Rooms', () => {
   it('sends a broadcast once per link with members, not once per member', () => {

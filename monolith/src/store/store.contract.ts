@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../e2e/harness/wait.js';
 import { StoreInputError, type Entity, type EntityStore } from './store.js';
 
 const ids = (entities: Entity[]) => entities.map((e) => e.id);
@@ -184,14 +185,8 @@ export function describeStore(name: string, make: () => Promise<EntityStore>): v
       expect(await s.consumeOnce(key, 1)).toBe(false);
       expect(await s.consumeOnce(`${key}:other`, 1)).toBe(true);
       // Poll until the TTL ran out (no fixed sleep): false until then, true exactly once after.
-      const deadline = Date.now() + 5000;
       const start = Date.now();
-      let again = false;
-      while (!again && Date.now() < deadline) {
-        again = await s.consumeOnce(key, 1);
-        if (!again) await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(again).toBe(true);
+      expect(await waitFor(() => s.consumeOnce(key, 1), { timeoutMs: 5000, what: 'the key to expire' })).toBe(true);
       expect(Date.now() - start).toBeGreaterThan(500);
       expect(await s.consumeOnce(key, 1)).toBe(false);
       await expect(s.consumeOnce(key, 0)).rejects.toThrow(StoreInputError);
