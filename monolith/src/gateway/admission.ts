@@ -54,7 +54,8 @@ export class Admission {
   }
 
   message(peer: LinkPeer, frame: MessageFrame): void {
-    const queue = this.waiting.get(frame.id);
+    // Per message: skip the lookup in the common case of no token being consumed.
+    const queue = this.waiting.size === 0 ? undefined : this.waiting.get(frame.id);
     if (queue) {
       queue.push(frame);
       return;
