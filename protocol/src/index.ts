@@ -5,6 +5,7 @@ export * from './client.js';
 export * from './link.js';
 export * from './gateway.js';
 export * from './validate.js';
+export * from './json-depth.js';
 export * from './metrics.js';
 export * from './config-schema.js';
 export * from './backoff.js';
