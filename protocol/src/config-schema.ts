@@ -106,6 +106,9 @@ export function configTable(spec: Spec): string[] {
   });
 }
 
+/** Token rules' defaults, shared by `jwtSpec` and `createVerifier` callers that pass no option. */
+export const JWT_DEFAULTS = { maxLifetimeS: 86400, clockToleranceS: 5 } as const;
+
 /** The token-key variables both services read; spread into each service's spec. */
 export const jwtSpec = {
   JWT_SECRET: v.optional('HS256 secret for tokens (the same on every balancer and monolith; at least 16 characters).'),
@@ -113,6 +116,8 @@ export const jwtSpec = {
   JWKS_URL: v.optional('JWKS endpoint for tokens, instead of `JWT_SECRET`.'),
   JWT_ISSUER: v.optional('Required `iss` claim, when set.'),
   JWT_AUDIENCE: v.optional('Required `aud` claim, when set.'),
+  JWT_MAX_LIFETIME_S: v.int('Longest token lifetime accepted: `exp` minus `iat` (or minus now, without `iat`); `exp` itself is required.', JWT_DEFAULTS.maxLifetimeS, 1),
+  JWT_CLOCK_TOLERANCE_S: v.int('Clock skew allowed between token issuers and this service when checking `exp`, `nbf` and `iat`.', JWT_DEFAULTS.clockToleranceS, 0, 300),
 };
 export type JwtConfig = ConfigOf<typeof jwtSpec>;
 

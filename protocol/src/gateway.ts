@@ -81,6 +81,25 @@ export function inGuild(claims: TokenClaims, guildId: string): boolean {
 }
 
 /**
+ * Mock guilds (the front page's bot) live in their own id range, below 10^7 as in architus; no
+ * real guild id is that short. Anyone, guests included, may use the mock bot there.
+ */
+export const MOCK_GUILD_ID_LIMIT = 10_000_000;
+const mockGuildRe = new RegExp(`^[0-9]{1,${String(MOCK_GUILD_ID_LIMIT - 1).length}}$`);
+
+export function isMockGuild(guildId: string): boolean {
+  return mockGuildRe.test(guildId);
+}
+
+/**
+ * True when the mock bot may read the guild's data for this token: a mock guild, or a guild the
+ * token may act on (`interpret` must never reveal another guild's auto responses).
+ */
+export function mayInterpret(claims: TokenClaims, guildId: string): boolean {
+  return isMockGuild(guildId) || inGuild(claims, guildId);
+}
+
+/**
  * True when the token holds `bit` in the guild. `admin` (architus admin) and the guild's
  * ADMINISTRATOR bit imply every permission, as in Discord.
  */

@@ -20,16 +20,14 @@ export function isPrivateRoom(room: string): boolean {
   return room.startsWith('user:') || room.startsWith('guest:');
 }
 
-/** The private room of a subject. */
-export function ownRoom(subject: string, guest: boolean): RoomName {
-  return guest ? guestRoom(subject) : userRoom(subject);
-}
-
-export function userRoom(sub: string): RoomName {
-  return `user:${sub}` as RoomName;
-}
-export function guestRoom(jti: string): RoomName {
-  return `guest:${jti}` as RoomName;
+/**
+ * The private room of a subject (`user:<sub>`, `guest:<jti>`), or undefined when the subject
+ * cannot form a valid room name (a `/`, a newline, NUL, `../`, too long...): such a token is
+ * refused (FORBIDDEN_ROOM), never turned into a topic or key that could alias a channel.
+ */
+export function ownRoom(subject: string, guest: boolean): RoomName | undefined {
+  const room = `${guest ? 'guest' : 'user'}:${subject}`;
+  return isRoomName(room) ? room : undefined;
 }
 
 /** The uWS topic a balancer uses for a monolith's channel; see DESIGN §3. */

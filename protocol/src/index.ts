@@ -9,5 +9,6 @@ export * from './json-depth.js';
 export * from './metrics.js';
 export * from './config-schema.js';
 export * from './backoff.js';
+export * from './token-bucket.js';
 export * from './gateway-api.js';
 export * from './registry.js';

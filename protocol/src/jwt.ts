@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SignJWT, createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
-import type { JwtConfig } from './config-schema.js';
+import { JWT_DEFAULTS, type JwtConfig } from './config-schema.js';
 import { subjectOf, validateTokenClaims, type TokenClaims } from './gateway.js';
 
 /** Why a token was refused; each maps to its own close code on the balancer. */
@@ -19,7 +19,10 @@ export interface VerifierOptions {
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** Clock skew allowed on `exp`, `nbf` and `iat`. */
   clockToleranceS?: number;
+  /** Longest lifetime accepted: `exp - iat`, or `exp - now` without `iat`. */
+  maxLifetimeS?: number;
 }
 
 function algorithmsFor(key: KeyObject): string[] {
@@ -46,10 +49,27 @@ function headerAlg(token: string): string | undefined {
   }
 }
 
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * True when the signature segment is canonical base64url: no `=` padding, nothing outside the
+ * alphabet, and zero unused bits in the last character, i.e. re-encoding the decoded bytes gives
+ * the same text. Decoders are lenient, so without this one signature has several spellings and a
+ * token several strings (a cache or a replay check keyed by the token text could be sidestepped).
+ */
+export function canonicalSignature(token: string): boolean {
+  const dot = token.lastIndexOf('.');
+  const sig = token.slice(dot + 1);
+  if (dot < 0 || sig.length === 0 || !B64URL.test(sig)) return false;
+  return Buffer.from(sig, 'base64url').toString('base64url') === sig;
+}
+
 /**
  * Builds the token check used by balancers and monoliths. Rejects `alg: none` and any algorithm
- * other than the configured key's (no HS/RS confusion), expired and not-yet-valid tokens, wrong
- * `iss`/`aud` when configured, and tokens with neither `sub` nor a guest `jti`.
+ * other than the configured key's (no HS/RS confusion), a signature that is not canonical
+ * base64url (`invalid`), tokens without `exp` or living longer than `maxLifetimeS` (`claims`),
+ * expired ones, ones whose `nbf` or `iat` is in the future (`not_yet_valid`), wrong `iss`/`aud`
+ * when configured, and tokens with neither `sub` nor a guest `jti`.
  */
 export function createVerifier(opts: VerifierOptions): (token: string) => Promise<VerifyResult> {
   let key: Parameters<typeof jwtVerify>[1] | ReturnType<typeof createRemoteJWKSet>;
@@ -68,17 +88,22 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
     throw new Error('a JWT secret, public key or JWKS URL is required');
   }
   const allowed = new Set(algorithms);
+  const tolerance = opts.clockToleranceS ?? JWT_DEFAULTS.clockToleranceS;
+  const maxLifetime = opts.maxLifetimeS ?? JWT_DEFAULTS.maxLifetimeS;
   const verifyOptions = {
     algorithms,
     issuer: opts.issuer,
     audience: opts.audience,
-    clockTolerance: opts.clockToleranceS ?? 0,
+    clockTolerance: tolerance,
+    // A token without `exp` would never expire.
+    requiredClaims: ['exp'],
   };
 
   return async (token: string): Promise<VerifyResult> => {
     const alg = headerAlg(token);
     if (alg === undefined) return { ok: false, reason: 'invalid', detail: 'malformed token header' };
     if (!allowed.has(alg)) return { ok: false, reason: 'algorithm', detail: `algorithm ${alg} not allowed` };
+    if (!canonicalSignature(token)) return { ok: false, reason: 'invalid', detail: 'signature is not canonical base64url' };
     let payload: JWTPayload;
     try {
       // jose takes either a key or a key-resolving function; both shapes are handled at run time.
@@ -92,13 +117,19 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
       if (err instanceof errors.JOSEAlgNotAllowed) return { ok: false, reason: 'algorithm', detail: 'algorithm not allowed' };
       return { ok: false, reason: 'invalid', detail: (err as Error).message };
     }
+    // jose checks that `exp` (required) and `iat` are numbers; it checks `iat` against the clock
+    // only with maxTokenAge, which measures age from `iat`, not the lifetime the issuer chose.
+    const exp = payload.exp as number;
+    const now = Date.now() / 1000;
+    if (payload.iat !== undefined && payload.iat > now + tolerance) return { ok: false, reason: 'not_yet_valid', detail: 'iat is in the future' };
+    if (exp - (payload.iat ?? now) > maxLifetime) return { ok: false, reason: 'claims', detail: `lifetime above ${maxLifetime} s` };
     if (!validateTokenClaims.check(payload)) {
       return { ok: false, reason: 'claims', detail: validateTokenClaims.explain(payload) };
     }
     const claims = payload as TokenClaims & JWTPayload;
     const { subject, guest } = subjectOf(claims);
     if (!subject) return { ok: false, reason: 'claims', detail: guest ? 'guest token without jti' : 'token without sub' };
-    return { ok: true, claims, subject, guest, expMs: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
+    return { ok: true, claims, subject, guest, expMs: exp * 1000 };
   };
 }
 
@@ -110,6 +141,8 @@ export function verifierFromConfig(config: JwtConfig): (token: string) => Promis
     jwksUrl: config.JWKS_URL,
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
+    maxLifetimeS: config.JWT_MAX_LIFETIME_S,
+    clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
   });
 }
 
