@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import {
-  LINK_AUTH_HEADER,
+  CloseCode,
   LINK_BALANCER_HEADER,
   LINK_NONCE_HEADER,
   fullJitter,
@@ -10,12 +10,21 @@ import {
   validateInit,
   type M2BHead,
 } from '@gateway/protocol';
-import { linkInitToken, safeEqual, type Log } from '@gateway/protocol/node';
+import { linkProof, safeEqual, type Log } from '@gateway/protocol/node';
 
 export type LinkState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
+/** TLS for links that cross machines: verify the monolith against `ca`, present `cert`/`key`. */
+export interface LinkTls {
+  ca: string;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
 export interface LinkOptions {
   secret: string;
+  /** Dial `wss://` with these; plain `ws://` when undefined. */
+  tls?: LinkTls | undefined;
   balancerId: string;
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -33,9 +42,10 @@ export interface LinkHandler {
 }
 
 /**
- * One balancer → monolith link (DESIGN §3): dials with LINK_SECRET, requires a valid `init`
- * before anything else, heartbeats both ways, and redials with full-jitter back-off. Frames are
- * handed to the handler synchronously, so they are processed in order.
+ * One balancer → monolith link (DESIGN §3): dials with a fresh nonce (never the secret), requires
+ * an `init` whose proof of LINK_SECRET binds that nonce, answers with its own proof (`hello`),
+ * heartbeats both ways, and redials with full-jitter back-off. A peer that fails is never used.
+ * Frames are handed to the handler synchronously, so they are processed in order.
  */
 export class MonolithLink {
   state: LinkState = 'backoff';
@@ -107,12 +117,13 @@ export class MonolithLink {
   private dial(): void {
     const nonce = randomBytes(18).toString('base64url');
     this.state = 'connecting';
-    const ws = new WebSocket(`ws://${this.address}/link`, {
+    const tls = this.opts.tls;
+    const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${this.address}/link`, {
       headers: {
-        [LINK_AUTH_HEADER]: `Bearer ${this.opts.secret}`,
         [LINK_NONCE_HEADER]: nonce,
         [LINK_BALANCER_HEADER]: this.opts.balancerId,
       },
+      ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true } : {}),
       handshakeTimeout: Math.max(1000, this.opts.heartbeatMs),
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
@@ -141,7 +152,12 @@ export class MonolithLink {
       this.alive = true;
     });
     ws.on('error', (err) => this.log.debug('link error', { address: this.address, err: err.message }));
-    ws.on('close', (code, reason) => this.closed(`closed ${code} ${reason.toString()}`));
+    ws.on('close', (code, reason) => {
+      if (code === CloseCode.LINK_AUTH_FAILED) {
+        this.log.warn('monolith refused this balancer\'s link proof (LINK_SECRET differs?)', { address: this.address, monolith: this.monolithId });
+      }
+      this.closed(`closed ${code} ${reason.toString()}`);
+    });
   }
 
   private handshake(text: string, nonce: string): void {
@@ -152,10 +168,17 @@ export class MonolithLink {
     } catch {
       init = undefined;
     }
-    if (!validateInit.check(init) || !safeEqual(init.token, linkInitToken(this.opts.secret, nonce, init.id))) {
-      this.log.error('monolith failed link authentication; dropping and retrying', { address: this.address });
+    if (!validateInit.check(init)) {
+      this.log.warn('monolith failed link authentication (malformed init or old link version); dropping and retrying', { address: this.address });
       return this.reset('bad init');
     }
+    const handshake = { balancerNonce: nonce, monolithNonce: init.nonce, balancerId: this.opts.balancerId, monolithId: init.id };
+    if (!safeEqual(init.token, linkProof(this.opts.secret, 'monolith', handshake))) {
+      // Nothing secret-bearing was sent to this peer: the nonce and our id only.
+      this.log.warn('monolith failed link authentication (wrong proof of LINK_SECRET); dropping and retrying', { address: this.address, claimed: init.id });
+      return this.reset('bad init');
+    }
+    this.ws?.send(JSON.stringify({ type: 'hello', token: linkProof(this.opts.secret, 'balancer', handshake) }));
     this.monolithId = init.id;
     this.httpPort = init.port;
     this.state = 'ready';

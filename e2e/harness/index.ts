@@ -8,6 +8,7 @@ export * from './redis.js';
 export * from './stack.js';
 export * from './tokens.js';
 export * from './wait.js';
+export * from './raw-link.js';
 
 /**
  * Registers the per-file hooks every e2e file needs: on a failed test, print the output each

@@ -1,10 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
-import { CloseCode, LINK_AUTH_HEADER, LINK_NONCE_HEADER } from '@gateway/protocol';
+import { CloseCode } from '@gateway/protocol';
 import {
   adminToken,
   connect,
-  LINK_SECRET,
   startBalancer,
   startMonolith,
   startStack,
@@ -158,62 +156,19 @@ describe('the last monolith dying', () => {
 });
 
 describe('link authentication', () => {
-  it('refuses a link dialed without the right LINK_SECRET', async () => {
-    const monolith = await startMonolith();
-    const base = `ws://${monolith.linkAddress}/link`;
-    const tryLink = (secret: string) =>
-      new Promise<number>((resolve) => {
-        const ws = new WebSocket(base, { headers: { [LINK_AUTH_HEADER]: `Bearer ${secret}`, [LINK_NONCE_HEADER]: 'n'.repeat(24) } });
-        ws.on('unexpected-response', (_req, res) => {
-          resolve(res.statusCode ?? 0);
-          ws.terminate();
-        });
-        ws.on('open', () => {
-          resolve(101);
-          ws.terminate();
-        });
-        ws.on('error', () => resolve(-1));
-      });
-    expect(await tryLink('wrong-secret-0123456789abcdef')).toBe(401);
-    expect(await tryLink(LINK_SECRET)).toBe(101);
-    expect(await monolith.metric('monolith_link_rejected_total')).toBe(1);
-    await monolith.stop();
-  });
-
   it('never links a balancer with a wrong LINK_SECRET; its clients get 4001', async () => {
     const monolith = await startMonolith();
     const balancer = await startBalancer({ monoliths: [monolith], env: { LINK_SECRET: 'another-link-secret-0123456789' }, waitForMonoliths: 0 });
     await waitFor(async () => (await monolith.metric('monolith_link_rejected_total')) >= 2, { what: 'two refused link attempts (it retries)' });
+    // Both sides say so at warn: the balancer cannot verify the monolith's proof and hangs up
+    // before sending its own, which the monolith reports as a refused handshake.
+    expect(balancer.proc.output('stderr')).toMatch(/monolith failed link authentication.*wrong proof/);
+    expect(monolith.proc.output('stderr')).toMatch(/link closed during authentication/);
     expect(await readyStatus(balancer)).toEqual({ status: 503, monoliths: 0 });
     expect(await monolith.metric('monolith_links')).toBe(0);
     const c = await connect(balancer.url());
     c.send({ action: 'auth', token: await userToken() });
     expect((await c.closed()).code).toBe(CloseCode.NO_MONOLITH);
     await Promise.all([balancer.stop(), monolith.stop()]);
-  });
-
-  it('never links to an impostor monolith that cannot prove LINK_SECRET in init', async () => {
-    // A fake monolith that accepts any link and answers with a forged init.
-    const dials: string[] = [];
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-    wss.on('connection', (ws, req) => {
-      dials.push(String(req.headers[LINK_NONCE_HEADER]));
-      ws.send(JSON.stringify({ type: 'init', id: 'impostor', port: 1, token: 'forged-token-value', version: 1 }));
-    });
-    const address = wss.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    try {
-      const balancer = await startBalancer({ monoliths: [`127.0.0.1:${port}`], waitForMonoliths: 0 });
-      await waitFor(() => dials.length >= 2, { what: 'the balancer dropping the impostor and redialing' });
-      expect(await readyStatus(balancer)).toEqual({ status: 503, monoliths: 0 });
-      expect(balancer.proc.output('stderr')).toContain('failed link authentication');
-      // A fresh nonce per dial, so an init cannot be replayed.
-      expect(new Set(dials).size).toBe(dials.length);
-      await balancer.stop();
-    } finally {
-      for (const ws of wss.clients) ws.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }
   });
 });

@@ -1,9 +1,9 @@
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LINK_AUTH_HEADER, LINK_BALANCER_HEADER, LINK_NONCE_HEADER } from '@gateway/protocol';
 import {
   connect,
-  LINK_SECRET,
+  rawLink,
+  type RawLink,
   startBalancer,
   startMonolith,
   startRedis,
@@ -29,18 +29,10 @@ afterAll(async () => {
  * A raw balancer link from the test: it joins one connection and then ignores `drain`, so the
  * monolith stays draining (held by that connection) until DRAIN_TIMEOUT_MS.
  */
-async function holdingLink(linkAddress: string): Promise<{ frames: Array<Record<string, unknown>>; send(frame: object): void }> {
-  const ws = new WebSocket(`ws://${linkAddress}/link`, {
-    headers: { [LINK_AUTH_HEADER]: `Bearer ${LINK_SECRET}`, [LINK_NONCE_HEADER]: 'n'.repeat(24), [LINK_BALANCER_HEADER]: 'holder' },
-  });
-  sockets.push(ws);
-  const frames: Array<Record<string, unknown>> = [];
-  ws.on('message', (data: Buffer) => frames.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return { frames, send: (frame) => ws.send(JSON.stringify(frame)) };
+async function holdingLink(linkAddress: string): Promise<RawLink> {
+  const link = await rawLink(linkAddress, { balancerId: 'holder' });
+  sockets.push(link.ws);
+  return link;
 }
 
 /** Joins fresh rooms until one lands on `monolithId`; returns that client. */

@@ -15,6 +15,7 @@ import { registerRoutes } from './http/routes.js';
 import { registerTokenRoutes } from './http/tokens.js';
 import { registerGuildRoutes } from './http/guild-routes.js';
 import { Admission } from './gateway/admission.js';
+import { TokenCache } from './gateway/token-cache.js';
 import { registerInterpret, type AutoResponse } from './gateway/interpret.js';
 import { registerPools } from './gateway/pools.js';
 import { RedisBus } from './bus/redis-bus.js';
@@ -38,6 +39,9 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** Distinct tokens whose verification is remembered (about 1 KB each). */
+const TOKEN_CACHE_SIZE = 20_000;
+
 /** Builds the monolith: HTTP app, link server, rooms, bus. Never listens (STYLE rule 7). */
 export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } = {}): App {
   const metrics = new Metrics();
@@ -48,8 +52,18 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
   const channels = new Channels();
   const guildTopics = new GuildTopics(bus, channels, log);
   const gateway = new Gateway(rooms, log);
+  const verify = verifierFromConfig(config);
+  const tokens = new TokenCache(verify, TOKEN_CACHE_SIZE);
+  const admission = new Admission({
+    rooms,
+    gateway,
+    monolithId: config.MONOLITH_ID,
+    verify: (token) => tokens.check(token),
+    consumeOnce: (k, ttl) => store.consumeOnce(k, ttl),
+    log,
+  });
   registerPing(gateway);
-  registerSpectate(gateway, rooms, channels, guildTopics);
+  registerSpectate(gateway, rooms, channels, guildTopics, admission);
   registerPools(gateway, store);
   registerInterpret(gateway, rooms, {
     rate: config.INTERPRET_RATE,
@@ -59,8 +73,6 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
       return data.filter((e): e is typeof e & AutoResponse => typeof e.trigger === 'string' && typeof e.response === 'string');
     },
   });
-  const admission = new Admission({ rooms, gateway, monolithId: config.MONOLITH_ID, consumeOnce: (k, ttl) => store.consumeOnce(k, ttl), log });
-  const verify = verifierFromConfig(config);
   const sign = config.JWT_SECRET ? createSigner(config.JWT_SECRET, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }) : undefined;
 
   const http = Fastify({ logger: false, bodyLimit: config.MAX_HTTP_BODY_BYTES });

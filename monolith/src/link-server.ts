@@ -1,16 +1,22 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import {
-  LINK_AUTH_HEADER,
+  CloseCode,
+  CloseReason,
   LINK_BALANCER_HEADER,
   LINK_NONCE_HEADER,
+  LINK_NONCE_PATTERN,
+  LINK_PEER_ID_PATTERN,
   LINK_PROTOCOL_VERSION,
   validateB2M,
+  validateHello,
   type B2M,
   type Metrics,
 } from '@gateway/protocol';
-import { linkInitToken, safeEqual, type Log } from '@gateway/protocol/node';
+import { linkProof, safeEqual, type LinkHandshake, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
 import type { Admission } from './gateway/admission.js';
 import type { LinkPeer, Rooms } from './rooms/rooms.js';
@@ -36,6 +42,8 @@ export interface LinkServerDeps {
 }
 
 const DRAIN_FRAME = JSON.stringify({ type: 'drain' });
+/** Largest link frame (client frames are far smaller; the link port is internal, never public). */
+const LINKED_MAX_PAYLOAD = 64 * 1024 * 1024;
 
 class Peer implements LinkPeer {
   alive = true;
@@ -73,44 +81,93 @@ function socketOf(ws: WebSocket): { cork(): void; uncork(): void } | undefined {
 }
 
 /**
- * Accepts balancer links (DESIGN §3): checks LINK_SECRET on the upgrade, sends `init` with a
- * token bound to the balancer's nonce, then gossip, then handles frames in arrival order.
+ * Accepts balancer links (DESIGN §3): sends `init` with its own nonce and a proof of LINK_SECRET
+ * bound to the balancer's nonce, requires the balancer's `hello` proof bound to ours as the first
+ * frame, and only then treats the peer as a link (gossip, joins, messages, in arrival order).
+ * Over TLS with a CA configured, a balancer must also present a certificate the CA signed.
  */
 export function createLinkServer(deps: LinkServerDeps): LinkServer {
   const { config, rooms, admission, metrics, log } = deps;
   const framesIn = metrics.counter('monolith_link_frames_in_total', 'Frames received from balancers.');
   const framesOut = metrics.counter('monolith_link_frames_out_total', 'Frames sent to balancers.');
-  const rejected = metrics.counter('monolith_link_rejected_total', 'Link upgrades refused (bad LINK_SECRET).');
-  const expected = `Bearer ${config.LINK_SECRET}`;
-  // Balancers splice client text into envelopes only after checking it parses as JSON.
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, skipUTF8Validation: true });
-  const server = createServer((_req, res) => res.writeHead(426).end('balancer links only'));
+  const rejected = metrics.counter('monolith_link_rejected_total', 'Link attempts refused (bad request, or a peer that failed to prove LINK_SECRET).');
+  // Until its `hello` proof verifies, a peer gets nothing but `init`. Balancers splice client text
+  // into envelopes only after checking it parses as JSON.
+  const pending = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: LINKED_MAX_PAYLOAD, skipUTF8Validation: true });
+  const tls = config.linkTls;
+  const refuse: RequestListener = (_req, res) => res.writeHead(426).end('balancer links only');
+  const server = tls.cert
+    ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined }, refuse)
+    : createServer(refuse);
+  if (tls.cert) server.on('tlsClientError', (err: Error, socket: Duplex & { remoteAddress?: string }) => {
+    rejected.value++;
+    log.warn('refused a link: TLS handshake failed (no or untrusted client certificate?)', { from: socket.remoteAddress, err: err.message });
+  });
   const peers = new Set<Peer>();
+  const handshakes = new Set<WebSocket>();
   let seq = 0;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const auth = req.headers[LINK_AUTH_HEADER];
     const nonce = req.headers[LINK_NONCE_HEADER];
-    if (req.url !== '/link' || typeof auth !== 'string' || !safeEqual(auth, expected) || typeof nonce !== 'string' || nonce.length < 16) {
+    const balancer = req.headers[LINK_BALANCER_HEADER];
+    if (req.url !== '/link' || typeof nonce !== 'string' || !LINK_NONCE_PATTERN.test(nonce) || typeof balancer !== 'string' || !LINK_PEER_ID_PATTERN.test(balancer)) {
       rejected.value++;
-      log.warn('refused a link: bad LINK_SECRET or request', { from: req.socket.remoteAddress, url: req.url });
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      log.warn('refused a link: not a link request (path, nonce or balancer id header)', { from: req.socket.remoteAddress, url: req.url });
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, nonce, String(req.headers[LINK_BALANCER_HEADER] ?? 'unknown')));
+    pending.handleUpgrade(req, socket, head, (ws) => challenge(ws, { balancerNonce: nonce, monolithNonce: randomBytes(18).toString('base64url'), balancerId: balancer, monolithId: config.MONOLITH_ID }, req.socket.remoteAddress));
   });
 
-  function accept(ws: WebSocket, nonce: string, balancer: string): void {
-    const peer = new Peer(`${balancer}#${++seq}`, ws, framesOut);
-    peer.send(
+  /** Sends `init` and waits for the balancer's proof; a peer that fails it is closed, never linked. */
+  function challenge(ws: WebSocket, handshake: LinkHandshake, from: string | undefined): void {
+    handshakes.add(ws);
+    const fail = (why: string) => {
+      if (!handshakes.delete(ws)) return;
+      rejected.value++;
+      log.warn('balancer failed link authentication; closing', { from, balancer: handshake.balancerId, why });
+      ws.close(CloseCode.LINK_AUTH_FAILED, CloseReason.LINK_AUTH_FAILED);
+      // A peer that does not complete the close handshake is cut.
+      setTimeout(() => ws.terminate(), 1000).unref();
+    };
+    const timer = setTimeout(() => fail('no hello in time'), Math.max(1000, config.LINK_HEARTBEAT_MS));
+    ws.once('message', (data: Buffer, isBinary: boolean) => {
+      clearTimeout(timer);
+      let hello: unknown;
+      try {
+        hello = isBinary ? undefined : JSON.parse(data.toString('utf8'));
+      } catch {
+        hello = undefined;
+      }
+      if (!validateHello.check(hello)) return fail('first frame was not hello');
+      if (!safeEqual(hello.token, linkProof(config.LINK_SECRET, 'balancer', handshake))) return fail('wrong proof of LINK_SECRET');
+      handshakes.delete(ws);
+      ws.removeAllListeners();
+      accept(ws, handshake.balancerId);
+    });
+    ws.on('error', (err) => log.debug('link error during handshake', { from, err: err.message }));
+    ws.on('close', () => {
+      clearTimeout(timer);
+      // Closed by the peer before its hello: a balancer that refused our proof (LINK_SECRET differs).
+      if (handshakes.delete(ws)) {
+        rejected.value++;
+        log.warn('link closed during authentication (the balancer refused our proof: LINK_SECRET differs?)', { from, balancer: handshake.balancerId });
+      }
+    });
+    ws.send(
       JSON.stringify({
         type: 'init',
         id: config.MONOLITH_ID,
         port: deps.httpPort(),
-        token: linkInitToken(config.LINK_SECRET, nonce, config.MONOLITH_ID),
+        nonce: handshake.monolithNonce,
+        token: linkProof(config.LINK_SECRET, 'monolith', handshake),
         version: LINK_PROTOCOL_VERSION,
       }),
     );
+  }
+
+  function accept(ws: WebSocket, balancer: string): void {
+    const peer = new Peer(`${balancer}#${++seq}`, ws, framesOut);
     peers.add(peer);
     rooms.addLink(peer);
     // Linked while draining (a balancer restarted or scaled up): it must not send rooms here.
@@ -151,6 +208,9 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
       case 'message':
         admission.message(peer, frame);
         return;
+      case 'token':
+        admission.token(frame);
+        return;
     }
   }
 
@@ -188,7 +248,8 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     async close() {
       clearInterval(heartbeat);
       clearInterval(gossip);
-      for (const ws of wss.clients) ws.terminate();
+      for (const peer of peers) peer.ws.terminate();
+      for (const ws of handshakes) ws.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -27,6 +27,11 @@ export const ApiEvent = {
   LOG_POOL: 'log_pool',
   /** Push: a log entry of the spectated guild. */
   LOG_OTHER: 'log_other',
+  /**
+   * Push: a token refresh removed or lowered permissions, and these spectate channels were
+   * dropped (`data: {guild_id, channels, spectating, reason}`; `spectating: false` when none is left).
+   */
+  SPECTATE_REVOKED: 'spectate_revoked',
 } as const;
 
 export const ElevationRequest = Type.Object({ token: Type.String({ minLength: 1, maxLength: 8192 }) });

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { CloseCode } from './close-codes.js';
 import { compile } from './validate.js';
 
 /**
@@ -11,13 +12,16 @@ import { compile } from './validate.js';
 const Str = Type.String({ minLength: 1, maxLength: 256 });
 const Token = Type.String({ minLength: 1, maxLength: 8192 });
 
-export const LINK_PROTOCOL_VERSION = 1;
-/** Header on the link upgrade request carrying LINK_SECRET (`Bearer <secret>`). */
-export const LINK_AUTH_HEADER = 'authorization';
-/** Header with the balancer's random nonce; the monolith's init token is an HMAC over it. */
+/** 2: challenge-response link authentication (`init` carries a nonce, the balancer answers `hello`). */
+export const LINK_PROTOCOL_VERSION = 2;
+/** Header with the balancer's random nonce; the monolith's init proof binds it (see link-auth.ts). */
 export const LINK_NONCE_HEADER = 'x-link-nonce';
-/** Header naming the dialing balancer, for logs and metrics. */
+/** Header naming the dialing balancer; bound into both proofs, used in logs. */
 export const LINK_BALANCER_HEADER = 'x-balancer-id';
+/** Nonces are 16-128 base64url characters (the balancer and monolith send 24). */
+export const LINK_NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+/** Balancer ids in the link header: what a connection id prefix may hold. */
+export const LINK_PEER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 // ---- balancer → monolith ----
 export const JoinFrame = Type.Object({
@@ -39,7 +43,17 @@ export const MessageFrame = Type.Object({
   // Any JSON object (TypeBox objects exclude arrays); a Record would test a regex per key.
   message: Type.Object({}),
 });
-export const B2M = Type.Union([JoinFrame, LeaveFrame, MessageFrame]);
+/** The balancer's first frame: its proof of LINK_SECRET over both nonces (link-auth.ts). */
+export const HelloFrame = Type.Object({ type: Type.Literal('hello'), token: Str });
+export type HelloFrame = Static<typeof HelloFrame>;
+export const validateHello = compile(HelloFrame);
+/**
+ * The connection's token was refreshed (same subject): the monolith verifies it and applies its
+ * claims at once, so a refresh that lowers permissions drops what the new token does not allow.
+ */
+export const TokenFrame = Type.Object({ type: Type.Literal('token'), token: Token, room: Str, id: Str });
+export type TokenFrame = Static<typeof TokenFrame>;
+export const B2M = Type.Union([JoinFrame, LeaveFrame, MessageFrame, TokenFrame]);
 export type B2M = Static<typeof B2M>;
 export type JoinFrame = Static<typeof JoinFrame>;
 export type LeaveFrame = Static<typeof LeaveFrame>;
@@ -51,10 +65,22 @@ export const InitFrame = Type.Object({
   type: Type.Literal('init'),
   id: Str,
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** The monolith's nonce, which the balancer's `hello` proof must bind. */
+  nonce: Type.String({ pattern: LINK_NONCE_PATTERN.source }),
+  /** The monolith's proof of LINK_SECRET (link-auth.ts). */
   token: Str,
-  version: Type.Optional(Type.Integer()),
+  version: Type.Literal(LINK_PROTOCOL_VERSION),
 });
-export const UnicastHead = Type.Object({ type: Type.Literal('unicast'), room: Str, id: Str });
+export const UnicastHead = Type.Object({
+  type: Type.Literal('unicast'),
+  room: Str,
+  id: Str,
+  /**
+   * Set on the owner's `welcome`: the owner admitted the connection, and only now does the
+   * balancer subscribe it to its room's topic (no push reaches a socket its owner has not admitted).
+   */
+  admit: Type.Optional(Type.Literal(true)),
+});
 export const BroadcastHead = Type.Object({ type: Type.Literal('broadcast'), room: Str });
 export const SubscribeFrame = Type.Object({ type: Type.Literal('subscribe'), id: Str, channel: Str });
 export const UnsubscribeFrame = Type.Object({ type: Type.Literal('unsubscribe'), id: Str, channel: Str });
@@ -62,16 +88,19 @@ export const PublishHead = Type.Object({ type: Type.Literal('publish'), channel:
 export const KickFrame = Type.Object({
   type: Type.Literal('kick'),
   id: Str,
-  code: Type.Integer({ minimum: 4000, maximum: 4999 }),
+  /** A catalogued close code (STYLE rule 12): the balancer sends nothing else to a client. */
+  code: Type.Union(Object.values(CloseCode).map((c) => Type.Literal(c))),
   reason: Type.String({ maxLength: 120 }),
 });
-export const LoadedFrame = Type.Object({ type: Type.Literal('loaded'), room: Str, epoch: Type.Integer({ minimum: 0 }) });
+/** Epochs come from the shared counter and start at 1: an epoch 0 claim is refused as malformed. */
+const Epoch = Type.Integer({ minimum: 1 });
+export const LoadedFrame = Type.Object({ type: Type.Literal('loaded'), room: Str, epoch: Epoch });
 export const UnloadedFrame = Type.Object({ type: Type.Literal('unloaded'), room: Str, reason: Type.String({ maxLength: 120 }) });
 /** The monolith is shutting down: balancers move its connections elsewhere (rejoin). */
 export const DrainFrame = Type.Object({ type: Type.Literal('drain') });
 export const GossipFrame = Type.Object({
   type: Type.Literal('gossip'),
-  rooms: Type.Array(Type.Object({ room: Str, epoch: Type.Integer({ minimum: 0 }) })),
+  rooms: Type.Array(Type.Object({ room: Str, epoch: Epoch })),
 });
 
 /** M2B frames as the balancer sees them: `message` is cut out by `splitMessage` first. */

@@ -1,71 +1,101 @@
-import { CloseCode, CloseReason, type MessageFrame } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type TokenFrame } from '@gateway/protocol';
+import type { Log, VerifyResult } from '@gateway/protocol/node';
 import { sameToken, tokenTail, type Conn, type LinkPeer, type Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
-import { identify, mayEnter, RESYNC, welcome, type Identity } from './session.js';
+import { mayEnter, RESYNC, welcome, type Identity } from './session.js';
 
 export interface AdmissionDeps {
   rooms: Rooms;
   gateway: Gateway;
   monolithId: string;
+  /** The same verifier and rules as the balancer's, cached by token (TokenCache). */
+  verify(token: string): Promise<VerifyResult>;
   /** True the first time a key is seen within its TTL (single-use websocket tokens). */
   consumeOnce(key: string, ttlSeconds: number): Promise<boolean>;
   log: Log;
 }
 
+/** What waits, in order, while a connection's token is verified. */
+type Waiting = MessageFrame | TokenFrame;
+
 /** A websocket token (`use: "ws"`) opens one session: its `jti` is consumed on first use. */
 const WS_TOKEN_KEY_TTL_S = 120;
 
 /**
- * Who may enter which room, and the per-connection order of what follows: `join` (welcome,
- * resync after a move), token refresh carried by envelopes, and single-use websocket tokens,
- * whose consumption is asynchronous: the connection's frames wait in order until it is done.
+ * Who may enter which room, and the per-connection order of what follows. The monolith verifies
+ * every token it acts on (DESIGN §3, defence in depth: a link that was somehow compromised still
+ * cannot forge users): the token of a `join`, and any token that differs from the connection's
+ * current one (a refresh). Verification is asynchronous, so while it runs for a connection its
+ * frames wait, in order, and are handled once it is done; a token that does not verify kicks the
+ * connection with its catalogued code. Single-use websocket tokens are consumed before the
+ * connection is admitted, so a replay gets nothing but the close.
  */
 export class Admission {
-  /** Frames of connections whose websocket token is being consumed. */
-  private readonly waiting = new Map<string, MessageFrame[]>();
+  /** Frames of connections whose token is being verified or consumed. */
+  private readonly waiting = new Map<string, Waiting[]>();
+  /** Called after a connection's claims changed (a refresh that may lower permissions). */
+  private readonly claimsListeners: Array<(conn: Conn) => void> = [];
 
   constructor(private readonly deps: AdmissionDeps) {}
 
-  join(peer: LinkPeer, id: string, room: string, token: string, rejoin: boolean, requestId?: number | string): Conn | undefined {
-    const who = identify(token);
-    if (!who) return this.kick(peer, id, 'TOKEN_INVALID');
-    if (!mayEnter(room, who)) return this.kick(peer, id, 'FORBIDDEN_ROOM');
-    const conn = this.deps.rooms.join(peer, id, room, token, who.claims, who.subject, who.guest);
-    const greet = () => {
-      this.deps.rooms.unicast(conn, welcome(conn, this.deps.monolithId, requestId));
-      if (rejoin) this.deps.rooms.unicast(conn, RESYNC);
-    };
-    // A connection moved here after a failover re-presents a token already used: not a reuse.
-    if (rejoin || who.claims.use !== 'ws') {
-      greet();
-      return conn;
-    }
-    this.waiting.set(id, []);
-    this.consume(conn, who).then((ok) => {
-      const queued = this.waiting.get(id) ?? [];
+  onClaimsChanged(listener: (conn: Conn) => void): void {
+    this.claimsListeners.push(listener);
+  }
+
+  join(peer: LinkPeer, id: string, room: string, token: string, rejoin: boolean, requestId?: number | string): void {
+    // A new join replaces the connection: what waited for an earlier one is void.
+    const queue: Waiting[] = [];
+    this.waiting.set(id, queue);
+    void this.deps.verify(token).then(async (result) => {
+      if (this.waiting.get(id) !== queue) return;
+      if (!result.ok) return this.refuse(peer, id, TOKEN_FAILURE_CLOSE[result.reason], `token refused on join: ${result.reason}`);
+      const who: Identity = { claims: result.claims, subject: result.subject, guest: result.guest };
+      if (!mayEnter(room, who)) return this.refuse(peer, id, 'FORBIDDEN_ROOM', 'room not allowed for this token');
+      // A connection moved here after a failover re-presents a token already used: not a reuse.
+      if (!rejoin && who.claims.use === 'ws' && !(await this.consumed(id, who))) {
+        if (this.waiting.get(id) === queue) this.refuse(peer, id, 'TOKEN_INVALID', 'websocket token already used');
+        return;
+      }
+      if (this.waiting.get(id) !== queue) return;
       this.waiting.delete(id);
-      if (this.deps.rooms.get(id) !== conn) return;
-      if (!ok) return;
-      greet();
-      for (const frame of queued) this.message(peer, frame);
+      const conn = this.deps.rooms.join(peer, id, room, token, who.claims, who.subject, who.guest);
+      this.deps.rooms.admit(conn, welcome(conn, this.deps.monolithId, requestId));
+      if (rejoin) this.deps.rooms.unicast(conn, RESYNC);
+      this.replay(peer, queue);
     });
-    return conn;
   }
 
   message(peer: LinkPeer, frame: MessageFrame): void {
-    // Per message: skip the lookup in the common case of no token being consumed.
+    // Per message: skip the lookup in the common case of no token being verified.
     const queue = this.waiting.size === 0 ? undefined : this.waiting.get(frame.id);
     if (queue) {
       queue.push(frame);
       return;
     }
-    let conn = this.deps.rooms.get(frame.id);
-    // Unknown connection (its join went to a monolith that died): take it over here.
-    conn ??= this.join(peer, frame.id, frame.room, frame.token, true);
-    if (!conn) return;
-    if (!sameToken(conn, frame.token)) this.refresh(conn, frame.token);
+    const conn = this.deps.rooms.get(frame.id);
+    if (!conn) {
+      // Unknown connection (its join went to a monolith that died): take it over here, once
+      // its token verifies.
+      this.join(peer, frame.id, frame.room, frame.token, true);
+      this.waiting.get(frame.id)?.push(frame);
+      return;
+    }
+    if (!sameToken(conn, frame.token)) {
+      this.refresh(conn, frame.token).push(frame);
+      return;
+    }
     this.deps.gateway.handle(conn, frame.message);
+  }
+
+  /** The balancer tells of a new token for a connection (a refresh): verify it and apply its claims. */
+  token(frame: TokenFrame): void {
+    const queue = this.waiting.size === 0 ? undefined : this.waiting.get(frame.id);
+    if (queue) {
+      queue.push(frame);
+      return;
+    }
+    const conn = this.deps.rooms.get(frame.id);
+    if (conn && !sameToken(conn, frame.token)) this.refresh(conn, frame.token);
   }
 
   leave(id: string): void {
@@ -73,35 +103,51 @@ export class Admission {
     this.deps.rooms.leave(id);
   }
 
-  private refresh(conn: Conn, token: string): void {
-    const who = identify(token);
-    if (!who) return;
-    conn.tokenTail = tokenTail(token);
-    conn.claims = who.claims;
-    if (who.claims.use === 'ws') void this.consume(conn, who);
+  /** Verifies a connection's new token; its frames wait in the returned queue meanwhile. */
+  private refresh(conn: Conn, token: string): Waiting[] {
+    const queue: Waiting[] = [];
+    this.waiting.set(conn.id, queue);
+    void this.deps.verify(token).then(async (result) => {
+      if (this.waiting.get(conn.id) !== queue || this.deps.rooms.get(conn.id) !== conn) return;
+      if (!result.ok) return this.refuse(conn.link, conn.id, TOKEN_FAILURE_CLOSE[result.reason], `refreshed token refused: ${result.reason}`);
+      // A refresh keeps the identity; another subject arrives as leave + join, never as a message.
+      if (result.subject !== conn.subject || result.guest !== conn.guest) return this.refuse(conn.link, conn.id, 'TOKEN_CLAIMS', 'token of another subject');
+      const who: Identity = { claims: result.claims, subject: result.subject, guest: result.guest };
+      if (who.claims.use === 'ws' && !(await this.consumed(conn.id, who))) {
+        if (this.waiting.get(conn.id) === queue) this.refuse(conn.link, conn.id, 'TOKEN_INVALID', 'websocket token already used');
+        return;
+      }
+      if (this.waiting.get(conn.id) !== queue || this.deps.rooms.get(conn.id) !== conn) return;
+      this.waiting.delete(conn.id);
+      conn.tokenTail = tokenTail(token);
+      conn.claims = who.claims;
+      for (const listener of this.claimsListeners) listener(conn);
+      this.replay(conn.link, queue);
+    });
+    return queue;
   }
 
-  /** Consumes a websocket token's jti; a reused (or unverifiable) one kicks the connection. */
-  private async consume(conn: Conn, who: Identity): Promise<boolean> {
+  private replay(peer: LinkPeer, queue: Waiting[]): void {
+    for (const frame of queue) frame.type === 'message' ? this.message(peer, frame) : this.token(frame);
+  }
+
+  /** Consumes a websocket token's jti; false for a reused (or uncheckable) one. */
+  private async consumed(id: string, who: Identity): Promise<boolean> {
     const jti = who.claims.jti;
-    let ok: boolean;
     try {
-      ok = jti !== undefined && (await this.deps.consumeOnce(`gw:wstoken:${jti}`, WS_TOKEN_KEY_TTL_S));
+      return jti !== undefined && (await this.deps.consumeOnce(`gw:wstoken:${jti}`, WS_TOKEN_KEY_TTL_S));
     } catch (err) {
       // Failing closed: without the store a reused token could not be told from a new one.
-      this.deps.log.warn('cannot check a websocket token; refusing it', { conn: conn.id, err: (err as Error).message });
-      ok = false;
+      this.deps.log.warn('cannot check a websocket token; refusing it', { conn: id, err: (err as Error).message });
+      return false;
     }
-    if (!ok && this.deps.rooms.get(conn.id) === conn) {
-      this.deps.log.info('websocket token reused; kicking', { conn: conn.id });
-      this.deps.rooms.leave(conn.id);
-      this.kick(conn.link, conn.id, 'TOKEN_INVALID', 'websocket token already used');
-    }
-    return ok;
   }
 
-  private kick(peer: LinkPeer, id: string, code: 'TOKEN_INVALID' | 'FORBIDDEN_ROOM', reason: string = CloseReason[code]): undefined {
-    peer.send(JSON.stringify({ type: 'kick', id, code: CloseCode[code], reason }));
-    return undefined;
+  /** Drops whatever waited, removes the connection if it was admitted, and kicks it. */
+  private refuse(peer: LinkPeer, id: string, code: CloseCodeName, why: string): void {
+    this.waiting.delete(id);
+    this.deps.rooms.leave(id);
+    this.deps.log.info('connection refused', { conn: id, code, why });
+    peer.send(JSON.stringify({ type: 'kick', id, code: CloseCode[code], reason: CloseReason[code] }));
   }
 }

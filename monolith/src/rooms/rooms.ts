@@ -136,6 +136,14 @@ export class Rooms {
     return this.conns.get(id);
   }
 
+  /**
+   * Sends the owner's `welcome`: flagged `admit`, so the balancer subscribes the socket to its
+   * room's topic only now, once the owner has admitted it (no push before admission).
+   */
+  admit(conn: Conn, welcomeJson: string): void {
+    conn.link.send(encodeWithMessage({ type: 'unicast', room: conn.room, id: conn.id, admit: true }, welcomeJson));
+  }
+
   /** Sends serialized client JSON to one connection. */
   unicast(conn: Conn, messageJson: string): void {
     conn.link.send(encodeWithMessage({ type: 'unicast', room: conn.room, id: conn.id }, messageJson));

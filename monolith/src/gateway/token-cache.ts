@@ -1,0 +1,46 @@
+import type { VerifyResult } from '@gateway/protocol/node';
+
+/**
+ * Verification results by token (DESIGN §3: the monolith verifies every token it acts on), so a
+ * failover that re-joins thousands of connections, or a reconnect storm, verifies each distinct
+ * token once. Bounded: the oldest entry goes first. A cached success is good only until the
+ * token's `exp`; after that the token is verified again (and refused as expired). Refusals are
+ * not cached.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, Promise<VerifyResult>>();
+
+  constructor(
+    private readonly verify: (token: string) => Promise<VerifyResult>,
+    private readonly max: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  check(token: string): Promise<VerifyResult> {
+    const hit = this.entries.get(token);
+    if (hit) return hit.then((r) => (r.ok && r.expMs <= this.now() ? this.fresh(token) : r));
+    return this.fresh(token);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private fresh(token: string): Promise<VerifyResult> {
+    const result = this.verify(token).then(
+      (r) => {
+        // Refusals are not kept: one may be transient (a JWKS endpoint that is down).
+        if (!r.ok && this.entries.get(token) === result) this.entries.delete(token);
+        return r;
+      },
+      (err: Error): VerifyResult => {
+        if (this.entries.get(token) === result) this.entries.delete(token);
+        return { ok: false, reason: 'invalid', detail: err.message };
+      },
+    );
+    this.entries.delete(token);
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(token, result);
+    return result;
+  }
+}
