@@ -151,7 +151,12 @@ export class MonolithLink {
     ws.on('pong', () => {
       this.alive = true;
     });
-    ws.on('error', (err) => this.log.debug('link error', { address: this.address, err: err.message }));
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      // A certificate that does not verify is an authentication failure, not a network blip.
+      if (tls && /CERT|SIGNATURE|ALTNAME|SELF_SIGNED/.test(err.code ?? '')) {
+        this.log.warn('monolith failed link authentication (TLS certificate); dropping and retrying', { address: this.address, err: err.message });
+      } else this.log.debug('link error', { address: this.address, err: err.message });
+    });
     ws.on('close', (code, reason) => {
       if (code === CloseCode.LINK_AUTH_FAILED) {
         this.log.warn('monolith refused this balancer\'s link proof (LINK_SECRET differs?)', { address: this.address, monolith: this.monolithId });
