@@ -6,6 +6,9 @@
 import { connect } from '/client/index.js';
 
 const DEMO_GUILD = '1234567890';
+// The mock bot's own guild (monolith/src/store/fixture.ts MOCK_GUILD_ID): mock guild ids are below
+// 10^7, and there anyone may use the bot; a real guild needs the guild in the token.
+const MOCK_GUILD = '1000000';
 const params = new URLSearchParams(location.search);
 const splitUrls = (value) => String(value).split(',').map((s) => s.trim()).filter(Boolean);
 let wsUrls = splitUrls(params.get('ws') || '');
@@ -247,7 +250,7 @@ els.botForm.addEventListener('submit', async (e) => {
   const content = els.botInput.value;
   if (!content.trim() || !client) return;
   try {
-    const reply = await client.interpret({ guild_id: guild || DEMO_GUILD, message_id: String(2 * Math.floor(Date.now() / 2)), content });
+    const reply = await client.interpret({ guild_id: guild || MOCK_GUILD, message_id: String(2 * Math.floor(Date.now() / 2)), content });
     els.botOutput.textContent = reply ? reply.content : '(no reply)';
   } catch (err) {
     els.botOutput.textContent = `error: ${err.human || err.message}`;

@@ -7,6 +7,8 @@ useHarness();
 // The demo fixture (monolith/src/store/fixture.ts), loaded by DEMO_FIXTURE=true.
 const GUILD = '1234567890';
 const OTHER_GUILD = '2345678901';
+/** The mock bot's guild (fixture MOCK_GUILD_ID): mock ids are below 10^7, open to guests. */
+const MOCK_GUILD = '1000000';
 
 let stack: Stack;
 
@@ -95,12 +97,12 @@ describe('pools', () => {
 });
 
 describe('interpret', () => {
-  it('lets a guest talk to the mock bot and answers the guild’s auto responses', async () => {
+  it('lets a guest talk to the mock bot on the mock guild and answers its auto responses', async () => {
     const c = await connect(stack.balancers[0]!.url());
     await c.auth(await guestToken());
-    const reply = await c.request('interpret', 1, { guild_id: GUILD, message_id: '100', content: 'hello everyone' });
-    expect(reply).toMatchObject({ event: 'interpret', data: { guild_id: GUILD, message_id: '201', content: 'Hello there!', edit: false } });
-    const echo = await c.request('interpret', 2, { guild_id: GUILD, message_id: '102', content: '!echo ping', allowed_commands: ['echo'] });
+    const reply = await c.request('interpret', 1, { guild_id: MOCK_GUILD, message_id: '100', content: 'hello everyone' });
+    expect(reply).toMatchObject({ event: 'interpret', data: { guild_id: MOCK_GUILD, message_id: '201', content: 'Hello there!', edit: false } });
+    const echo = await c.request('interpret', 2, { guild_id: MOCK_GUILD, message_id: '102', content: '!echo ping', allowed_commands: ['echo'] });
     expect(echo.data).toMatchObject({ content: 'ping' });
     c.close();
   });

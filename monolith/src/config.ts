@@ -2,6 +2,9 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf } from '@gateway/protocol';
 
+/** Defaults that code built without a config (unit tests, callers not yet passing it) also uses. */
+export const MONOLITH_DEFAULTS = { GUEST_TOKEN_RATE: 10, GUEST_TOKEN_BURST: 20, MAX_JSON_DEPTH: 32 } as const;
+
 /** Every monolith setting, with its default and meaning; the README table is generated from this. */
 export const monolithSpec = {
   HOST: v.string('Address both ports listen on.', '0.0.0.0'),
@@ -19,6 +22,10 @@ export const monolithSpec = {
   DRAIN_TIMEOUT_MS: v.int('On SIGTERM, how long to wait for balancers to move every connection elsewhere before exiting.', 10000, 0),
   INTERPRET_RATE: v.int('`interpret` requests per second per connection (token bucket refill).', 5, 1),
   INTERPRET_BURST: v.int('Token bucket size for `INTERPRET_RATE`.', 10, 1),
+  GUEST_TOKEN_RATE: v.int('`POST /api/tokens/guest` per minute per client address (IPv6: per /64; token bucket refill); the excess is answered 429 with `Retry-After`.', MONOLITH_DEFAULTS.GUEST_TOKEN_RATE, 1),
+  GUEST_TOKEN_BURST: v.int('Token bucket size for `GUEST_TOKEN_RATE`.', MONOLITH_DEFAULTS.GUEST_TOKEN_BURST, 1),
+  MAX_JSON_DEPTH: v.int('Deepest object/array nesting a client message may have; deeper ones are answered `bad_request` unhandled (the balancer refuses them first, with its own `MAX_JSON_DEPTH`: keep the two equal).', MONOLITH_DEFAULTS.MAX_JSON_DEPTH, 1),
+  TRUSTED_PROXY_HEADER: v.optional('Header whose last comma-separated hop is the client address for per-address limits (e.g. `x-forwarded-for`), set only behind a proxy that writes it; unset uses the TCP peer address.'),
   DEMO_FIXTURE: v.bool('Load the demo guilds, members and auto responses at start-up (`npm start` sets it in embedded mode).', false),
   MAX_HTTP_BODY_BYTES: v.int('Largest HTTP request body accepted.', 1048576, 1024),
   LOG_LEVEL: v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const),

@@ -2,3 +2,4 @@
 export * from './jwt.js';
 export * from './link-auth.js';
 export * from './log.js';
+export * from './source-key.js';

@@ -1,6 +1,8 @@
-import { ErrorCode, ErrorHuman, ServerEvent, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
+import { ErrorCode, ErrorHuman, ServerEvent, deeperThan, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
+import { MONOLITH_DEFAULTS } from '../config.js';
 import type { Conn, Rooms } from '../rooms/rooms.js';
+import { FailureLog } from './failure-log.js';
 
 /** What a handler gets for one client request. */
 export interface Context {
@@ -12,17 +14,23 @@ export interface Context {
   error(code: ErrorCodeValue, message: string): void;
 }
 
-/** One event family's handler. Throwing (or rejecting) answers `internal` and is logged. */
+/** One event family's handler. Throwing (or rejecting) answers `internal` and is logged (once per kind, then counted). */
 export type Handler = (ctx: Context, data: unknown) => void | Promise<void>;
 
 /** Routes client events to handlers (one file per event family under gateway/). */
 export class Gateway {
   private readonly handlers = new Map<string, Handler>();
+  private readonly failures: FailureLog;
+  private readonly maxDepth: number;
 
   constructor(
     private readonly rooms: Rooms,
-    private readonly log: Log,
-  ) {}
+    log: Log,
+    opts: { maxDepth?: number; failureWindowMs?: number } = {},
+  ) {
+    this.failures = new FailureLog(log, opts.failureWindowMs);
+    this.maxDepth = opts.maxDepth ?? MONOLITH_DEFAULTS.MAX_JSON_DEPTH;
+  }
 
   on(event: string, handler: Handler): this {
     this.handlers.set(event, handler);
@@ -33,23 +41,31 @@ export class Gateway {
   handle(conn: Conn, message: Record<string, unknown>): void {
     const requestId = typeof message._id === 'number' || typeof message._id === 'string' ? (message._id as RequestId) : undefined;
     const ctx = this.context(conn, requestId);
+    // Defence in depth (the balancer refuses these first): a deep message would cost handlers
+    // a stack overflow in JSON.stringify, caught and answered `internal`, per frame.
+    if (deeperThan(message, this.maxDepth)) return ctx.error(ErrorCode.BAD_REQUEST, `message nested deeper than ${this.maxDepth}`);
     if (!validateAppMessage.check(message)) return ctx.error(ErrorCode.BAD_REQUEST, validateAppMessage.explain(message));
     const handler = this.handlers.get(message.event);
     if (!handler) return ctx.error(ErrorCode.UNKNOWN_EVENT, `unknown event "${message.event.slice(0, 64)}"`);
     try {
       const result = handler(ctx, message.data);
-      if (result) result.catch((err: Error) => this.failed(ctx, message.event, err));
+      if (result) result.catch((err: unknown) => this.failed(ctx, message.event, err));
     } catch (err) {
-      this.failed(ctx, message.event, err as Error);
+      this.failed(ctx, message.event, err);
     }
   }
 
-  private failed(ctx: Context, event: string, err: Error): void {
+  private failed(ctx: Context, event: string, err: unknown): void {
     // Errors that carry a catalogued code (e.g. StoreInputError: a bad cursor) are the client's.
-    const code = (err as Error & { code?: unknown }).code;
-    if (typeof code === 'string' && code in ErrorHuman) return ctx.error(code as ErrorCodeValue, err.message);
-    this.log.error('handler failed', { event, conn: ctx.conn.id, err: err.message, stack: err.stack });
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && code in ErrorHuman) return ctx.error(code as ErrorCodeValue, (err as Error).message);
+    this.failures.record(event, err, { conn: ctx.conn.id });
     ctx.error(ErrorCode.INTERNAL, 'internal error');
+  }
+
+  /** Cancels pending failure reports (shutdown). */
+  close(): void {
+    this.failures.close();
   }
 
   private context(conn: Conn, requestId: RequestId | undefined): Context {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { interpret, type AutoResponse } from './interpret.js';
+import type { TokenClaims } from '@gateway/protocol';
+import type { Rooms } from '../rooms/rooms.js';
+import type { Context, Gateway, Handler } from './gateway.js';
+import { interpret, registerInterpret, type AutoResponse } from './interpret.js';
 
 const responses: AutoResponse[] = [
   { trigger: 'hello', response: 'Hello there!', reaction: '👋' },
@@ -35,5 +38,48 @@ describe('interpret (mock bot)', () => {
     const reply = interpret({ ...base, message_id: '1234567890123456789', content: 'good bot' }, responses, true)!;
     expect(reply.message_id).toBe('2469135780246913579');
     expect(reply.edit).toBe(true);
+  });
+});
+
+describe('interpret handler: which guilds the mock bot may read', () => {
+  /** The registered handler, with the guilds whose auto responses it read. */
+  function setup() {
+    let handler: Handler | undefined;
+    const gateway = { on: (_event: string, h: Handler) => ((handler = h), gateway) } as unknown as Gateway;
+    const rooms = { onLeave: () => undefined } as unknown as Rooms;
+    const read: string[] = [];
+    registerInterpret(gateway, rooms, {
+      rate: 100,
+      burst: 100,
+      autoResponses: async (guildId) => (read.push(guildId), responses),
+    });
+    const call = async (claims: TokenClaims, guildId: string) => {
+      const out: Array<{ event: string; data?: unknown; code?: string }> = [];
+      const ctx = {
+        conn: { id: `c${Math.random()}`, claims },
+        rooms,
+        reply: (event: string, data?: unknown) => out.push({ event, data }),
+        error: (code: string) => out.push({ event: 'error', code }),
+      } as unknown as Context;
+      await handler!(ctx, { guild_id: guildId, message_id: '100', content: 'hello' });
+      return out[0];
+    };
+    return { call, read };
+  }
+  const guest: TokenClaims = { guest: true, jti: 'g1' };
+
+  it('refuses a guest on a real guild with forbidden, without reading its auto responses', async () => {
+    const { call, read } = setup();
+    expect(await call(guest, '2345678901')).toEqual({ event: 'error', code: 'forbidden' });
+    expect(await call({ sub: 'u', guilds: { '1234567890': 0 } }, '2345678901')).toEqual({ event: 'error', code: 'forbidden' });
+    expect(read).toEqual([]);
+  });
+
+  it('answers anyone on a mock guild (id below 10^7), and members or admins on a real one', async () => {
+    const { call, read } = setup();
+    expect(await call(guest, '1000000')).toMatchObject({ event: 'interpret', data: { content: 'Hello there!' } });
+    expect(await call({ sub: 'u', guilds: { '2345678901': 0 } }, '2345678901')).toMatchObject({ event: 'interpret' });
+    expect(await call({ sub: 'ops', admin: true }, '2345678901')).toMatchObject({ event: 'interpret' });
+    expect(read).toEqual(['1000000', '2345678901', '2345678901']);
   });
 });

@@ -1,4 +1,4 @@
-import { ApiEvent, ErrorCode, validateInterpretRequest, type InterpretRequest } from '@gateway/protocol';
+import { ApiEvent, ErrorCode, fullBucket, mayInterpret, takeToken, validateInterpretRequest, type Bucket, type InterpretRequest } from '@gateway/protocol';
 import type { Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
 
@@ -80,27 +80,28 @@ export function interpret(req: InterpretRequest, responses: AutoResponse[], edit
   return { guild_id: req.guild_id, message_id: String(seed * 2n + 1n), content: reply, added_reactions: added, edit };
 }
 
-/** Registers `interpret` (guests allowed), rate-limited per connection. */
+/**
+ * Registers `interpret`, rate-limited per connection. Guests may use it on mock guilds (ids
+ * below 10^7); a real guild's auto responses are read only for a token that may act on it.
+ */
 export function registerInterpret(gateway: Gateway, rooms: Rooms, deps: InterpretDeps): void {
-  const buckets = new Map<string, { tokens: number; at: number; answered: string[] }>();
-  rooms.onLeave((conn) => buckets.delete(conn.id));
+  const state = new Map<string, { bucket: Bucket; answered: string[] }>();
+  rooms.onLeave((conn) => state.delete(conn.id));
 
   gateway.on(ApiEvent.INTERPRET, async (ctx, data) => {
     if (!validateInterpretRequest.check(data)) return ctx.error(ErrorCode.BAD_REQUEST, validateInterpretRequest.explain(data));
+    if (!mayInterpret(ctx.conn.claims, data.guild_id)) return ctx.error(ErrorCode.FORBIDDEN, `guild ${data.guild_id} is not a mock guild nor in your token`);
     const now = Date.now();
-    let b = buckets.get(ctx.conn.id);
-    if (!b) buckets.set(ctx.conn.id, (b = { tokens: deps.burst, at: now, answered: [] }));
-    b.tokens = Math.min(deps.burst, b.tokens + ((now - b.at) * deps.rate) / 1000);
-    b.at = now;
-    if (b.tokens < 1) return ctx.error(ErrorCode.RATE_LIMITED, `at most ${deps.rate} interpret requests per second`);
-    b.tokens--;
+    let s = state.get(ctx.conn.id);
+    if (!s) state.set(ctx.conn.id, (s = { bucket: fullBucket(now, deps.burst), answered: [] }));
+    if (!takeToken(s.bucket, now, deps.rate, deps.burst)) return ctx.error(ErrorCode.RATE_LIMITED, `at most ${deps.rate} interpret requests per second`);
 
     // A message id answered before is an edit of that message: the bot edits its reply.
-    const edit = b.answered.includes(data.message_id);
+    const edit = s.answered.includes(data.message_id);
     const reply = interpret(data, await deps.autoResponses(data.guild_id), edit);
     if (reply && !edit) {
-      b.answered.push(data.message_id);
-      if (b.answered.length > 50) b.answered.shift();
+      s.answered.push(data.message_id);
+      if (s.answered.length > 50) s.answered.shift();
     }
     if (data.silent) return;
     ctx.reply(ApiEvent.INTERPRET, reply ?? null);

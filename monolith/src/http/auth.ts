@@ -8,13 +8,21 @@ export function problem(code: ErrorCodeValue, message: string) {
 
 export type Verify = (token: string) => Promise<VerifyResult>;
 
-/** The verified claims of the request's `Authorization: Bearer` token, or undefined after a 401. */
+/**
+ * The verified claims of the request's `Authorization: Bearer` token, or undefined after a 401.
+ * A websocket token (`use: "ws"`) is refused here whatever it carries: it is good for opening one
+ * socket session, and an admin's must not work as a service token for its 60 seconds.
+ */
 export async function bearer(req: FastifyRequest, reply: FastifyReply, verify: Verify): Promise<(TokenClaims & { subject: string }) | undefined> {
   const auth = req.headers.authorization;
   const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
   const verified = token ? await verify(token) : undefined;
   if (!verified?.ok) {
     await reply.code(401).send(problem(ErrorCode.TOKEN_REJECTED, verified ? `token refused: ${verified.reason}` : 'a bearer token is required'));
+    return undefined;
+  }
+  if (verified.claims.use === 'ws') {
+    await reply.code(401).send(problem(ErrorCode.TOKEN_REJECTED, 'a websocket token is accepted on the socket only'));
     return undefined;
   }
   return { ...verified.claims, subject: verified.subject };

@@ -6,6 +6,7 @@ import {
   POOL_TYPES,
   guildLogsTopic,
   guildTopic,
+  ownRoom,
   validateEntityBody,
   validateLogEntry,
   validateUserMessageBody,
@@ -86,10 +87,12 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; stor
 
   app.post<{ Params: { id: string } }>('/api/users/:id/messages', async (req, reply) => {
     if (!(await service(req, reply, deps.verify))) return reply;
-    if (!/^[A-Za-z0-9:_.-]{1,120}$/.test(req.params.id)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid user id'));
+    // The same rule as the user's own room on the socket: an id that cannot form one is refused.
+    const room = ownRoom(req.params.id, false);
+    if (room === undefined) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid user id'));
     if (!validateUserMessageBody.check(req.body)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateUserMessageBody.explain(req.body)));
     const { event, data } = req.body;
-    if (!(await publish(roomTopic(`user:${req.params.id}`), JSON.stringify({ event, data })))) {
+    if (!(await publish(roomTopic(room), JSON.stringify({ event, data })))) {
       return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, 'bus unavailable'));
     }
     return reply.code(202).send({ accepted: true });

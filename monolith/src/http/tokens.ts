@@ -1,30 +1,101 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { ErrorCode } from '@gateway/protocol';
-import type { createSigner } from '@gateway/protocol/node';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ErrorCode, fullBucket, isFull, msUntilToken, takeToken, type Bucket } from '@gateway/protocol';
+import { requestSource, type createSigner } from '@gateway/protocol/node';
+import { MONOLITH_DEFAULTS } from '../config.js';
 import { bearer, problem, type Verify } from './auth.js';
 
 export const GUEST_TOKEN_TTL_S = 3600;
 /** Seed 004: a short-lived, single-use token for the websocket, separate from the primary one. */
 export const WS_TOKEN_TTL_S = 60;
 
+/** `GUEST_TOKEN_RATE` (per minute), `GUEST_TOKEN_BURST` and `TRUSTED_PROXY_HEADER`. */
+export interface GuestTokenLimit {
+  perMinute: number;
+  burst: number;
+  /** Lower-case header name of a trusted proxy's client address, or undefined for the peer. */
+  proxyHeader?: string | undefined;
+}
+
+/** Sources with a bucket that has not refilled; past it the oldest is forgotten (bounded memory). */
+export const MAX_GUEST_SOURCES = 100_000;
+const SWEEP_EVERY_MS = 60_000;
+
+/** Per-source token buckets; `take` answers 0 when a token was taken, else ms until one. */
+export class SourceLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private sweptAt = 0;
+  private readonly rate: number;
+
+  constructor(
+    perMinute: number,
+    private readonly burst: number,
+    private readonly maxSources = MAX_GUEST_SOURCES,
+  ) {
+    this.rate = perMinute / 60;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  take(source: string, now: number): number {
+    if (now - this.sweptAt >= SWEEP_EVERY_MS) this.sweep(now);
+    let bucket = this.buckets.get(source);
+    if (bucket === undefined) {
+      if (this.buckets.size >= this.maxSources) this.buckets.delete(this.buckets.keys().next().value!);
+      bucket = fullBucket(now, this.burst);
+      this.buckets.set(source, bucket);
+    }
+    return takeToken(bucket, now, this.rate, this.burst) ? 0 : msUntilToken(bucket, now, this.rate, this.burst);
+  }
+
+  /** Forgets the buckets that are full again (the same as absent). */
+  sweep(now: number): void {
+    this.sweptAt = now;
+    for (const [source, bucket] of this.buckets) if (isFull(bucket, now, this.rate, this.burst)) this.buckets.delete(source);
+  }
+}
+
+function sourceOf(req: FastifyRequest, proxyHeader: string | undefined): string {
+  const header = proxyHeader === undefined ? undefined : req.headers[proxyHeader];
+  return requestSource(req.ip, Array.isArray(header) ? header.join(',') : header);
+}
+
 /**
- * `POST /api/tokens/guest` mints a guest token (room `guest:<jti>`); `POST /api/tokens/ws`
- * trades a primary token (Authorization header) for a 60-second websocket token that opens one
- * session only (the monolith consumes its `jti` on join).
+ * `POST /api/tokens/guest` mints a guest token (room `guest:<jti>`), rate limited per client
+ * address (429 with `Retry-After`); `POST /api/tokens/ws` trades a primary token (Authorization
+ * header) for a 60-second websocket token that opens one session only (the monolith consumes its
+ * `jti` on join) and is refused by every HTTP endpoint, this one included.
  */
-export function registerTokenRoutes(app: FastifyInstance, deps: { verify: Verify; sign: ReturnType<typeof createSigner> | undefined }): void {
-  app.post('/api/tokens/guest', async (_req, reply) => {
+export function registerTokenRoutes(
+  app: FastifyInstance,
+  deps: { verify: Verify; sign: ReturnType<typeof createSigner> | undefined; guestLimit?: GuestTokenLimit; now?: () => number },
+): void {
+  // Without a limit given (a caller built without config), the spec's defaults.
+  const limit = deps.guestLimit ?? { perMinute: MONOLITH_DEFAULTS.GUEST_TOKEN_RATE, burst: MONOLITH_DEFAULTS.GUEST_TOKEN_BURST };
+  const limiter = new SourceLimiter(limit.perMinute, limit.burst);
+  const proxyHeader = limit.proxyHeader?.toLowerCase();
+  const now = deps.now ?? Date.now;
+
+  app.post('/api/tokens/guest', async (req, reply) => {
     if (!deps.sign) return reply.code(501).send(problem(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
+    const waitMs = limiter.take(sourceOf(req, proxyHeader), now());
+    if (waitMs > 0) {
+      return reply
+        .code(429)
+        .header('retry-after', String(Math.ceil(waitMs / 1000)))
+        .send(problem(ErrorCode.RATE_LIMITED, `at most ${limit.perMinute} guest tokens per minute from one address`));
+    }
     const token = await deps.sign({ guest: true, jti: randomUUID(), name: 'Guest' }, GUEST_TOKEN_TTL_S);
     return { token, expires_in: GUEST_TOKEN_TTL_S };
   });
 
   app.post('/api/tokens/ws', async (req, reply) => {
     if (!deps.sign) return reply.code(501).send(problem(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
+    // bearer() refuses a websocket token (401): one cannot mint another.
     const claims = await bearer(req, reply, deps.verify);
     if (!claims) return reply;
-    if (claims.use === 'ws') return reply.code(403).send(problem(ErrorCode.FORBIDDEN, 'a websocket token cannot mint another'));
     const { name, guilds, admin, guest } = claims;
     // `sub` carries the identity (a guest's too); `jti` is fresh so it can be consumed once.
     const token = await deps.sign({ sub: claims.subject, guest, name, guilds, admin, use: 'ws', jti: randomUUID() }, WS_TOKEN_TTL_S);

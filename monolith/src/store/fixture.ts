@@ -19,7 +19,13 @@ export const KNOWN_MEMBERS: readonly Entity[] = [
   { id: '100000000000000004', name: 'zoe', nickname: 'Zed' },
 ];
 
-/** The demo auto responses of every guild (the `interpret` mock bot answers `hello`). */
+/**
+ * The front page's mock-bot guild: in the mock id range (below 10^7, `isMockGuild` in protocol),
+ * so guests may `interpret` there; it has auto responses and nothing else (no guild entity).
+ */
+export const MOCK_GUILD_ID = '1000000';
+
+/** The demo auto responses of every guild and the mock guild (the mock bot answers `hello`). */
 export const DEMO_AUTO_RESPONSES = [
   { trigger: 'hello', response: 'Hello there!', reaction: '👋' },
   { trigger: 'good bot', response: 'Thank you! 🤖' },
@@ -78,6 +84,7 @@ export function demoEntities(): Array<[PoolType, string | undefined, Entity[]]> 
     out.push(['autoResponse', g.id, DEMO_AUTO_RESPONSES.map((r, i) => ({ id: snowflake(500000000000000000n, gi * 100 + i), guild_id: g.id, ...r }))]);
     out.push(['settingValue', g.id, [{ id: 'prefix', value: '!' }, { id: 'log_channel', value: snowflake(300000000000000000n, gi * 100) }]]);
   });
+  out.push(['autoResponse', MOCK_GUILD_ID, DEMO_AUTO_RESPONSES.map((r, i) => ({ id: snowflake(500000000000000000n, 9000 + i), guild_id: MOCK_GUILD_ID, ...r }))]);
   out.push(['user', undefined, [...users.values()]]);
   out.push(['customEmoji', undefined, Array.from({ length: 30 }, (_, i) => ({ id: snowflake(600000000000000000n, i), name: `${pick(ADJECTIVES)}_${NOUNS[i % NOUNS.length]}`, animated: i % 5 === 0 }))]);
   return out;
