@@ -10,8 +10,10 @@ export interface TokenOptions {
   rooms?: string[];
   guest?: boolean;
   jti?: string;
-  /** Seconds since the epoch; default one hour from now. `null` leaves `exp` out. */
+  /** Seconds since the epoch; default one hour from now. `null` leaves `exp` out (refused). */
   exp?: number | null;
+  /** Seconds since the epoch; default now. `null` leaves `iat` out. */
+  iat?: number | null;
   nbf?: number;
   iss?: string;
   aud?: string;
@@ -30,7 +32,7 @@ function claimsOf(o: TokenOptions): JWTPayload {
   for (const key of ['sub', 'name', 'guilds', 'admin', 'rooms', 'guest', 'jti', 'nbf', 'iss', 'aud'] as const) {
     if (o[key] !== undefined) claims[key] = o[key];
   }
-  claims.iat = nowS();
+  if (o.iat !== null) claims.iat = o.iat ?? nowS();
   if (o.exp !== null) claims.exp = o.exp ?? nowS(3600);
   return claims as JWTPayload;
 }
@@ -61,6 +63,21 @@ export function badSignatureToken(o: TokenOptions = {}): Promise<string> {
 /** Expired a minute ago. */
 export function expiredToken(o: TokenOptions = {}): Promise<string> {
   return userToken({ ...o, exp: nowS(-60) });
+}
+
+/**
+ * The same token with its signature spelled otherwise: `=` padding, a character outside the
+ * base64url alphabet, or a nonzero unused bit in the last character (an HS256 signature has 2).
+ * Lenient decoders read the same bytes; the gateway refuses all three (4102 / 401).
+ */
+export function respellSignature(token: string, how: 'padding' | 'alphabet' | 'bits'): string {
+  const dot = token.lastIndexOf('.');
+  const head = token.slice(0, dot + 1);
+  const sig = token.slice(dot + 1);
+  if (how === 'padding') return `${head}${sig}=`;
+  if (how === 'alphabet') return `${head}${sig.replace(/-/g, '+').replace(/_/g, '/')}${/[-_]/.test(sig) ? '' : '+'}`;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  return `${head}${sig.slice(0, -1)}${alphabet[alphabet.indexOf(sig.at(-1)!) ^ 1]}`;
 }
 
 /** An unsigned token (`alg: none`), which must never be accepted. */
