@@ -117,7 +117,7 @@ export const jwtSpec = {
   JWT_ISSUER: v.optional('Required `iss` claim, when set.'),
   JWT_AUDIENCE: v.optional('Required `aud` claim, when set.'),
   JWT_MAX_LIFETIME_S: v.int('Longest token lifetime accepted: `exp` minus `iat` (or minus now, without `iat`); `exp` itself is required.', JWT_DEFAULTS.maxLifetimeS, 1),
-  JWT_CLOCK_TOLERANCE_S: v.int('Clock skew allowed between token issuers and this service when checking `exp`, `nbf` and `iat`.', JWT_DEFAULTS.clockToleranceS, 0, 300),
+  JWT_CLOCK_TOLERANCE_S: v.int('Clock skew allowed between token issuers and this service when checking `exp`, `nbf`, `iat` and the lifetime.', JWT_DEFAULTS.clockToleranceS, 0, 300),
 };
 export type JwtConfig = ConfigOf<typeof jwtSpec>;
 

@@ -67,7 +67,8 @@ export function canonicalSignature(token: string): boolean {
 /**
  * Builds the token check used by balancers and monoliths. Rejects `alg: none` and any algorithm
  * other than the configured key's (no HS/RS confusion), a signature that is not canonical
- * base64url (`invalid`), tokens without `exp` or living longer than `maxLifetimeS` (`claims`),
+ * base64url (`invalid`), tokens without `exp` or living longer than `maxLifetimeS` (`claims`;
+ * like the time checks, within `clockToleranceS`),
  * expired ones, ones whose `nbf` or `iat` is in the future (`not_yet_valid`), wrong `iss`/`aud`
  * when configured, and tokens with neither `sub` nor a guest `jti`.
  */
@@ -122,7 +123,9 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
     const exp = payload.exp as number;
     const now = Date.now() / 1000;
     if (payload.iat !== undefined && payload.iat > now + tolerance) return { ok: false, reason: 'not_yet_valid', detail: 'iat is in the future' };
-    if (exp - (payload.iat ?? now) > maxLifetime) return { ok: false, reason: 'claims', detail: `lifetime above ${maxLifetime} s` };
+    // With tolerance too: issuers (jose's setIssuedAt().setExpirationTime('24h')) read the clock
+    // twice, so a 24 h token can say 86,401 s.
+    if (exp - (payload.iat ?? now) > maxLifetime + tolerance) return { ok: false, reason: 'claims', detail: `lifetime above ${maxLifetime} s` };
     if (!validateTokenClaims.check(payload)) {
       return { ok: false, reason: 'claims', detail: validateTokenClaims.explain(payload) };
     }
