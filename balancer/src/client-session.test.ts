@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { CloseCode } from '@gateway/protocol';
+import { ApiEvent, CloseCode, Metrics } from '@gateway/protocol';
+import type { Log, VerifyResult } from '@gateway/protocol/node';
+import { Admission } from './admission.js';
+import { Sessions, type Session } from './client-session.js';
+import { loadConfig } from './config.js';
+import type { MonolithLink } from './monolith-link.js';
+import type { Router } from './routing/router.js';
 import { chooseRoom } from './session-support.js';
 import { SessionEvent, SessionState, TRANSITIONS, transition } from './session-states.js';
+import type { WebSocket } from './uws.js';
 
 describe('chooseRoom', () => {
   it('defaults to the subject’s own private room', () => {
@@ -43,5 +50,169 @@ describe('session state table', () => {
         expect(Object.keys(CloseCode), name).toContain(name);
       }
     }
+  });
+});
+
+/** A uWS socket stand-in: records topics, sends and the close; `end` does not call `closed`. */
+class FakeSocket {
+  readonly topics = new Set<string>();
+  readonly sent: string[] = [];
+  ended: { code: number; reason: string } | undefined;
+  constructor(private readonly data: Session) {}
+  getUserData(): Session {
+    return this.data;
+  }
+  subscribe(topic: string): boolean {
+    this.topics.add(topic);
+    return true;
+  }
+  unsubscribe(topic: string): boolean {
+    return this.topics.delete(topic);
+  }
+  getTopics(): string[] {
+    return [...this.topics];
+  }
+  send(text: string): number {
+    this.sent.push(text);
+    return 1;
+  }
+  getBufferedAmount(): number {
+    return 0;
+  }
+  end(code: number, reason: string): void {
+    this.ended = { code, reason };
+  }
+}
+
+const silent: Log = { debug() {}, info() {}, warn() {}, error() {} };
+const bytes = (text: string): ArrayBuffer => new TextEncoder().encode(text).buffer as ArrayBuffer;
+
+/** Sessions over a fake link and a verifier that accepts any token as its own subject. */
+function harness(env: Record<string, string> = {}) {
+  const config = loadConfig({ JWT_SECRET: 'unit-jwt-secret-0123456789', LINK_SECRET: 'unit-link-secret-0123456789', MONOLITHS: '127.0.0.1:1', ...env });
+  const toLink: string[] = [];
+  const link = { send: (frame: string) => (toLink.push(frame), true) } as unknown as MonolithLink;
+  const router = { pick: () => link } as unknown as Router;
+  const verify = async (token: string): Promise<VerifyResult> => ({ ok: true, subject: token, guest: false, expMs: Date.now() + 3_600_000, claims: { sub: token } });
+  const admission = new Admission(config, Date.now());
+  const sessions = new Sessions({ config, router, verify, admission, metrics: new Metrics(), log: silent });
+  const open = (source = '203.0.113.1') => {
+    const s = sessions.create(undefined, Date.now());
+    expect(admission.admit(source, sessions.all.size, Date.now())).toBeUndefined();
+    s.source = source;
+    const ws = new FakeSocket(s);
+    sessions.opened(ws as unknown as WebSocket<Session>);
+    return { s, ws, socket: ws as unknown as WebSocket<Session> };
+  };
+  const send = (socket: WebSocket<Session>, frame: object | string) =>
+    sessions.message(socket, bytes(typeof frame === 'string' ? frame : JSON.stringify(frame)), false);
+  /** Sends an auth frame and waits for the (asynchronous) verification to apply. */
+  const auth = async (socket: WebSocket<Session>, token: string) => {
+    send(socket, { action: 'auth', token });
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { sessions, admission, link, toLink, open, send, auth };
+}
+
+describe('Sessions: no push before the owner admits the connection', () => {
+  it('subscribes the room topic only on the owner’s admit, not at auth', async () => {
+    const h = harness();
+    const { s, ws, socket } = h.open();
+    await h.auth(socket, 'alice');
+    expect(s.state).toBe(SessionState.OPEN);
+    expect(JSON.parse(h.toLink.at(-1)!)).toMatchObject({ type: 'join', room: 'user:alice', id: s.id });
+    // Verified and joined, but not admitted: a broadcast to user:alice would not reach it.
+    expect(ws.topics.size).toBe(0);
+    h.sessions.admitted(s, 'user:bob');
+    expect(ws.topics.size).toBe(0);
+    h.sessions.admitted(s, 'user:alice');
+    expect([...ws.topics]).toEqual(['user:alice']);
+  });
+
+  it('never admits a socket that is closed (a replay kicked before any welcome)', async () => {
+    const h = harness();
+    const { s, ws, socket } = h.open();
+    await h.auth(socket, 'alice');
+    h.sessions.kick(s, CloseCode.TOKEN_INVALID, 'websocket token already used');
+    h.sessions.admitted(s, 'user:alice');
+    expect(ws.topics.size).toBe(0);
+    expect(ws.ended?.code).toBe(CloseCode.TOKEN_INVALID);
+  });
+
+  it('on elevation leaves the old room at once and joins the new one only on its admit', async () => {
+    const h = harness();
+    const { s, ws, socket } = h.open();
+    await h.auth(socket, 'guest1');
+    h.sessions.admitted(s, 'user:guest1');
+    ws.subscribe('m1/guild-channel');
+    h.send(socket, { event: ApiEvent.REQUEST_ELEVATION, _id: 7, data: { token: 'carol' } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.room).toBe('user:carol');
+    expect(ws.topics.size).toBe(0);
+    // A late admit for the room it left subscribes nothing.
+    h.sessions.admitted(s, 'user:guest1');
+    expect(ws.topics.size).toBe(0);
+    h.sessions.admitted(s, 'user:carol');
+    expect([...ws.topics]).toEqual(['user:carol']);
+  });
+
+  it('keeps the admitted room across a move; the rejoin’s admit is idempotent', async () => {
+    const h = harness();
+    const { s, ws, socket } = h.open();
+    await h.auth(socket, 'dave');
+    h.sessions.admitted(s, 'user:dave');
+    ws.subscribe('m1/guild-channel');
+    h.sessions.moveAll(h.link);
+    expect(JSON.parse(h.toLink.at(-1)!)).toMatchObject({ type: 'join', room: 'user:dave', rejoin: true });
+    expect([...ws.topics]).toEqual(['user:dave']);
+    h.sessions.admitted(s, 'user:dave');
+    expect([...ws.topics]).toEqual(['user:dave']);
+  });
+});
+
+describe('Sessions: limits', () => {
+  it('closes a frame nested deeper than MAX_JSON_DEPTH with TOO_DEEP, before it is forwarded', async () => {
+    const h = harness({ MAX_JSON_DEPTH: '4' });
+    const { socket, ws } = h.open();
+    await h.auth(socket, 'erin');
+    const sentBefore = h.toLink.length;
+    // Depth 4 (frame, data, a, b) is allowed; depth 5 is not.
+    h.send(socket, { event: 'ping', _id: 1, data: { a: { b: {} } } });
+    expect(h.toLink.length).toBe(sentBefore + 1);
+    h.send(socket, { event: 'ping', _id: 2, data: { a: { b: { c: [] } } } });
+    expect(ws.ended?.code).toBe(CloseCode.TOO_DEEP);
+    expect(h.toLink.length).toBe(sentBefore + 1);
+  });
+
+  it('closes a 20,000-deep auth frame with TOO_DEEP', () => {
+    const h = harness();
+    const { ws, socket } = h.open();
+    h.send(socket, `{"action":"auth","token":"x","room":${'['.repeat(20_000)}${']'.repeat(20_000)}}`);
+    expect(ws.ended?.code).toBe(CloseCode.TOO_DEEP);
+  });
+
+  it('counts websocket pings against MESSAGE_RATE and closes a ping flood with FLOOD', async () => {
+    const h = harness({ MESSAGE_RATE: '1', MESSAGE_BURST: '5' });
+    const { socket, ws } = h.open();
+    await h.auth(socket, 'frank');
+    // The auth frame took one token; four pings fit, the fifth does not.
+    for (let i = 0; i < 4; i++) h.sessions.ping(socket);
+    expect(ws.ended).toBeUndefined();
+    h.sessions.ping(socket);
+    expect(ws.ended?.code).toBe(CloseCode.FLOOD);
+  });
+
+  it('counts a socket as unauthenticated until its token is verified, or until it closes', async () => {
+    const h = harness();
+    const a = h.open('198.51.100.7');
+    const b = h.open('198.51.100.7');
+    expect(h.admission.unauthenticated).toBe(2);
+    await h.auth(a.socket, 'gina');
+    expect(h.admission.unauthenticated).toBe(1);
+    h.sessions.closed(b.socket, 1006);
+    expect(h.admission.unauthenticated).toBe(0);
+    // Released once only: a later close of the authenticated socket changes nothing.
+    h.sessions.closed(a.socket, 1000);
+    expect(h.admission.unauthenticated).toBe(0);
   });
 });

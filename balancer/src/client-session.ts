@@ -4,6 +4,8 @@ import {
   CloseCode,
   CloseReason,
   ErrorCode,
+  deeperThan,
+  takeToken,
   ServerEvent,
   isPrivateRoom,
   messageEnvelopePrefix,
@@ -16,6 +18,7 @@ import {
   type Series,
 } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/protocol/node';
+import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
@@ -53,6 +56,8 @@ export interface Session {
   queue: string[] | undefined;
   /** Set on sockets accepted only to be closed with this code (origin, capacity). */
   refuse?: CloseCodeName;
+  /** Client address key while the socket counts as unauthenticated in `Admission`; then undefined. */
+  source?: string;
 }
 
 const MAX_QUEUED = 32;
@@ -61,6 +66,8 @@ export interface SessionDeps {
   config: BalancerConfig;
   router: Router;
   verify: (token: string) => Promise<VerifyResult>;
+  /** Per-source and unauthenticated budgets; a session's `source` is released here. */
+  admission: Admission;
   metrics: Metrics;
   log: Log;
 }
@@ -124,9 +131,13 @@ export class Sessions {
     if (isBinary) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
     if (data.byteLength > this.deps.config.MAX_PAYLOAD_BYTES) return this.close(s, E.LIMIT, 'MESSAGE_TOO_LARGE');
     if (!this.take(s)) return this.close(s, E.LIMIT, 'FLOOD');
+    // uWS has already checked the UTF-8 of text frames: an invalid one never gets here (uWS cuts
+    // the TCP connection, a 1006; see INVALID_UTF8 in the close code catalogue).
     const text = Buffer.from(data).toString('utf8');
     const frame = parseObject(text);
     if (!frame) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
+    // Refused here, where the frame is parsed anyway, before a monolith re-serializes it.
+    if (deeperThan(frame, this.deps.config.MAX_JSON_DEPTH)) return this.close(s, E.LIMIT, 'TOO_DEEP');
     if (frame.action === 'auth') return void this.auth(s, frame);
     // The gateway API's elevation is a re-auth (DESIGN §5): handled here, where sessions live.
     if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.elevate(s, frame);
@@ -144,9 +155,31 @@ export class Sessions {
     }
   }
 
+  /**
+   * A websocket ping control frame (uWS has already answered it): it takes a MESSAGE_RATE token
+   * like any frame, so a ping flood is closed with FLOOD instead of costing pongs for free.
+   */
+  ping(ws: WebSocket<Session>): void {
+    const s = ws.getUserData();
+    if (s.state !== S.CLOSED && !this.take(s)) this.close(s, E.LIMIT, 'FLOOD');
+  }
+
+  /**
+   * The owner's `welcome` carried `admit`: only now is the socket subscribed to its room's
+   * topic, so a socket the owner refuses (a replayed single-use token) gets no push before its
+   * kick. A welcome for a room the session has since left (an elevation raced it) admits nothing.
+   * Idempotent: a rejoin after a move admits again.
+   */
+  admitted(s: Session, room: string): void {
+    if (s.state !== S.OPEN || room !== s.room) return;
+    this.step(s, E.ADMIT);
+    s.ws?.subscribe(room);
+  }
+
   /** The socket is gone (any reason): tell the owner so the connection leaves its room. */
   closed(ws: WebSocket<Session>, code: number): void {
     const s = ws.getUserData();
+    this.release(s);
     if (s.state !== S.CLOSED) this.step(s, E.DISCONNECT);
     s.state = S.CLOSED;
     s.ws = undefined;
@@ -238,16 +271,14 @@ export class Sessions {
   }
 
   private take(s: Session): boolean {
-    const now = Date.now();
-    const { MESSAGE_RATE, MESSAGE_BURST } = this.deps.config;
-    const refill = ((now - s.refilledAt) * MESSAGE_RATE) / 1000;
-    if (refill >= 1) {
-      s.tokens = Math.min(MESSAGE_BURST, s.tokens + refill);
-      s.refilledAt = now;
-    }
-    if (s.tokens < 1) return false;
-    s.tokens--;
-    return true;
+    return takeToken(s, Date.now(), this.deps.config.MESSAGE_RATE, this.deps.config.MESSAGE_BURST);
+  }
+
+  /** The socket no longer counts against the unauthenticated budget (it authenticated or closed). */
+  private release(s: Session): void {
+    if (s.source === undefined) return;
+    this.deps.admission.release(s.source);
+    s.source = undefined;
   }
 
   private forward(s: Session, text: string, requestId: unknown): void {
@@ -295,6 +326,8 @@ export class Sessions {
     if (!first && result.subject === s.subject && result.guest === s.guest) {
       s.deadline = result.expMs;
       s.prefix = messageEnvelopePrefix(frame.token, s.room, s.id);
+      // The owner applies the new claims at once (a refresh may lower permissions).
+      s.link?.send(JSON.stringify({ type: 'token', token: frame.token, room: s.room, id: s.id }));
       this.step(s, E.REFRESH);
       s.ws?.send(
         elevation
@@ -326,11 +359,14 @@ export class Sessions {
     s.deadline = result.expMs;
     s.room = room;
     s.prefix = messageEnvelopePrefix(frame.token, room, s.id);
-    s.ws?.subscribe(room);
+    // No subscribe to the room here: that waits for the owner's welcome (`admitted`).
     if (elevation) s.ws?.send(elevationResult(true, frame._id));
     // An auth frame's `_id` is echoed by the welcome; an elevation's was answered just above.
     if (!this.join(s, false, elevation ? undefined : frame._id)) return;
-    if (first) this.step(s, E.TOKEN_OK);
+    if (first) {
+      this.step(s, E.TOKEN_OK);
+      this.release(s);
+    }
     const queued = s.queue;
     s.queue = undefined;
     if (queued) for (const text of queued) this.forward(s, text, undefined);

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf } from '@gateway/protocol';
+import { linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/protocol/node';
 
 /** Every balancer setting, with its default and meaning; the README table is generated from this. */
 export const balancerSpec = {
-  BALANCER_HOST: v.string('Address to listen on.', '0.0.0.0'),
-  BALANCER_PORT: v.port('Port for client websockets (`/ws`, `/api/room/:room`) and `/health`, `/ready`, `/metrics`.', 8080),
+  BALANCER_HOST: v.string('Address the client port listens on; loopback by default, set `0.0.0.0` (or the public interface) in production.', '127.0.0.1'),
+  BALANCER_PORT: v.port('Port for client websockets (`/ws`, `/api/room/:room`) and `/health`, `/ready` (for load balancers).', 8080),
+  ADMIN_HOST: v.string('Address the admin port listens on (`/metrics`, `/health`, `/ready`); keep it off the public network: `/metrics` lists internal addresses.', '127.0.0.1'),
+  ADMIN_PORT: v.port('Admin port (`/metrics`, `/health`, `/ready`); 0 picks a free port (printed in the ready line).', 9090),
   BALANCER_ID: v.optional('Name of this balancer in logs and connection ids (default: random).'),
   MONOLITHS: v.list('Static monolith link addresses, `host:port,host:port`.'),
   MONOLITH_DNS: v.optional('`host:port` whose A/AAAA records are the monoliths (e.g. a Kubernetes headless service); polled.'),
@@ -12,16 +15,23 @@ export const balancerSpec = {
   MONOLITH_REGISTRY: v.optional('Redis URL of the monolith registry (monoliths with `REGISTRY_ADDRESS` heartbeat into it); overrides `MONOLITHS`/`MONOLITH_DNS`.'),
   REGISTRY_POLL_MS: v.int('How often the registry is read.', 1000, 100),
   ...jwtSpec,
-  LINK_SECRET: v.string('Shared secret authenticating balancer ↔ monolith links (at least 16 characters).', undefined, { minLength: 16 }),
+  LINK_SECRET: v.string('Shared secret authenticating balancer ↔ monolith links both ways by challenge-response; never sent (at least 16 characters).', undefined, { minLength: 16 }),
+  ...linkTlsSpec,
   AUTH_TIMEOUT_MS: v.int('Time a new socket has to send its `auth` frame.', 5000, 50),
   MAX_PAYLOAD_BYTES: v.int('Largest client frame accepted; larger frames close the socket with 4108.', 65536, 128),
   MAX_BACKPRESSURE_BYTES: v.int('Send buffer per socket above which a slow consumer is closed with 4003 (uWS queues at most twice this).', 1048576, 1024),
   MAX_CONNECTIONS: v.int('Client sockets this balancer serves; further sockets are closed right after the upgrade with 4005.', 100000, 1),
+  MAX_UNAUTHENTICATED: v.int('Sockets that have not finished auth, balancer-wide; further sockets are closed right after the upgrade with 4005 (a budget apart from authenticated users).', 10000, 1),
+  MAX_UNAUTHENTICATED_PER_IP: v.int('Sockets that have not finished auth per client address (IPv6: per /64); further sockets from it are closed with 4002.', 50, 1),
   CONNECT_RATE: v.int('New client sockets per second this balancer admits (token bucket); the excess is closed with 4002 right after the upgrade.', 5000, 1),
   CONNECT_BURST: v.int('Token bucket size for `CONNECT_RATE`.', 10000, 1),
+  CONNECT_RATE_PER_IP: v.int('New client sockets per second per client address (IPv6: per /64; token bucket); the excess is closed with 4002.', 20, 1),
+  CONNECT_BURST_PER_IP: v.int('Token bucket size for `CONNECT_RATE_PER_IP`.', 50, 1),
+  TRUSTED_PROXY_HEADER: v.optional('Header whose last comma-separated hop is the client address (e.g. `x-forwarded-for`), set only behind a proxy that writes it; unset uses the TCP peer address.'),
   DRAIN_WINDOW_MS: v.int('On SIGTERM, client closes (4000, reconnect) are spread evenly over this window, so a deploy causes no reconnect spike.', 10000, 0),
-  MESSAGE_RATE: v.int('Client frames per second per socket (token bucket refill); exceeding the burst closes with 4109.', 100, 1),
+  MESSAGE_RATE: v.int('Client frames per second per socket, websocket pings included (token bucket refill); exceeding the burst closes with 4109.', 100, 1),
   MESSAGE_BURST: v.int('Token bucket size for `MESSAGE_RATE`.', 200, 1),
+  MAX_JSON_DEPTH: v.int('Deepest object/array nesting accepted in a client frame; deeper frames close the socket with 4112.', 32, 1),
   ALLOWED_ORIGINS: v.list('Browser origins allowed to connect (comma separated; others are closed with 4111); empty allows any.'),
   IDLE_TIMEOUT_S: v.int('Seconds without traffic before uWS pings/closes a socket.', 120, 8, 960),
   LINK_BACKOFF_MIN_MS: v.int('First link reconnect delay (full jitter, doubling).', 100, 1),
@@ -31,7 +41,7 @@ export const balancerSpec = {
   LOG_LEVEL: v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const),
 };
 
-export type BalancerConfig = ConfigOf<typeof balancerSpec> & { readonly BALANCER_ID: string };
+export type BalancerConfig = ConfigOf<typeof balancerSpec> & { readonly BALANCER_ID: string; readonly linkTls: LinkTlsFiles };
 
 /** Reads and checks the environment (the only place that reads `process.env`). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): BalancerConfig {
@@ -49,6 +59,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   if (config.LINK_BACKOFF_MAX_MS < config.LINK_BACKOFF_MIN_MS) problems.push('LINK_BACKOFF_MAX_MS must be >= LINK_BACKOFF_MIN_MS');
+  const linkTls = readLinkTls(config, problems);
+  if (config.LINK_TLS_CERT !== undefined && config.LINK_TLS_CA === undefined) problems.push('LINK_TLS_CERT needs LINK_TLS_CA (the balancer dials wss:// only when it can verify monoliths)');
+  if (config.BALANCER_ID !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(config.BALANCER_ID)) {
+    problems.push('BALANCER_ID must be 1-64 characters of letters, digits, ".", "_", ":" or "-"');
+  }
   if (problems.length) throw new ConfigError(problems);
-  return Object.freeze({ ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}` });
+  return Object.freeze({ ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}`, linkTls });
 }

@@ -6,10 +6,10 @@ import { createBalancer } from './server.js';
 const config = loadOrExit('balancer', () => loadConfig());
 const log = createLog('balancer', config.LOG_LEVEL);
 const balancer = createBalancer(config, log);
-const port = await balancer.listen();
-log.info('balancer listening', { id: config.BALANCER_ID, host: config.BALANCER_HOST, port });
+const { port, adminPort } = await balancer.listen();
+log.info('balancer listening', { id: config.BALANCER_ID, host: config.BALANCER_HOST, port, adminHost: config.ADMIN_HOST, adminPort });
 // A machine-readable line for process supervisors and the e2e harness.
-process.stdout.write(JSON.stringify({ ready: 'balancer', id: config.BALANCER_ID, port }) + '\n');
+process.stdout.write(JSON.stringify({ ready: 'balancer', id: config.BALANCER_ID, port, adminPort }) + '\n');
 
 process.on('SIGTERM', () => {
   log.info('SIGTERM: draining', { windowMs: config.DRAIN_WINDOW_MS });

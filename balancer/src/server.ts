@@ -1,5 +1,6 @@
 import { channelTopic, Metrics, type M2BHead } from '@gateway/protocol';
-import { verifierFromConfig, type Log } from '@gateway/protocol/node';
+import { sourceKey, verifierFromConfig, type Log } from '@gateway/protocol/node';
+import { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import { Sessions, type Session } from './client-session.js';
 import { createDiscovery } from './discovery/discovery.js';
@@ -14,8 +15,8 @@ export function uwsPayloadCap(maxPayloadBytes: number): number {
 }
 
 export interface Balancer {
-  /** Starts discovery and listens; resolves with the bound port. */
-  listen(): Promise<number>;
+  /** Starts discovery and listens on the client and admin ports; resolves with both bound ports. */
+  listen(): Promise<{ port: number; adminPort: number }>;
   close(): void;
   /**
    * SIGTERM: `/ready` turns false, no new sockets are accepted, existing clients are closed with
@@ -51,6 +52,7 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   const router = new Router(
     {
       secret: config.LINK_SECRET,
+      tls: config.linkTls.ca ? { ca: config.linkTls.ca, cert: config.linkTls.cert, key: config.linkTls.key } : undefined,
       balancerId: config.BALANCER_ID,
       backoffMinMs: config.LINK_BACKOFF_MIN_MS,
       backoffMaxMs: config.LINK_BACKOFF_MAX_MS,
@@ -60,7 +62,8 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     handler,
     log,
   );
-  const sessions = new Sessions({ config, router, verify, metrics, log });
+  const admission = new Admission(config, Date.now());
+  const sessions = new Sessions({ config, router, verify, admission, metrics, log });
 
   /**
    * Two monoliths claim one room: the older epoch keeps it (DESIGN §4), and this balancer's
@@ -86,6 +89,9 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
       case 'unicast': {
         const s = mine(head.id);
         if (!s?.ws || message === undefined) return;
+        // The owner's welcome admits the connection: subscribe before sending it, so no push
+        // published after the welcome is missed.
+        if (head.admit === true) sessions.admitted(s, head.room);
         framesOut.value++;
         sessions.send(s, message);
         return;
@@ -144,29 +150,38 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     [...router.allLinks()].map((l) => [{ address: l.address }, l.framesOut]),
     'counter',
   );
+  metrics.collect('gateway_client_unauthenticated', 'Client sockets admitted that have not finished auth.', () => [[{}, admission.unauthenticated]]);
+  metrics.collect('gateway_admission_sources', 'Client addresses with a connect-rate bucket that has not refilled.', () => [[{}, admission.trackedSources]]);
   metrics.collect('gateway_owned_rooms', 'Rooms with a known owner monolith.', () => [[{}, router.owners.size]]);
 
   const allowedOrigins = new Set(config.ALLOWED_ORIGINS);
   let draining = false;
-  // New-connection token bucket: a reconnect storm is admitted at CONNECT_RATE, not all at once.
-  let connectTokens = config.CONNECT_BURST;
-  let connectRefill = Date.now();
-  const admit = (): boolean => {
-    const now = Date.now();
-    connectTokens = Math.min(config.CONNECT_BURST, connectTokens + ((now - connectRefill) * config.CONNECT_RATE) / 1000);
-    connectRefill = now;
-    if (connectTokens < 1) return false;
-    connectTokens--;
-    return true;
-  };
+  // uWS lower-cases header names; an empty value is read as "no header".
+  const proxyHeader = config.TRUSTED_PROXY_HEADER?.toLowerCase();
+
+  /** The client address: the proxy header's last hop (the one our proxy wrote), else the TCP peer. */
+  function clientAddress(res: HttpResponse, req: HttpRequest): string {
+    if (proxyHeader !== undefined) {
+      const hops = req.getHeader(proxyHeader);
+      const last = hops.slice(hops.lastIndexOf(',') + 1).trim();
+      if (last !== '') return sourceKey(last);
+    }
+    // Read before res.upgrade: the response is gone afterwards.
+    return sourceKey(Buffer.from(res.getRemoteAddressAsText()).toString());
+  }
 
   function upgrade(res: HttpResponse, req: HttpRequest, context: unknown, pathRoom: string | undefined): void {
     const origin = req.getHeader('origin');
-    const session = sessions.create(pathRoom, Date.now());
+    const now = Date.now();
+    const session = sessions.create(pathRoom, now);
     if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) session.refuse = 'ORIGIN_NOT_ALLOWED';
     else if (draining) session.refuse = 'DRAINING';
-    else if (sessions.all.size >= config.MAX_CONNECTIONS) session.refuse = 'SERVER_FULL';
-    else if (!admit()) session.refuse = 'RATE_LIMITED';
+    else {
+      const source = clientAddress(res, req);
+      session.refuse = admission.admit(source, sessions.all.size, now);
+      // Counted as unauthenticated from here until it authenticates or closes (Sessions.release).
+      if (session.refuse === undefined) session.source = source;
+    }
     res.upgrade<Session>(
       session,
       req.getHeader('sec-websocket-key'),
@@ -187,6 +202,7 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     idleTimeout: config.IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,
     open: (ws: Parameters<Sessions['opened']>[0]) => sessions.opened(ws),
+    ping: (ws: Parameters<Sessions['opened']>[0]) => sessions.ping(ws),
     message: (ws: Parameters<Sessions['opened']>[0], data: ArrayBuffer, isBinary: boolean) => sessions.message(ws, data, isBinary),
     close: (ws: Parameters<Sessions['opened']>[0], code: number) => sessions.closed(ws, code),
   };
@@ -206,36 +222,60 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
         upgrade(res, req, ctx, room);
       },
     })
-    .get('/health', (res) => void res.end('ok'))
-    .get('/ready', (res) => {
-      const ready = router.readyCount > 0 && !draining;
-      res.writeStatus(ready ? '200 OK' : '503 Service Unavailable').writeHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ ready, monoliths: router.readyCount, draining }));
-    })
+    // Load balancers probe the client port: /health and /ready stay on it; /metrics does not.
+    .get('/health', health)
+    .get('/ready', ready)
+    .any('/*', notFound);
+  // The admin port: /metrics names internal addresses (links, monoliths), so it listens apart,
+  // on loopback unless ADMIN_HOST says otherwise.
+  const admin = uws
+    .App()
     .get('/metrics', (res) => {
       res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
     })
-    .any('/*', (res) => void res.writeStatus('404 Not Found').end('not found'));
+    .get('/health', health)
+    .get('/ready', ready)
+    .any('/*', notFound);
+
+  function health(res: HttpResponse): void {
+    res.end('ok');
+  }
+  function ready(res: HttpResponse): void {
+    const isReady = router.readyCount > 0 && !draining;
+    res.writeStatus(isReady ? '200 OK' : '503 Service Unavailable').writeHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ ready: isReady, monoliths: router.readyCount, draining }));
+  }
+  function notFound(res: HttpResponse): void {
+    res.writeStatus('404 Not Found').end('not found');
+  }
 
   const discovery = createDiscovery(config, log);
   let listenSocket: us_listen_socket | undefined;
+  let adminSocket: us_listen_socket | undefined;
   let sweeper: NodeJS.Timeout | undefined;
 
   return {
     sessions,
     router,
     metrics,
-    listen() {
-      return new Promise<number>((resolve, reject) => {
-        app.listen(config.BALANCER_HOST, config.BALANCER_PORT, (token) => {
-          if (!token) return reject(new Error(`cannot listen on ${config.BALANCER_HOST}:${config.BALANCER_PORT}`));
-          listenSocket = token;
-          discovery.start((addresses) => router.setAddresses(addresses));
-          const every = Math.min(1000, Math.max(50, Math.floor(config.AUTH_TIMEOUT_MS / 5)));
-          sweeper = setInterval(() => sessions.sweep(Date.now()), every);
-          resolve(uws.us_socket_local_port(token));
+    async listen() {
+      const bind = (on: TemplatedApp, host: string, port: number) =>
+        new Promise<us_listen_socket>((resolve, reject) => {
+          on.listen(host, port, (token) => (token ? resolve(token) : reject(new Error(`cannot listen on ${host}:${port}`))));
         });
+      adminSocket = await bind(admin, config.ADMIN_HOST, config.ADMIN_PORT);
+      listenSocket = await bind(app, config.BALANCER_HOST, config.BALANCER_PORT).catch((err: Error) => {
+        uws.us_listen_socket_close(adminSocket!);
+        throw err;
       });
+      discovery.start((addresses) => router.setAddresses(addresses));
+      const every = Math.min(1000, Math.max(50, Math.floor(config.AUTH_TIMEOUT_MS / 5)));
+      sweeper = setInterval(() => {
+        const now = Date.now();
+        sessions.sweep(now);
+        admission.sweep(now);
+      }, every);
+      return { port: uws.us_socket_local_port(listenSocket), adminPort: uws.us_socket_local_port(adminSocket) };
     },
     async drain() {
       if (draining) return;
@@ -261,7 +301,8 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
       clearInterval(sweeper);
       discovery.stop();
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
-      listenSocket = undefined;
+      if (adminSocket) uws.us_listen_socket_close(adminSocket);
+      listenSocket = adminSocket = undefined;
       for (const s of sessions.all.values()) sessions.close(s, SessionEvent.DRAIN, 'DRAINING');
       router.stop();
     },

@@ -57,11 +57,18 @@ export default {
       ...common,
       BALANCER_HOST: host,
       BALANCER_PORT: String(port),
+      // Several balancers run side by side: each takes a free admin (/metrics) port.
+      ADMIN_PORT: '0',
       BALANCER_ID: `bench-b${i + 1}`,
       MONOLITHS: `${host}:${linkPort}`,
       MESSAGE_RATE: '1000000',
       MESSAGE_BURST: '1000000',
       MAX_CONNECTIONS: '100000',
+      // The load generator opens every socket from one address.
+      MAX_UNAUTHENTICATED: '100000',
+      MAX_UNAUTHENTICATED_PER_IP: '100000',
+      CONNECT_RATE_PER_IP: '1000000',
+      CONNECT_BURST_PER_IP: '1000000',
     });
 
     const servers = [];

@@ -43,10 +43,14 @@ export interface MonolithHandle extends Handle {
 export interface BalancerHandle extends Handle {
   readonly id: string;
   readonly port: number;
+  /** The client port: `http://127.0.0.1:<port>` (`/health`, `/ready`; no `/metrics`). */
   readonly http: string;
+  readonly adminPort: number;
+  /** The admin port: `http://127.0.0.1:<adminPort>` (`/metrics`, `/health`, `/ready`). */
+  readonly admin: string;
   /** `ws://127.0.0.1:<port><path>`, path defaulting to `/ws`. */
   url(path?: string): string;
-  /** The value of an unlabelled gauge or counter on `/metrics`. */
+  /** The value of an unlabelled gauge or counter on the admin port's `/metrics`. */
   metric(name: string): Promise<number>;
 }
 
@@ -141,6 +145,7 @@ export async function startBalancer(opts: BalancerOptions): Promise<BalancerHand
     {
       BALANCER_HOST: '127.0.0.1',
       BALANCER_PORT: '0',
+      ADMIN_PORT: '0',
       BALANCER_ID: id,
       MONOLITHS: addresses.join(','),
       JWT_SECRET,
@@ -150,21 +155,29 @@ export async function startBalancer(opts: BalancerOptions): Promise<BalancerHand
       LINK_BACKOFF_MAX_MS: '500',
       // Tests that drain set a window; elsewhere a SIGTERM should not wait.
       DRAIN_WINDOW_MS: '0',
+      // Every test client comes from 127.0.0.1: per-address limits are out of the way unless a
+      // test sets them (or `omit`s these to run with the shipped defaults).
+      CONNECT_RATE_PER_IP: '1000000',
+      CONNECT_BURST_PER_IP: '1000000',
+      MAX_UNAUTHENTICATED_PER_IP: '1000000',
     },
     opts.env,
     opts.omit,
   );
   const proc = spawnProc(`balancer ${id}`, process.execPath, [BALANCER_MAIN], env, ROOT);
-  const ready = await proc.waitForLine(readyLine<{ id: string; port: number }>('balancer'), READY_TIMEOUT_MS, 'ready line');
+  const ready = await proc.waitForLine(readyLine<{ id: string; port: number; adminPort: number }>('balancer'), READY_TIMEOUT_MS, 'ready line');
   const http = `http://127.0.0.1:${ready.port}`;
+  const admin = `http://127.0.0.1:${ready.adminPort}`;
   const handle: BalancerHandle = {
     proc,
     pid: proc.pid,
     id: ready.id,
     port: ready.port,
     http,
+    adminPort: ready.adminPort,
+    admin,
     url: (path = '/ws') => `ws://127.0.0.1:${ready.port}${path}`,
-    metric: (name) => metric(`${http}/metrics`, name),
+    metric: (name) => metric(`${admin}/metrics`, name),
     stop: (graceMs) => proc.stop(graceMs),
     kill: () => proc.kill(),
   };

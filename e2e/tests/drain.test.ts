@@ -138,7 +138,7 @@ describe('new-connection rate limit (CONNECT_RATE / CONNECT_BURST)', () => {
     expect(admitted.length).toBeGreaterThanOrEqual(BURST);
     expect(admitted.length).toBeLessThanOrEqual(BURST + Math.ceil(RATE * elapsedS) + 1);
     expect(refused.length).toBeGreaterThan(0);
-    const closes = await metricSeries(balancer.http, 'gateway_client_closes_total');
+    const closes = await metricSeries(balancer.admin, 'gateway_client_closes_total');
     expect(closes.find((s) => s.labels.code === String(CloseCode.RATE_LIMITED))?.value).toBe(refused.length);
     for (const c of admitted) expect(c.isClosed).toBe(false);
 

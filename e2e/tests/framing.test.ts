@@ -50,6 +50,13 @@ describe('bad frames before auth', () => {
     const frame = JSON.stringify({ action: 'auth', token: 'x'.repeat(2000) });
     expect(await firstFrameClose(frame)).toBe(CloseCode.MESSAGE_TOO_LARGE);
   });
+
+  it.each([
+    ['objects', '{"a":'.repeat(40) + '1' + '}'.repeat(40)],
+    ['arrays', '['.repeat(40) + ']'.repeat(40)],
+  ])('closes on an auth frame nesting %s past MAX_JSON_DEPTH (32) with 4112', async (_name, nested) => {
+    expect(await firstFrameClose(`{"action":"auth","token":"t","room":${nested}}`)).toBe(CloseCode.TOO_DEEP);
+  });
 });
 
 describe('bad frames after auth', () => {
@@ -82,6 +89,16 @@ describe('bad frames after auth', () => {
     const c = await authed('framing-f');
     c.send(JSON.stringify({ event: 'ping', _id: 1, data: { pad: 'p'.repeat(64 * 1024) } }));
     expect((await c.closed()).code).toBe(CloseCode.MESSAGE_TOO_LARGE);
+  });
+
+  it('closes on a frame nested past MAX_JSON_DEPTH with 4112 and forwards one at the limit', async () => {
+    const c = await authed('framing-g');
+    // The frame is depth 1, so 31 nested arrays in `data` make exactly 32.
+    const atLimit = JSON.parse('['.repeat(31) + ']'.repeat(31)) as unknown;
+    expect(await c.request('ping', 1, atLimit)).toEqual({ event: 'pong', _id: 1, data: atLimit });
+    c.send(`{"event":"ping","_id":2,"data":${'['.repeat(32)}${']'.repeat(32)}}`);
+    expect((await c.closed()).code).toBe(CloseCode.TOO_DEEP);
+    expect(c.pending()).toEqual([]);
   });
 
   it('forwards a frame just under MAX_PAYLOAD_BYTES', async () => {

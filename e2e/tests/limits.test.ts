@@ -40,7 +40,7 @@ describe('per-connection limits', () => {
     const socket = (slow.ws as unknown as { _socket: Socket })._socket;
     socket.pause();
     const pad = 'x'.repeat(48 * 1024);
-    const closes = `${balancer.http}/metrics`;
+    const closes = `${balancer.admin}/metrics`;
     await waitFor(
       async () => {
         for (let i = 0; i < 20; i++) slow.send({ event: 'ping', data: pad });

@@ -5,13 +5,20 @@ import { ErrorCode, ErrorHuman } from './errors.js';
 describe('close code catalogue', () => {
   const entries = Object.entries(CloseCode);
 
-  it('has unique codes, each inside the documented ranges', () => {
+  it('has unique codes, each inside the documented ranges or a terminal RFC 6455 code', () => {
     const values = entries.map(([, v]) => v);
     expect(new Set(values).size).toBe(values.length);
     for (const [name, code] of entries) {
       const inRange = (code >= RECONNECT_RANGE.min && code <= RECONNECT_RANGE.max) || (code >= TERMINAL_RANGE.min && code <= TERMINAL_RANGE.max);
-      expect(inRange, name).toBe(true);
+      // A standard code below 4000 only where RFC 6455 names the case (INVALID_UTF8 is 1007).
+      expect(inRange || (code < 4000 && isTerminal(code)), name).toBe(true);
     }
+  });
+
+  it('makes the codes added for the security audit terminal', () => {
+    expect(isTerminal(CloseCode.TOO_DEEP)).toBe(true);
+    expect(isTerminal(CloseCode.INVALID_UTF8)).toBe(true);
+    expect(CloseCode.INVALID_UTF8).toBe(1007);
   });
 
   it('has a reason of at most 123 bytes for every code (RFC 6455 close frame limit)', () => {

@@ -14,13 +14,19 @@ export const CloseCode = {
   DRAINING: 4000,
   /** No monolith is linked for this room yet: retry shortly. */
   NO_MONOLITH: 4001,
-  /** Too many new connections on this balancer (CONNECT_RATE): retry with back-off. */
+  /**
+   * Too many new connections: over CONNECT_RATE, or from one client address over
+   * CONNECT_RATE_PER_IP or MAX_UNAUTHENTICATED_PER_IP (a per-source limit): retry with back-off.
+   */
   RATE_LIMITED: 4002,
   /** The client did not read fast enough and its send buffer passed the limit. */
   SLOW_CONSUMER: 4003,
   /** The token expired without a refresh: reconnect with a fresh token. */
   TOKEN_EXPIRED: 4004,
-  /** The balancer is at MAX_CONNECTIONS: retry with back-off, ideally elsewhere. */
+  /**
+   * A balancer-wide budget is used up: MAX_CONNECTIONS, or MAX_UNAUTHENTICATED sockets that have
+   * not finished auth: retry with back-off, ideally elsewhere.
+   */
   SERVER_FULL: 4005,
   /** No `auth` frame arrived within AUTH_TIMEOUT_MS. */
   AUTH_TIMEOUT: 4100,
@@ -46,6 +52,19 @@ export const CloseCode = {
   KICKED: 4110,
   /** The browser's Origin is not in ALLOWED_ORIGINS (sent right after the upgrade). */
   ORIGIN_NOT_ALLOWED: 4111,
+  /** A client frame nested objects/arrays deeper than MAX_JSON_DEPTH. */
+  TOO_DEEP: 4112,
+  /** Link only (never sent to clients): the peer's proof of LINK_SECRET did not verify. */
+  LINK_AUTH_FAILED: 4190,
+  /**
+   * A text frame that is not valid UTF-8 (RFC 6455 section 8.1). The balancer cannot send it:
+   * uWebSockets.js checks UTF-8 itself and cuts the TCP connection before any handler sees the
+   * frame, so the client reads 1006 (the balancer's close handler gets 1006, "Received invalid
+   * UTF-8"); e2e/tests/security-control-frames.test.ts pins this. Browsers and the SDK cannot
+   * send invalid UTF-8 (strings are encoded), so only a hand-made client meets the 1006, and its
+   * reconnects are held by CONNECT_RATE_PER_IP. Catalogued so clients classify it (terminal).
+   */
+  INVALID_UTF8: 1007,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -83,6 +102,9 @@ export const CloseReason: Record<CloseCodeName, string> = {
   FLOOD: 'message rate limit exceeded',
   KICKED: 'removed by server',
   ORIGIN_NOT_ALLOWED: 'origin not allowed',
+  TOO_DEEP: 'frame nested too deeply',
+  LINK_AUTH_FAILED: 'link authentication failed',
+  INVALID_UTF8: 'frame is not valid UTF-8',
 };
 
 const byValue = new Map<number, CloseCodeName>(
@@ -92,3 +114,12 @@ const byValue = new Map<number, CloseCodeName>(
 export function closeCodeName(code: number): CloseCodeName | undefined {
   return byValue.get(code);
 }
+
+/** The close code for each reason a token verifier refuses a token (balancer and monolith alike). */
+export const TOKEN_FAILURE_CLOSE = {
+  invalid: 'TOKEN_INVALID',
+  expired: 'TOKEN_EXPIRED',
+  not_yet_valid: 'TOKEN_NOT_YET_VALID',
+  algorithm: 'TOKEN_ALGORITHM',
+  claims: 'TOKEN_CLAIMS',
+} as const satisfies Record<string, CloseCodeName>;
