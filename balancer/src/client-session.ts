@@ -4,7 +4,7 @@ import {
   CloseCode,
   CloseReason,
   ErrorCode,
-  deeperThan,
+  frameDeeperThan,
   takeToken,
   ServerEvent,
   isPrivateRoom,
@@ -137,7 +137,7 @@ export class Sessions {
     const frame = parseObject(text);
     if (!frame) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
     // Refused here, where the frame is parsed anyway, before a monolith re-serializes it.
-    if (deeperThan(frame, this.deps.config.MAX_JSON_DEPTH)) return this.close(s, E.LIMIT, 'TOO_DEEP');
+    if (frameDeeperThan(text, frame, this.deps.config.MAX_JSON_DEPTH)) return this.close(s, E.LIMIT, 'TOO_DEEP');
     if (frame.action === 'auth') return void this.auth(s, frame);
     // The gateway API's elevation is a re-auth (DESIGN §5): handled here, where sessions live.
     if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.elevate(s, frame);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deeperThan } from './json-depth.js';
+import { deeperThan, frameDeeperThan } from './json-depth.js';
 import { parseObject } from './validate.js';
 
 /** `{"a":{"a":...1...}}` or `[[...1...]]`, `depth` containers deep, as JSON text. */
@@ -66,5 +66,23 @@ describe('deeperThan', () => {
       const max = 1 + rand(12);
       expect(deeperThan(value, max)).toBe(depth(value) > max);
     }
+  });
+});
+
+describe('frameDeeperThan', () => {
+  const both = (text: string, max: number) => frameDeeperThan(text, JSON.parse(text), max);
+
+  it('answers like deeperThan, from the text when it has too few brackets to nest past the limit', () => {
+    expect(both('{"a":1,"b":"x"}', 1)).toBe(false);
+    expect(both('{"a":{}}', 1)).toBe(true);
+    expect(both('{"a":{}}', 2)).toBe(false);
+    expect(both(nested(33, 'mixed'), 32)).toBe(true);
+    expect(both(nested(32, 'mixed'), 32)).toBe(false);
+  });
+
+  it('walks when brackets inside strings or siblings pass the count, and is not fooled by them', () => {
+    expect(both(JSON.stringify({ s: '{'.repeat(100) + '['.repeat(100) }), 2)).toBe(false);
+    expect(both(JSON.stringify({ list: Array.from({ length: 100 }, () => ({})) }), 3)).toBe(false);
+    expect(both(JSON.stringify({ list: [...Array.from({ length: 100 }, () => ({})), [[[]]]] }), 3)).toBe(true);
   });
 });

@@ -1,9 +1,28 @@
 /**
+ * True when JSON `text`, parsed as `value`, nests objects/arrays more than `max` levels deep (a
+ * top-level object is depth 1; scalars add nothing). Runs per client frame on the balancer, after
+ * its parse, in two steps:
+ *
+ * 1. Nesting past `max` needs more than `max` containers, so more than `max` `{`/`[` characters
+ *    in the text (one per container; those inside strings only over-count). Counting them stops
+ *    at `max + 1`, with native `indexOf` scans: a usual frame, with a handful, ends here.
+ * 2. Otherwise `deeperThan` walks the value.
+ */
+export function frameDeeperThan(text: string, value: unknown, max: number): boolean {
+  let seen = 0;
+  for (const bracket of ['{', '[']) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
+      if (++seen > max) return deeperThan(value, max);
+    }
+  }
+  return false;
+}
+
+/**
  * True when a parsed JSON value nests objects/arrays more than `max` levels deep (a top-level
- * object is depth 1; scalars add nothing). Runs per client frame on the balancer, after its
- * parse: it walks containers only, stops at the first branch past `max`, and recurses at most
- * `max` levels, so a 20,000-deep frame costs `max` steps and a flat object one pass over its
- * values without allocating.
+ * object is depth 1). It walks containers only, stops at the first branch past `max` and
+ * recurses at most `max` levels, so a 20,000-deep value costs `max` steps; a wide one costs one
+ * pass over its values, without allocating.
  */
 export function deeperThan(value: unknown, max: number): boolean {
   return typeof value === 'object' && value !== null && nestsPast(value, max - 1);
