@@ -51,7 +51,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
   const rooms = new Rooms({ epochs: createEpochs(bus), bus, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
   const channels = new Channels();
   const guildTopics = new GuildTopics(bus, channels, log);
-  const gateway = new Gateway(rooms, log);
+  const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH });
   const verify = verifierFromConfig(config);
   const tokens = new TokenCache(verify, TOKEN_CACHE_SIZE);
   const admission = new Admission({
@@ -84,7 +84,11 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
     return reply.code(status).send(problem(status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST, err.message));
   });
   registerRoutes(http, { bus, rooms, metrics, verify, monolithId: config.MONOLITH_ID });
-  registerTokenRoutes(http, { verify, sign });
+  registerTokenRoutes(http, {
+    verify,
+    sign,
+    guestLimit: { perMinute: config.GUEST_TOKEN_RATE, burst: config.GUEST_TOKEN_BURST, proxyHeader: config.TRUSTED_PROXY_HEADER },
+  });
   registerGuildRoutes(http, { bus, store, verify });
   const link = createLinkServer({
     config,

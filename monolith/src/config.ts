@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf } from '@gateway/protocol';
+import { linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/protocol/node';
 
-/** Defaults that code built without a config (unit tests, callers not yet passing it) also uses. */
+/** Defaults that tests also read. */
 export const MONOLITH_DEFAULTS = { GUEST_TOKEN_RATE: 10, GUEST_TOKEN_BURST: 20, MAX_JSON_DEPTH: 32 } as const;
 
 /** Every monolith setting, with its default and meaning; the README table is generated from this. */
@@ -13,7 +14,8 @@ export const monolithSpec = {
   MONOLITH_ID: v.optional('Unique name of this monolith (default: hostname plus random suffix).'),
   REDIS_URL: v.optional('Redis for the bus and room epochs, e.g. `redis://127.0.0.1:6379`; unset runs the embedded in-process bus.'),
   ...jwtSpec,
-  LINK_SECRET: v.string('Shared secret authenticating balancer links (at least 16 characters).', undefined, { minLength: 16 }),
+  LINK_SECRET: v.string('Shared secret authenticating balancer links both ways by challenge-response; never sent (at least 16 characters).', undefined, { minLength: 16 }),
+  ...linkTlsSpec,
   REGISTRY_ADDRESS: v.optional('`host:port` of this monolith\'s link port as balancers should dial it; when set (with `REDIS_URL`), the monolith heartbeats into the Redis registry; port 0 stands for the bound link port.'),
   REGISTRY_TTL_MS: v.int('How long a registry entry lives without renewal (renewed every third of it).', 5000, 300),
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a balancer silent for two intervals is dropped and its connections leave.', 5000, 50),
@@ -31,7 +33,7 @@ export const monolithSpec = {
   LOG_LEVEL: v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const),
 };
 
-export type MonolithConfig = ConfigOf<typeof monolithSpec> & { readonly MONOLITH_ID: string };
+export type MonolithConfig = ConfigOf<typeof monolithSpec> & { readonly MONOLITH_ID: string; readonly linkTls: LinkTlsFiles };
 
 /** Reads and checks the environment (the only place that reads `process.env`). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): MonolithConfig {
@@ -42,7 +44,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('MONOLITH_ID must be 1-64 characters of letters, digits, ".", "_" or "-"');
   }
   if (config.REGISTRY_ADDRESS !== undefined && !config.REDIS_URL) problems.push('REGISTRY_ADDRESS needs REDIS_URL (the registry lives in Redis)');
+  const linkTls = readLinkTls(config, problems);
+  if (config.LINK_TLS_CA !== undefined && config.LINK_TLS_CERT === undefined) problems.push('LINK_TLS_CA needs LINK_TLS_CERT and LINK_TLS_KEY (the monolith serves wss:// with them)');
   if (problems.length) throw new ConfigError(problems);
   const id = config.MONOLITH_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
-  return Object.freeze({ ...config, MONOLITH_ID: id });
+  return Object.freeze({ ...config, MONOLITH_ID: id, linkTls });
 }

@@ -3,3 +3,4 @@ export * from './jwt.js';
 export * from './link-auth.js';
 export * from './log.js';
 export * from './source-key.js';
+export * from './link-tls.js';

@@ -7,12 +7,13 @@ import { Gateway } from './gateway.js';
 type Line = { level: string; msg: string; fields: Record<string, unknown> };
 
 function setup(opts: { maxDepth?: number; failureWindowMs?: number } = {}) {
+  const options = { maxDepth: opts.maxDepth ?? 32, failureWindowMs: opts.failureWindowMs };
   const sent: Array<Record<string, unknown>> = [];
   const lines: Line[] = [];
   const rooms = { unicast: (_conn: Conn, text: string) => sent.push(JSON.parse(text) as Record<string, unknown>) } as unknown as Rooms;
   const at = (level: string) => (msg: string, fields: Record<string, unknown> = {}) => lines.push({ level, msg, fields });
   const log: Log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  const gateway = new Gateway(rooms, log, opts);
+  const gateway = new Gateway(rooms, log, options);
   const conn = { id: 'c1' } as Conn;
   return { gateway, conn, sent, lines };
 }

@@ -1,6 +1,5 @@
 import { ErrorCode, ErrorHuman, ServerEvent, deeperThan, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
-import { MONOLITH_DEFAULTS } from '../config.js';
 import type { Conn, Rooms } from '../rooms/rooms.js';
 import { FailureLog } from './failure-log.js';
 
@@ -26,10 +25,10 @@ export class Gateway {
   constructor(
     private readonly rooms: Rooms,
     log: Log,
-    opts: { maxDepth?: number; failureWindowMs?: number } = {},
+    opts: { maxDepth: number; failureWindowMs?: number },
   ) {
     this.failures = new FailureLog(log, opts.failureWindowMs);
-    this.maxDepth = opts.maxDepth ?? MONOLITH_DEFAULTS.MAX_JSON_DEPTH;
+    this.maxDepth = opts.maxDepth;
   }
 
   on(event: string, handler: Handler): this {

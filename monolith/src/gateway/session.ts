@@ -9,7 +9,9 @@ export interface Identity {
 
 /** Private rooms are only for their own subject; the balancer checks too (defence in depth). */
 export function mayEnter(room: string, who: Identity): boolean {
-  return !isPrivateRoom(room) || room === ownRoom(who.subject, who.guest);
+  // A subject that cannot form a valid room of its own enters none (protocol ownRoom).
+  const own = ownRoom(who.subject, who.guest);
+  return own !== undefined && (!isPrivateRoom(room) || room === own);
 }
 
 export function welcome(conn: Conn, monolith: string, requestId?: number | string): string {

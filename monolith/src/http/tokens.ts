@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, fullBucket, isFull, msUntilToken, takeToken, type Bucket } from '@gateway/protocol';
 import { requestSource, type createSigner } from '@gateway/protocol/node';
-import { MONOLITH_DEFAULTS } from '../config.js';
 import { bearer, problem, type Verify } from './auth.js';
 
 export const GUEST_TOKEN_TTL_S = 3600;
@@ -70,10 +69,9 @@ function sourceOf(req: FastifyRequest, proxyHeader: string | undefined): string 
  */
 export function registerTokenRoutes(
   app: FastifyInstance,
-  deps: { verify: Verify; sign: ReturnType<typeof createSigner> | undefined; guestLimit?: GuestTokenLimit; now?: () => number },
+  deps: { verify: Verify; sign: ReturnType<typeof createSigner> | undefined; guestLimit: GuestTokenLimit; now?: () => number },
 ): void {
-  // Without a limit given (a caller built without config), the spec's defaults.
-  const limit = deps.guestLimit ?? { perMinute: MONOLITH_DEFAULTS.GUEST_TOKEN_RATE, burst: MONOLITH_DEFAULTS.GUEST_TOKEN_BURST };
+  const limit = deps.guestLimit;
   const limiter = new SourceLimiter(limit.perMinute, limit.burst);
   const proxyHeader = limit.proxyHeader?.toLowerCase();
   const now = deps.now ?? Date.now;
