@@ -8,7 +8,7 @@ export const MONOLITH_DEFAULTS = { GUEST_TOKEN_RATE: 10, GUEST_TOKEN_BURST: 20, 
 
 /** Every monolith setting, with its default and meaning; the README table is generated from this. */
 export const monolithSpec = {
-  HOST: v.string('Address both ports listen on.', '0.0.0.0'),
+  HOST: v.string('Address both ports listen on (loopback by default; set `0.0.0.0` or a private interface so balancers and backends on other machines reach it).', '127.0.0.1'),
   HTTP_PORT: v.port('HTTP API port (fastify): `/health`, `/ready`, `/metrics`, `/api/...`.', 3000),
   LINK_PORT: v.port('Port balancers dial for their link (`/link`).', 3001),
   MONOLITH_ID: v.optional('Unique name of this monolith (default: hostname plus random suffix).'),
