@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ErrorCodeValue } from './errors.js';
+import { Since } from './streams.js';
 import { compile } from './validate.js';
 
 /** Client → balancer: the first frame of every session, and a token refresh or elevation later. */
@@ -11,6 +12,11 @@ export const AuthFrame = Type.Object({
   room: Type.Optional(Type.String({ maxLength: 256 })),
   /** Echoed in the reply to a re-auth (`refreshed`, `welcome` or `error`). */
   _id: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 64 })])),
+  /**
+   * Positions of the session's streams (its room's, its user's) from an earlier connection: the
+   * owner replays what was missed after `welcome` (whose `recovered` says per stream), then live.
+   */
+  since: Type.Optional(Since),
 });
 export type AuthFrame = Static<typeof AuthFrame>;
 export const validateAuthFrame = compile(AuthFrame);

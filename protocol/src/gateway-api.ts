@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Since } from './streams.js';
 import { compile } from './validate.js';
 
 /**
@@ -32,12 +33,21 @@ export const ApiEvent = {
    * dropped (`data: {guild_id, channels, spectating, reason}`; `spectating: false` when none is left).
    */
   SPECTATE_REVOKED: 'spectate_revoked',
+  /** `recover {since}` → `{recovered}`: the session's streams from the given positions. */
+  RECOVER: 'recover',
+  /** `history {stream, since?, limit?}` → `{stream, position, publications: [{offset, time, message}]}`. */
+  HISTORY: 'history',
 } as const;
 
 export const ElevationRequest = Type.Object({ token: Type.String({ minLength: 1, maxLength: 8192 }) });
 export const validateElevationRequest = compile(ElevationRequest);
 
-export const SpectateRequest = Type.Object({ guild_id: Snowflake, include_logs: Type.Optional(Type.Boolean()) });
+export const SpectateRequest = Type.Object({
+  guild_id: Snowflake,
+  include_logs: Type.Optional(Type.Boolean()),
+  /** Positions of `guild:<id>` / `guild:<id>:logs` held from before: replayed, then live. */
+  since: Type.Optional(Since),
+});
 export type SpectateRequest = Static<typeof SpectateRequest>;
 export const validateSpectateRequest = compile(SpectateRequest);
 

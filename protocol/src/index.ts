@@ -12,3 +12,4 @@ export * from './backoff.js';
 export * from './token-bucket.js';
 export * from './gateway-api.js';
 export * from './registry.js';
+export * from './streams.js';

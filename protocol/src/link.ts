@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CloseCode } from './close-codes.js';
+import { Since } from './streams.js';
 import { compile } from './validate.js';
 
 /**
@@ -33,6 +34,8 @@ export const JoinFrame = Type.Object({
   rejoin: Type.Optional(Type.Boolean()),
   /** The `_id` of the client's auth frame, echoed in the `welcome` that answers it. */
   _id: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 64 })])),
+  /** The auth frame's `since`, passed through: the owner recovers the session's streams. */
+  since: Type.Optional(Since),
 });
 export const LeaveFrame = Type.Object({ type: Type.Literal('leave'), room: Str, id: Str });
 export const MessageFrame = Type.Object({
