@@ -115,58 +115,46 @@ function harness(env: Record<string, string> = {}) {
 }
 
 describe('Sessions: no push before the owner admits the connection', () => {
-  it('subscribes the room topic only on the owner’s admit, not at auth', async () => {
+  // The balancer never subscribes a socket on its own: the owner sends `subscribe` for the
+  // room's channel once it admitted the connection (and replayed what it missed).
+  it('subscribes nothing at auth', async () => {
     const h = harness();
     const { s, ws, socket } = h.open();
     await h.auth(socket, 'alice');
     expect(s.state).toBe(SessionState.OPEN);
     expect(JSON.parse(h.toLink.at(-1)!)).toMatchObject({ type: 'join', room: 'user:alice', id: s.id });
-    // Verified and joined, but not admitted: a broadcast to user:alice would not reach it.
     expect(ws.topics.size).toBe(0);
-    h.sessions.admitted(s, 'user:bob');
-    expect(ws.topics.size).toBe(0);
-    h.sessions.admitted(s, 'user:alice');
-    expect([...ws.topics]).toEqual(['user:alice']);
   });
 
-  it('never admits a socket that is closed (a replay kicked before any welcome)', async () => {
+  it('passes the auth frame’s since to the owner in the join', async () => {
     const h = harness();
-    const { s, ws, socket } = h.open();
-    await h.auth(socket, 'alice');
-    h.sessions.kick(s, CloseCode.TOKEN_INVALID, 'websocket token already used');
-    h.sessions.admitted(s, 'user:alice');
-    expect(ws.topics.size).toBe(0);
-    expect(ws.ended?.code).toBe(CloseCode.TOKEN_INVALID);
+    const { socket } = h.open();
+    const since = { 'user:alice': { offset: 4, epoch: 'e1' } };
+    h.send(socket, { action: 'auth', token: 'alice', since });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(JSON.parse(h.toLink.at(-1)!)).toMatchObject({ type: 'join', room: 'user:alice', since });
   });
 
-  it('on elevation leaves the old room at once and joins the new one only on its admit', async () => {
+  it('on elevation drops every channel of the old identity, its room’s among them', async () => {
     const h = harness();
     const { s, ws, socket } = h.open();
     await h.auth(socket, 'guest1');
-    h.sessions.admitted(s, 'user:guest1');
+    ws.subscribe('m1/user:guest1');
     ws.subscribe('m1/guild-channel');
     h.send(socket, { event: ApiEvent.REQUEST_ELEVATION, _id: 7, data: { token: 'carol' } });
     await new Promise((resolve) => setImmediate(resolve));
     expect(s.room).toBe('user:carol');
     expect(ws.topics.size).toBe(0);
-    // A late admit for the room it left subscribes nothing.
-    h.sessions.admitted(s, 'user:guest1');
-    expect(ws.topics.size).toBe(0);
-    h.sessions.admitted(s, 'user:carol');
-    expect([...ws.topics]).toEqual(['user:carol']);
   });
 
-  it('keeps the admitted room across a move; the rejoin’s admit is idempotent', async () => {
+  it('on a move drops the old owner’s channels: the new owner subscribes after its recovery', async () => {
     const h = harness();
-    const { s, ws, socket } = h.open();
+    const { ws, socket } = h.open();
     await h.auth(socket, 'dave');
-    h.sessions.admitted(s, 'user:dave');
-    ws.subscribe('m1/guild-channel');
+    ws.subscribe('m1/user:dave');
     h.sessions.moveAll(h.link);
     expect(JSON.parse(h.toLink.at(-1)!)).toMatchObject({ type: 'join', room: 'user:dave', rejoin: true });
-    expect([...ws.topics]).toEqual(['user:dave']);
-    h.sessions.admitted(s, 'user:dave');
-    expect([...ws.topics]).toEqual(['user:dave']);
+    expect(ws.topics.size).toBe(0);
   });
 });
 

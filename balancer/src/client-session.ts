@@ -16,6 +16,7 @@ import {
   type CloseCodeName,
   type Metrics,
   type Series,
+  type Since,
 } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/protocol/node';
 import type { Admission } from './admission.js';
@@ -162,18 +163,6 @@ export class Sessions {
   ping(ws: WebSocket<Session>): void {
     const s = ws.getUserData();
     if (s.state !== S.CLOSED && !this.take(s)) this.close(s, E.LIMIT, 'FLOOD');
-  }
-
-  /**
-   * The owner's `welcome` carried `admit`: only now is the socket subscribed to its room's
-   * topic, so a socket the owner refuses (a replayed single-use token) gets no push before its
-   * kick. A welcome for a room the session has since left (an elevation raced it) admits nothing.
-   * Idempotent: a rejoin after a move admits again.
-   */
-  admitted(s: Session, room: string): void {
-    if (s.state !== S.OPEN || room !== s.room) return;
-    this.step(s, E.ADMIT);
-    s.ws?.subscribe(room);
   }
 
   /** The socket is gone (any reason): tell the owner so the connection leaves its room. */
@@ -349,8 +338,8 @@ export class Sessions {
     }
     if (!first) {
       s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
-      s.ws?.unsubscribe(s.room);
-      // A new identity starts without the old one's channel subscriptions (permissions differ).
+      // A new identity starts without the old one's channel subscriptions (permissions differ),
+      // its old room's among them.
       dropChannels(s.ws);
       this.step(s, E.ELEVATE);
     }
@@ -359,10 +348,11 @@ export class Sessions {
     s.deadline = result.expMs;
     s.room = room;
     s.prefix = messageEnvelopePrefix(frame.token, room, s.id);
-    // No subscribe to the room here: that waits for the owner's welcome (`admitted`).
+    // No subscribe to the room here: the owner subscribes the socket to its room's channel once
+    // it has admitted it (and replayed what the auth frame's `since` missed).
     if (elevation) s.ws?.send(elevationResult(true, frame._id));
     // An auth frame's `_id` is echoed by the welcome; an elevation's was answered just above.
-    if (!this.join(s, false, elevation ? undefined : frame._id)) return;
+    if (!this.join(s, false, elevation ? undefined : frame._id, frame.since)) return;
     if (first) {
       this.step(s, E.TOKEN_OK);
       this.release(s);
@@ -373,10 +363,10 @@ export class Sessions {
   }
 
   /** Sends `join` to the room's monolith; closes with NO_MONOLITH when there is none. */
-  private join(s: Session, rejoin: boolean, requestId?: number | string): boolean {
+  private join(s: Session, rejoin: boolean, requestId?: number | string, since?: Since): boolean {
     const link = this.deps.router.pick(s.room);
-    // `_id` of the auth frame, echoed by the monolith in its `welcome`.
-    const frame = JSON.stringify({ type: 'join', token: tokenOfPrefix(s.prefix), room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId });
+    // `_id` of the auth frame, echoed by the monolith in its `welcome`; `since` passes through.
+    const frame = JSON.stringify({ type: 'join', token: tokenOfPrefix(s.prefix), room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId, since });
     if (!link || !link.send(frame)) {
       this.close(s, E.NO_MONOLITH, 'NO_MONOLITH');
       return false;

@@ -1,4 +1,4 @@
-import { channelTopic, Metrics, type M2BHead } from '@gateway/protocol';
+import { channelTopic, Metrics, roomStream, type M2BHead } from '@gateway/protocol';
 import { sourceKey, verifierFromConfig, type Log } from '@gateway/protocol/node';
 import { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
@@ -89,21 +89,15 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
       case 'unicast': {
         const s = mine(head.id);
         if (!s?.ws || message === undefined) return;
-        // The owner's welcome admits the connection: subscribe before sending it, so no push
-        // published after the welcome is missed.
-        if (head.admit === true) sessions.admitted(s, head.room);
         framesOut.value++;
         sessions.send(s, message);
         return;
       }
       case 'broadcast':
-        if (message === undefined) return;
-        framesOut.value += app.numSubscribers(head.room);
-        app.publish(head.room, message, false);
-        return;
       case 'publish': {
         if (message === undefined) return;
-        const topic = channelTopic(monolith, head.channel);
+        // `broadcast` is kept as an alias of a publish to the room's channel (DESIGN §3).
+        const topic = channelTopic(monolith, head.type === 'publish' ? head.channel : roomStream(head.room));
         framesOut.value += app.numSubscribers(topic);
         app.publish(topic, message, false);
         return;

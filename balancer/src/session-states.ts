@@ -18,7 +18,6 @@ export const SessionEvent = {
   NOT_AUTH: 'non-auth frame',
   AUTH_TIMEOUT: 'AUTH_TIMEOUT_MS passed',
   APP_FRAME: 'app frame (forwarded)',
-  ADMIT: 'owner welcome (admit): room subscribed',
   REFRESH: 'auth, same subject',
   ELEVATE: 'auth, new subject',
   BAD_REAUTH: 'auth, bad token (error reply)',
@@ -58,7 +57,6 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: S.VERIFYING, on: E.DISCONNECT, to: S.CLOSED },
   { from: S.OPEN, on: E.APP_FRAME, to: S.OPEN },
   // Only the owner's welcome subscribes the socket to its room: no push before admission.
-  { from: S.OPEN, on: E.ADMIT, to: S.OPEN },
   { from: S.OPEN, on: E.REFRESH, to: S.OPEN },
   { from: S.OPEN, on: E.ELEVATE, to: S.OPEN },
   { from: S.OPEN, on: E.BAD_REAUTH, to: S.OPEN },

@@ -74,16 +74,7 @@ export const InitFrame = Type.Object({
   token: Str,
   version: Type.Literal(LINK_PROTOCOL_VERSION),
 });
-export const UnicastHead = Type.Object({
-  type: Type.Literal('unicast'),
-  room: Str,
-  id: Str,
-  /**
-   * Set on the owner's `welcome`: the owner admitted the connection, and only now does the
-   * balancer subscribe it to its room's topic (no push reaches a socket its owner has not admitted).
-   */
-  admit: Type.Optional(Type.Literal(true)),
-});
+export const UnicastHead = Type.Object({ type: Type.Literal('unicast'), room: Str, id: Str });
 export const BroadcastHead = Type.Object({ type: Type.Literal('broadcast'), room: Str });
 export const SubscribeFrame = Type.Object({ type: Type.Literal('subscribe'), id: Str, channel: Str });
 export const UnsubscribeFrame = Type.Object({ type: Type.Literal('unsubscribe'), id: Str, channel: Str });
