@@ -1,3 +1,4 @@
+import type { StreamPosition } from '@gateway/protocol';
 import { GatewayClient, type ClientOptions } from './client.js';
 
 export interface Entity {
@@ -13,6 +14,22 @@ interface PoolResponse {
   cursor?: string | null;
 }
 
+/** A stored publication of a stream, as `history` returns it. */
+export interface HistoryPublication {
+  offset: number;
+  /** Milliseconds since the epoch, when it was stored. */
+  time: number;
+  /** The push as it was published (`log_other`, `log_pool`, a broadcast's event...). */
+  message: { event: string; data?: unknown };
+}
+
+/** The `history` reply: `position` is the stream's latest (its `epoch` applies to the publications). */
+export interface HistoryReply {
+  stream: string;
+  position: StreamPosition;
+  publications: HistoryPublication[];
+}
+
 /** The gateway API (DESIGN §5) on top of the generic client. */
 export class Gateway extends GatewayClient {
   /** `request_elevation`: becomes the token's user without reconnecting; false leaves the session as it was. */
@@ -24,6 +41,16 @@ export class Gateway extends GatewayClient {
   /** The front page's mock bot; null when nothing answers. */
   interpret(data: { guild_id: string; message_id: string; content: string; allowed_commands?: string[]; added_reactions?: string[]; removed_reactions?: string[] }) {
     return this.request<{ guild_id: string; message_id: string; content: string; added_reactions: string[]; edit: boolean } | null>('interpret', data);
+  }
+
+  /**
+   * `history`: a stream's stored publications, permission-checked like the stream, in offset
+   * order: the latest `limit` (server default 100), or those after `since` (of the same epoch;
+   * another epoch starts over at the latest, which `position.epoch` shows). Positions seen here
+   * are not tracked: pushes stay the client's only source of what it has received.
+   */
+  history(stream: string, opts: { since?: StreamPosition; limit?: number } = {}): Promise<HistoryReply> {
+    return this.request<HistoryReply>('history', { stream, ...(opts.since ? { since: opts.since } : {}), ...(opts.limit ? { limit: opts.limit } : {}) });
   }
 
   /** Step 1 of the member search: the entities on screen. */

@@ -1,5 +1,7 @@
+import type { Recovered, StreamPosition } from '@gateway/protocol';
 import { closeCodeName } from '@gateway/protocol/codes';
 import { GatewayError } from './errors.js';
+import { namesIn, positionOf, StreamPositions, type Recovery, type SpectateReply } from './positions.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
 
 export type State = 'connecting' | 'authenticating' | 'open' | 'reconnecting' | 'closed';
@@ -40,6 +42,12 @@ interface Pending {
   /** Extra replies with the same `_id` (streamed pool chunks) go here instead. */
   chunk?: (data: unknown) => boolean;
 }
+interface Spectation {
+  guild_id: string;
+  include_logs: boolean;
+  /** The streams the last reply named (positions are kept for these). */
+  streams: string[];
+}
 
 function expiryMs(token: string): number | undefined {
   try {
@@ -52,15 +60,23 @@ function expiryMs(token: string): number | undefined {
   }
 }
 
+const sameSession = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  a.room === b.room && (a.user as { id?: unknown } | undefined)?.id === (b.user as { id?: unknown } | undefined)?.id;
+
 /**
  * A gateway connection: `auth` first, requests matched by `_id`, pushes by event name, token
- * refresh before expiry, full-jitter reconnects on reconnect-range close codes, and the
- * current `spectate` re-issued after every reconnect and `resync`.
+ * refresh before expiry, full-jitter reconnects on reconnect-range close codes, and delivery
+ * recovery (DESIGN §10): the last position of every stream is tracked from positioned pushes
+ * and replies, a push at or below it is dropped, and after a reconnect (`since` in `auth`) or
+ * a `resync` (`recover`) the current `spectate` is re-issued once with `since`; the outcome is
+ * the `recovery` event.
  */
 export class GatewayClient {
   state: State = 'connecting';
   /** The last `welcome`'s data. */
   welcome: Record<string, unknown> | undefined;
+  /** Positioned pushes dropped because their offset was already seen (should stay 0). */
+  duplicatesDropped = 0;
   private ws: SocketLike | undefined;
   private readonly handlers = new Map<string, Set<Handler>>();
   private readonly pending = new Map<number | string, Pending>();
@@ -69,7 +85,13 @@ export class GatewayClient {
   private readonly policy: ReconnectPolicy;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private spectating: { guild_id: string; include_logs: boolean } | undefined;
+  private spectating: Spectation | undefined;
+  private readonly positions = new StreamPositions();
+  /** The session's streams (its room's or its user's), from the last `welcome`. */
+  private sessionStreams: string[] = [];
+  /** Bumped per socket: work started for an older socket does not report. */
+  private socketSeq = 0;
+  private welcomedOnSocket = false;
   private dials = 0;
 
   constructor(private readonly opts: ClientOptions) {
@@ -77,16 +99,62 @@ export class GatewayClient {
     void this.open();
   }
 
-  /** Subscribes to a push, a reply-less server event, or `state` / `welcome` / `error`; returns an unsubscribe. */
-  on(event: string, handler: Handler): () => void {
+  /** Subscribes to a push, a reply-less server event, or `state` / `welcome` / `error` / `recovery`; returns an unsubscribe. */
+  on(event: 'recovery', handler: (recovery: Recovery) => void): () => void;
+  on(event: string, handler: Handler): () => void;
+  on(event: string, handler: Handler | ((recovery: Recovery) => void)): () => void {
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
-    set.add(handler);
-    return () => set.delete(handler);
+    const h = handler as Handler;
+    set.add(h);
+    return () => set.delete(h);
   }
 
   /** Sends a request and resolves with its reply's `data`; queued while (re)connecting. */
   request<T = unknown>(event: string, data?: unknown, opts: { timeout?: number; chunk?: (data: unknown) => boolean } = {}): Promise<T> {
+    return this.call<T>(event, () => data, opts);
+  }
+
+  /**
+   * Spectates one guild (replacing the previous) and remembers it: after a reconnect or a
+   * `resync` it is re-issued with the positions of its streams, so only what was missed follows.
+   */
+  spectate(guildId: string, includeLogs = false): Promise<SpectateReply> {
+    const prev = this.spectating;
+    if (!prev || prev.guild_id !== guildId || prev.include_logs !== includeLogs) {
+      // Another subscription: the old streams' positions would replay what no one asked for.
+      if (prev) this.positions.forget(prev.streams);
+      this.spectating = { guild_id: guildId, include_logs: includeLogs, streams: [] };
+    }
+    return this.respectate().then((r) => r.reply);
+  }
+
+  /**
+   * `recover`: asks for what the session's streams (its room's or its user's) missed since their
+   * last positions; resolves with which were recovered (the missed pushes follow the reply).
+   * The client calls it by itself on `resync`.
+   */
+  async recover(): Promise<Recovered> {
+    const streams = this.sessionStreams;
+    const reply = await this.call<{ recovered?: unknown; positions?: unknown }>('recover', () => ({ since: this.positions.since(streams) }));
+    return this.positions.settle(streams, reply?.recovered, reply?.positions);
+  }
+
+  /** The last position seen of a stream (from a push or a reply), if any. */
+  position(stream: string): StreamPosition | undefined {
+    return this.positions.get(stream);
+  }
+
+  close(): void {
+    this.setState('closed');
+    clearTimeout(this.refreshTimer);
+    clearTimeout(this.retryTimer);
+    this.failAll(new GatewayError('closed', 'the client was closed'));
+    this.ws?.close(1000, 'client closed');
+  }
+
+  /** `data` is read when the frame is sent: a queued request carries positions current then. */
+  private call<T>(event: string, data: () => unknown, opts: { timeout?: number; chunk?: (data: unknown) => boolean } = {}): Promise<T> {
     if (this.state === 'closed') return Promise.reject(new GatewayError('closed', 'the client is closed'));
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
@@ -95,7 +163,7 @@ export class GatewayClient {
         reject(new GatewayError('timeout', `${event} got no reply in time`));
       }, opts.timeout ?? this.opts.requestTimeoutMs ?? 10_000);
       this.pending.set(id, { resolve: resolve as (d: unknown) => void, reject, timer, ...(opts.chunk ? { chunk: opts.chunk } : {}) });
-      const send = () => this.ws?.send(JSON.stringify({ event, _id: id, data }));
+      const send = () => this.ws?.send(JSON.stringify({ event, _id: id, data: data() }));
       if (this.state === 'open') return send();
       if (this.queue.length >= (this.opts.maxQueued ?? 100)) {
         clearTimeout(timer);
@@ -106,18 +174,41 @@ export class GatewayClient {
     });
   }
 
-  /** Spectates one guild (replacing the previous) and remembers it for reconnects. */
-  async spectate(guildId: string, includeLogs = false): Promise<unknown> {
-    this.spectating = { guild_id: guildId, include_logs: includeLogs };
-    return this.request('spectate', this.spectating);
+  /** Sends the current spectation with `since`; `recovered` covers the streams it had before. */
+  private async respectate(): Promise<{ reply: SpectateReply; recovered: Recovered }> {
+    const target = this.spectating!;
+    const expected = target.streams;
+    const reply = await this.call<SpectateReply>('spectate', () => {
+      const since = this.positions.since(target.streams);
+      return { guild_id: target.guild_id, include_logs: target.include_logs, ...(Object.keys(since).length ? { since } : {}) };
+    });
+    // Spectating something else meanwhile: that request owns the positions now.
+    if (this.spectating !== target) return { reply, recovered: {} };
+    target.streams = namesIn(reply.streams) ?? target.streams;
+    return { reply, recovered: this.positions.settle(expected, reply.recovered, reply.positions) };
   }
 
-  close(): void {
-    this.setState('closed');
-    clearTimeout(this.refreshTimer);
-    clearTimeout(this.retryTimer);
-    this.failAll(new GatewayError('closed', 'the client was closed'));
-    this.ws?.close(1000, 'client closed');
+  /**
+   * One resubscription per trigger: the session part (already known, or a `recover`), then the
+   * spectation re-issued with `since`; `recovery` reports both. A request refused by the server
+   * counts as not recovered; one cut by a disconnect reports nothing (the reconnect will).
+   */
+  private resubscribe(trigger: Recovery['trigger'], session: Promise<Recovered>): void {
+    const seq = this.socketSeq;
+    const expected = this.spectating?.streams ?? [];
+    const refused = (err: unknown, streams: readonly string[]): Recovered => {
+      if (err instanceof GatewayError && (err.code === 'disconnected' || err.code === 'closed')) throw err;
+      this.positions.forget(streams);
+      return Object.fromEntries(streams.map((s) => [s, false]));
+    };
+    const sessionStreams = this.sessionStreams;
+    const guild = this.spectating ? this.respectate().then((r) => r.recovered) : Promise.resolve({});
+    Promise.all([session.catch((err: unknown) => refused(err, sessionStreams)), guild.catch((err: unknown) => refused(err, expected))]).then(
+      ([a, b]) => {
+        if (seq === this.socketSeq && this.state !== 'closed') this.emit('recovery', { trigger, streams: { ...a, ...b } } satisfies Recovery);
+      },
+      () => {},
+    );
   }
 
   private async open(): Promise<void> {
@@ -136,9 +227,12 @@ export class GatewayClient {
     const urls = typeof this.opts.url === 'string' ? [this.opts.url] : this.opts.url;
     const ws = new Socket(urls[this.dials++ % urls.length]!);
     this.ws = ws;
+    this.socketSeq++;
+    this.welcomedOnSocket = false;
     ws.onopen = () => {
       this.setState('authenticating');
-      ws.send(JSON.stringify({ action: 'auth', token, ...(this.opts.room ? { room: this.opts.room } : {}) }));
+      const since = this.positions.since(this.sessionStreams);
+      ws.send(JSON.stringify({ action: 'auth', token, ...(this.opts.room ? { room: this.opts.room } : {}), ...(Object.keys(since).length ? { since } : {}) }));
       this.scheduleRefresh(token);
     };
     ws.onmessage = (ev) => this.receive(String(ev.data));
@@ -174,7 +268,9 @@ export class GatewayClient {
     const event = String(msg.event);
     const id = msg._id as number | string | undefined;
     if (event === 'welcome') this.welcomed(msg.data as Record<string, unknown>);
-    if (event === 'resync' && this.spectating) void this.request('spectate', this.spectating).catch(() => {});
+    // The session moved to another monolith (its re-join `welcome` came just before): the one trigger.
+    if (event === 'resync') this.resubscribe('resync', this.recover());
+    if (event === 'spectate_revoked') this.revoked(msg.data as { guild_id?: unknown; spectating?: unknown } | undefined);
     const p = id === undefined ? undefined : this.pending.get(id);
     if (p) {
       if (event === 'error') {
@@ -185,19 +281,52 @@ export class GatewayClient {
       this.settle(id!, p);
       return p.resolve(msg.data);
     }
+    const at = positionOf(msg);
+    if (at) {
+      const arrival = this.positions.accept(at.stream, at.offset, at.epoch);
+      if (arrival === 'duplicate') {
+        this.duplicatesDropped++;
+        return;
+      }
+      if (arrival === 'epoch_changed') this.emit('recovery', { trigger: 'epoch', streams: { [at.stream]: false } } satisfies Recovery);
+    }
     this.emit(event, msg.data, msg);
   }
 
   private welcomed(data: Record<string, unknown>): void {
-    const first = this.welcome === undefined;
+    const previous = this.welcome;
+    const newSocket = !this.welcomedOnSocket;
+    this.welcomedOnSocket = true;
     this.welcome = data;
+    const before = this.sessionStreams;
+    this.sessionStreams = namesIn(data.streams) ?? [];
     this.policy.reset();
     this.setState('open');
     const queued = this.queue;
     this.queue = [];
     for (const send of queued) send();
-    // A new session (reconnect or a move to another monolith) has no subscriptions yet.
-    if (!first && this.spectating) void this.request('spectate', this.spectating).catch(() => {});
+    if (previous === undefined) {
+      this.positions.settle([], undefined, data.positions);
+      return;
+    }
+    if (newSocket) {
+      // A new connection: the auth frame's `since` was answered here; the spectation follows.
+      return this.resubscribe('reconnect', Promise.resolve(this.positions.settle(before, data.recovered, data.positions)));
+    }
+    // The same identity again on this socket: a re-join after a failover or drain, whose
+    // `resync` comes next and is the one trigger (re-spectating here too would do it twice).
+    if (sameSession(previous, data)) return;
+    // An elevation: a new session (the old one's streams are gone), the spectation re-issued.
+    this.positions.forget(before);
+    this.positions.settle([], undefined, data.positions);
+    this.resubscribe('elevation', Promise.resolve({}));
+  }
+
+  private revoked(data: { guild_id?: unknown; spectating?: unknown } | undefined): void {
+    const current = this.spectating;
+    if (!current || data?.guild_id !== current.guild_id || data.spectating !== false) return;
+    this.positions.forget(current.streams);
+    this.spectating = undefined;
   }
 
   private scheduleRefresh(token: string): void {

@@ -17,9 +17,10 @@ interface MiddlewareApi {
 /**
  * Redux middleware: a `gateway/request` action yields `<event>/start`, then `<event>/success`
  * (payload: the reply) or `<event>/failure` (error: {code, message, human}), like a REST call;
- * dispatching it returns the request's promise. Pushes are dispatched as `gateway/<event>`.
+ * dispatching it returns the request's promise. Pushes are dispatched as `gateway/<event>`, and so
+ * is the `recovery` outcome (`gateway/recovery`, payload `{trigger, streams}`).
  */
-export function gatewayMiddleware(client: GatewayClient, pushes: string[] = ['log_pool', 'log_other', 'resync', 'welcome']) {
+export function gatewayMiddleware(client: GatewayClient, pushes: string[] = ['log_pool', 'log_other', 'resync', 'welcome', 'recovery']) {
   return (api: MiddlewareApi) => {
     for (const event of pushes) client.on(event, (data) => api.dispatch({ type: `gateway/${event}`, payload: data }));
     client.on('state', (state) => api.dispatch({ type: 'gateway/state', payload: state }));
