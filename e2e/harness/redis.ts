@@ -43,12 +43,24 @@ export function ping(host: string, port: number, timeoutMs = 1000): Promise<bool
   });
 }
 
+export interface RedisOptions {
+  port?: number;
+  external?: boolean;
+  /**
+   * Persistence on: an append-only file in `dir`, fsynced before every reply
+   * (`appendfsync always`), so whatever Redis acknowledged survives a kill -9 and a restart with
+   * the same `dir`. Off (the default): nothing survives a restart.
+   */
+  appendOnlyDir?: string;
+}
+
 /**
  * A Redis for one test file: `REDIS_URL` when set (used as is; tests use unique room names, so
- * nothing is flushed), else a `redis-server` child on a free port with persistence off.
+ * nothing is flushed), else a `redis-server` child on a free port, persistence off unless
+ * `appendOnlyDir` is given.
  * `port` restarts one on a known port (after a kill); `external: false` ignores REDIS_URL.
  */
-export async function startRedis(opts: { port?: number; external?: boolean } = {}): Promise<RedisHandle> {
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
   const external = process.env.REDIS_URL;
   if (external && opts.external !== false) return { url: external, proc: undefined, stop: async () => {}, kill: async () => {} };
 
@@ -59,7 +71,10 @@ export async function startRedis(opts: { port?: number; external?: boolean } = {
     const proc = spawnProc(
       `redis:${port}`,
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
+      [
+        '--port', String(port), '--bind', '127.0.0.1', '--save', '',
+        ...(opts.appendOnlyDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.appendOnlyDir] : ['--appendonly', 'no', '--dir', tmpdir()]),
+      ],
       {},
     );
     try {
