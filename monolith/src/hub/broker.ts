@@ -79,3 +79,22 @@ export interface Broker {
   streams(): string[];
   close(): Promise<void>;
 }
+
+/**
+ * A stream's metadata (epoch, top offset) lives at least this long after its last publication,
+ * and at least the history's `ttlMs`: positions stay valid through quiet periods, so a client
+ * back after a quiet night is told "nothing missed", not "reload".
+ */
+export const STREAM_META_MIN_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Throws a RangeError unless `size` is an integer >= 0 and `ttlMs` an integer >= 1. */
+export function checkHistoryPolicy({ size, ttlMs }: HistoryPolicy): void {
+  if (!Number.isInteger(size) || size < 0) throw new RangeError(`history size must be an integer >= 0, got ${size}`);
+  if (!Number.isInteger(ttlMs) || ttlMs < 1) throw new RangeError(`history ttlMs must be an integer >= 1, got ${ttlMs}`);
+}
+
+/** Throws a RangeError unless `since` (when given) and `limit` are integers >= 0. */
+export function checkHistoryRead(since: number | undefined, limit: number): void {
+  if (since !== undefined && (!Number.isInteger(since) || since < 0)) throw new RangeError(`since must be an integer >= 0, got ${since}`);
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`limit must be an integer >= 0, got ${limit}`);
+}

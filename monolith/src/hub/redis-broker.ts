@@ -1,0 +1,298 @@
+import type { Redis } from 'ioredis';
+import { openRedis, whenReady } from '../redis/connect.js';
+import {
+  checkHistoryPolicy,
+  checkHistoryRead,
+  IDEMPOTENCY_TTL_MS,
+  STREAM_META_MIN_TTL_MS,
+  type Broker,
+  type HistoryResult,
+  type Publication,
+  type PublicationHandler,
+  type PublishOptions,
+  type PublishResult,
+} from './broker.js';
+
+/**
+ * Redis layout of a stream `<s>`, for the README and for services that publish directly. The
+ * `{<s>}` hash tag puts every key of a stream and its channel in one Redis Cluster slot, so
+ * each script below is single-slot and a sharded publish goes to the shard that stores it.
+ * - `gw:{<s>}:m` hash, the metadata: `e` epoch, `o` offset of the latest publication, `l` the
+ *   latest publication's history ttlMs (what reads filter by). Expires max(ttlMs, 24 h) after
+ *   the latest publication. Losing it (expiry, FLUSHALL, a restart without persistence) is
+ *   what changes the epoch: the next publish or read makes a new one and drops the history.
+ * - `gw:{<s>}:h` stream, the history: entry id `<offset>-0`, fields `t` (ms since the epoch,
+ *   Redis clock) and `d` (the data), at most `size` entries (XADD MAXLEN), expiring ttlMs after
+ *   the latest publication; entries older than ttlMs are skipped by reads.
+ * - `gw:{<s>}:i:<idempotency key>` string `<offset> <epoch>`, for IDEMPOTENCY_TTL_MS.
+ * - channel `gw:{<s>}`: every publication as `<offset> <epoch> <time>\n<data>`.
+ * Publishing keeps positions only through PUBLISH_SCRIPT (EVAL it with the keys and arguments
+ * `publish` passes below); a raw PUBLISH to the channel is not stored and has no position.
+ */
+export function streamKeys(stream: string) {
+  const tag = `gw:{${stream}}`;
+  return { meta: `${tag}:m`, history: `${tag}:h`, channel: tag, idempotency: (key: string) => `${tag}:i:${key}` };
+}
+
+const CHANNEL_PREFIX = 'gw:{';
+
+/** The stream a channel carries (`gw:{<s>}` → `<s>`). */
+export function channelStream(channel: string): string {
+  return channel.slice(CHANNEL_PREFIX.length, -1);
+}
+
+/** Parses a channel payload `<offset> <epoch> <time>\n<data>`. */
+export function decodePublication(payload: string): Publication {
+  const a = payload.indexOf(' ');
+  const b = payload.indexOf(' ', a + 1);
+  const nl = payload.indexOf('\n', b + 1);
+  return { offset: Number(payload.slice(0, a)), epoch: payload.slice(a + 1, b), time: Number(payload.slice(b + 1, nl)), data: payload.slice(nl + 1) };
+}
+
+/**
+ * Lua shared by both scripts: the stream's epoch, made when the metadata is missing (a new
+ * stream, or one whose metadata was lost). math.random is seeded identically in every script
+ * run, so the epoch comes from the server clock: seconds and microseconds in hex, unique per
+ * stream lifetime on one server, and different after a restart. History left from a lost epoch
+ * is deleted, so no entry is ever served under an epoch it was not published in.
+ */
+const ENSURE_EPOCH = `
+local function ensureEpoch(meta, hist, metaTtl)
+  local epoch = redis.call('HGET', meta, 'e')
+  if epoch then return epoch end
+  local t = redis.call('TIME')
+  epoch = string.format('%x%05x', tonumber(t[1]), tonumber(t[2]))
+  redis.call('HSET', meta, 'e', epoch, 'o', 0)
+  redis.call('PEXPIRE', meta, metaTtl)
+  redis.call('DEL', hist)
+  return epoch
+end
+local function nowMs()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+end
+`;
+
+/**
+ * Append and publish, atomically (a script runs alone). KEYS: meta, history[, idempotency];
+ * ARGV: channel, data, size, ttlMs, metaTtlMs, idempotencyTtlMs. Returns {"<offset> <epoch>",
+ * duplicate 0|1}. Validates nothing that could fail halfway: the caller checked the numbers.
+ */
+function publishScript(publish: 'PUBLISH' | 'SPUBLISH'): string {
+  return `${ENSURE_EPOCH}
+local meta, hist, idem = KEYS[1], KEYS[2], KEYS[3]
+if idem then
+  local seen = redis.call('GET', idem)
+  if seen then return {seen, 1} end
+end
+local size, ttl, metaTtl = tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local epoch = ensureEpoch(meta, hist, metaTtl)
+local offset = redis.call('HINCRBY', meta, 'o', 1)
+local now = nowMs()
+if size > 0 then
+  redis.call('XADD', hist, 'MAXLEN', size, string.format('%d-0', offset), 't', now, 'd', ARGV[2])
+  redis.call('PEXPIRE', hist, ttl)
+else
+  redis.call('DEL', hist)
+end
+redis.call('HSET', meta, 'l', ttl)
+redis.call('PEXPIRE', meta, metaTtl)
+local position = string.format('%d', offset) .. ' ' .. epoch
+if idem then redis.call('SET', idem, position, 'PX', ARGV[6]) end
+redis.call('${publish}', ARGV[1], position .. ' ' .. now .. '\\n' .. ARGV[2])
+return {position, 0}`;
+}
+
+/** The script services run to publish with positions (standalone Redis: PUBLISH). */
+export const PUBLISH_SCRIPT = publishScript('PUBLISH');
+
+/**
+ * The position and the stored publications after `since`. KEYS: meta, history; ARGV: since,
+ * limit, metaTtlMs (for an epoch made by this read). Returns {top, epoch, (id, time, data)...}.
+ * Entries older than the latest ttlMs are skipped (they are the oldest, so they come first).
+ */
+const HISTORY_SCRIPT = `${ENSURE_EPOCH}
+local epoch = ensureEpoch(KEYS[1], KEYS[2], ARGV[3])
+local m = redis.call('HMGET', KEYS[1], 'o', 'l')
+local out = {tonumber(m[1] or '0'), epoch}
+local limit = tonumber(ARGV[2])
+if limit == 0 then return out end
+local cutoff = tonumber(nowMs()) - tonumber(m[2] or '0')
+local from = tonumber(ARGV[1]) + 1
+local n = 0
+while n < limit do
+  local want = limit - n
+  local batch = redis.call('XRANGE', KEYS[2], string.format('%d-0', from), '+', 'COUNT', want)
+  for _, e in ipairs(batch) do
+    local f = e[2]
+    if tonumber(f[2]) > cutoff then
+      out[#out + 1] = e[1]
+      out[#out + 1] = f[2]
+      out[#out + 1] = f[4]
+      n = n + 1
+    end
+  end
+  if #batch < want then break end
+  from = tonumber(string.match(batch[#batch][1], '^%d+')) + 1
+end
+return out`;
+
+interface BrokerCommands {
+  gwBrokerPublish(numKeys: number, ...args: Array<string | number>): Promise<[string, number]>;
+  gwBrokerHistory(meta: string, history: string, since: number, limit: number, metaTtlMs: number): Promise<[number, string, ...string[]]>;
+}
+
+/** How long a command waits for the very first connection (start-up) before it rejects. */
+const FIRST_CONNECT_WAIT_MS = 5000;
+
+/**
+ * Streams in Redis (one Lua script per publish: append + PUBLISH, so they cannot diverge).
+ *
+ * Two connections. `commands` runs the scripts and fails fast (redis/connect.ts): while it is
+ * down a publish rejects at once, and one in flight when it drops rejects at once, instead of
+ * waiting in an offline queue, so a publisher hears "not stored, retry" (503) within
+ * milliseconds; a Redis that accepts but does not answer rejects after commandTimeout (5 s).
+ * Only before the first connection ever is a command held, up to FIRST_CONNECT_WAIT_MS. A
+ * publish that rejects because the connection dropped mid-flight may still have been stored:
+ * a retry with the same idempotency key lands once.
+ *
+ * `sub` holds one SUBSCRIBE per subscribed stream. `subscribed` is the only record of what
+ * should be subscribed: on every 'ready' of `sub` it subscribes exactly those (ioredis'
+ * autoResubscribe is off), and only then does `connected` turn true and
+ * `onConnectionChange(true)` fire, so the hub's gap filling starts after live delivery resumed.
+ */
+export class RedisBroker implements Broker {
+  private readonly commands: Redis & BrokerCommands;
+  private readonly subscribed = new Set<string>();
+  private handler: PublicationHandler = () => {};
+  private readonly listeners: Array<(connected: boolean) => void> = [];
+  private state = false;
+  /** `sub` is ready and every subscribed stream was subscribed on it. */
+  private synced = false;
+  private commandsWereReady = false;
+  /** Subscribers waiting for the next resubscription. */
+  private waiters: Array<() => void> = [];
+
+  /** Takes ownership of both connections (`commands` should be opened 'fail-fast'). */
+  constructor(
+    commands: Redis,
+    private readonly sub: Redis,
+    publish: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH',
+  ) {
+    commands.defineCommand('gwBrokerPublish', { lua: publishScript(publish) });
+    commands.defineCommand('gwBrokerHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
+    this.commands = commands as Redis & BrokerCommands;
+    sub.on('message', (channel: string, payload: string) => {
+      const stream = channelStream(channel);
+      // A message in flight when its stream was unsubscribed is not delivered.
+      if (this.subscribed.has(stream)) this.handler(stream, decodePublication(payload));
+    });
+    sub.on('ready', () => this.resubscribe());
+    for (const ev of ['close', 'end', 'reconnecting']) sub.on(ev, () => ((this.synced = false), this.update()));
+    commands.on('ready', () => ((this.commandsWereReady = true), this.update()));
+    for (const ev of ['close', 'end', 'reconnecting']) commands.on(ev, () => this.update());
+    if (commands.status === 'ready') this.commandsWereReady = true;
+    if (sub.status === 'ready') this.resubscribe();
+    this.update();
+  }
+
+  static connect(url: string): RedisBroker {
+    return new RedisBroker(openRedis(url, 'gateway-broker', 'fail-fast'), openRedis(url, 'gateway-broker-sub'));
+  }
+
+  get connected(): boolean {
+    return this.state;
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  onPublication(handler: PublicationHandler): void {
+    this.handler = handler;
+  }
+
+  async publish(stream: string, data: string, opts: PublishOptions): Promise<PublishResult> {
+    checkHistoryPolicy(opts.history);
+    await this.firstConnect();
+    const k = streamKeys(stream);
+    const { size, ttlMs } = opts.history;
+    const argv = [k.channel, data, size, ttlMs, Math.max(ttlMs, STREAM_META_MIN_TTL_MS), IDEMPOTENCY_TTL_MS];
+    const key = opts.idempotencyKey;
+    const [position, duplicate] =
+      key === undefined
+        ? await this.commands.gwBrokerPublish(2, k.meta, k.history, ...argv)
+        : await this.commands.gwBrokerPublish(3, k.meta, k.history, k.idempotency(key), ...argv);
+    const space = position.indexOf(' ');
+    return { offset: Number(position.slice(0, space)), epoch: position.slice(space + 1), duplicate: duplicate === 1 };
+  }
+
+  async history(stream: string, opts: { since?: number | undefined; limit: number }): Promise<HistoryResult> {
+    checkHistoryRead(opts.since, opts.limit);
+    await this.firstConnect();
+    const k = streamKeys(stream);
+    const [top, epoch, ...entries] = await this.commands.gwBrokerHistory(k.meta, k.history, opts.since ?? 0, opts.limit, STREAM_META_MIN_TTL_MS);
+    const publications: Publication[] = [];
+    for (let i = 0; i + 2 < entries.length; i += 3) {
+      const id = entries[i]!;
+      publications.push({ offset: Number(id.slice(0, id.indexOf('-'))), epoch, time: Number(entries[i + 1]), data: entries[i + 2]! });
+    }
+    return { position: { offset: top, epoch }, publications };
+  }
+
+  async subscribe(stream: string): Promise<void> {
+    if (this.subscribed.has(stream) && this.synced) return;
+    this.subscribed.add(stream);
+    if (this.sub.status === 'ready') {
+      try {
+        return void (await this.sub.subscribe(channelOf(stream)));
+      } catch {
+        // The connection dropped meanwhile: the next 'ready' subscribes it.
+      }
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  async unsubscribe(stream: string): Promise<void> {
+    if (!this.subscribed.delete(stream)) return;
+    // Not connected: a new connection starts without it anyway.
+    if (this.sub.status === 'ready') await this.sub.unsubscribe(channelOf(stream)).catch(() => {});
+  }
+
+  streams(): string[] {
+    return [...this.subscribed];
+  }
+
+  async close(): Promise<void> {
+    this.subscribed.clear();
+    for (const wake of this.waiters.splice(0)) wake();
+    await Promise.allSettled([this.commands.quit(), this.sub.quit()]);
+  }
+
+  private resubscribe(): void {
+    const channels = [...this.subscribed].map(channelOf);
+    const done = () => {
+      // Dropped again before the reply: the next 'ready' repeats this.
+      if (this.sub.status !== 'ready') return;
+      this.synced = true;
+      this.update();
+      for (const wake of this.waiters.splice(0)) wake();
+    };
+    if (channels.length) this.sub.subscribe(...channels).then(done, () => {});
+    else done();
+  }
+
+  /** Holds a command only until the first connection ever; afterwards commands fail fast. */
+  private async firstConnect(): Promise<void> {
+    if (!this.commandsWereReady) await whenReady(this.commands, FIRST_CONNECT_WAIT_MS);
+  }
+
+  private update(): void {
+    const value = this.commands.status === 'ready' && this.synced;
+    if (value === this.state) return;
+    this.state = value;
+    for (const l of this.listeners) l(value);
+  }
+}
+
+const channelOf = (stream: string) => streamKeys(stream).channel;
