@@ -1,4 +1,4 @@
-import { ApiEvent, Permission, ServerEvent, fullJitter, guildLogsStream, isTerminal, roomStream, type Since, type StreamPosition } from '@gateway/protocol';
+import { ApiEvent, ErrorCode, Permission, ServerEvent, fullJitter, guildLogsStream, isTerminal, roomStream, type Since, type StreamPosition } from '@gateway/protocol';
 import { connect, type CloseInfo, type Msg, type TestClient } from './client.js';
 import { inBatches, logEntry } from './gateway-http.js';
 import { uniq, type BalancerHandle } from './stack.js';
@@ -34,6 +34,32 @@ const isPositioned = (m: Msg): m is Msg & { stream: string; offset: number; epoc
   typeof m.stream === 'string' && typeof m.offset === 'number' && typeof m.epoch === 'string';
 const isGuildStream = (stream: string): boolean => stream.startsWith('guild:');
 
+/** Conditions re-checked on every change (never polled), each with its own timeout. */
+class Changes {
+  private readonly waiters = new Set<() => void>();
+
+  until(pred: () => boolean, timeoutMs: number, failure: () => string): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!pred()) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(failure()));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  changed(): void {
+    for (const check of [...this.waiters]) check();
+  }
+}
+
 export class DeliveryClient {
   readonly log: Mark[] = [];
   readonly positions = new Map<string, StreamPosition>();
@@ -56,7 +82,7 @@ export class DeliveryClient {
   private stopped = false;
   private nextId = 0;
   private chain: Promise<void> = Promise.resolve();
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new Changes();
 
   constructor(readonly spec: DeliverySpec) {}
 
@@ -86,20 +112,7 @@ export class DeliveryClient {
    * rejects after `timeoutMs` with what this client has seen.
    */
   until(pred: (c: DeliveryClient) => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (pred(this)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!pred(this)) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`${this.spec.label}: no ${what} within ${timeoutMs} ms; ${this.summary()}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.changes.until(() => pred(this), timeoutMs, () => `${this.spec.label}: no ${what} within ${timeoutMs} ms; ${this.summary()}`);
   }
 
   /** True once this client holds each position (same epoch, offset at least as high). */
@@ -134,15 +147,11 @@ export class DeliveryClient {
     return `url ${this.url}, monolith ${this.monolith}, welcomes ${this.welcomes}, resyncs ${this.resyncs}/${this.resynced}, reconnects ${this.reconnects}, retried ${this.retried.length}, closes ${JSON.stringify(this.closes)}, positions ${pos}, errors ${JSON.stringify(this.errors).slice(0, 600)}`;
   }
 
-  private changed(): void {
-    for (const check of [...this.waiters]) check();
-  }
-
   private enqueue(step: () => Promise<void>): Promise<void> {
     const run = this.chain.then(step);
     this.chain = run.catch((err: unknown) => {
       this.errors.push((err as Error).message);
-      this.changed();
+      this.changes.changed();
     });
     return run;
   }
@@ -184,7 +193,7 @@ export class DeliveryClient {
         this.errors.push(JSON.stringify(msg));
       }
     }
-    this.changed();
+    this.changes.changed();
   }
 
   private attach(c: TestClient): void {
@@ -203,7 +212,7 @@ export class DeliveryClient {
       if (this.stopped) return;
       if (byTest || !isTerminal(code)) void this.enqueue(() => this.connectLoop(1, false)).catch(() => {});
       else this.errors.push(`terminal close ${code} ${reason.toString('utf8')}`);
-      this.changed();
+      this.changes.changed();
     });
   }
 
@@ -251,7 +260,7 @@ export class DeliveryClient {
       throw new Error(`${this.spec.label}: no session after 30 attempts: ${failures.join('; ')}`);
     } finally {
       this.connecting = false;
-      this.changed();
+      this.changes.changed();
     }
   }
 
@@ -284,7 +293,7 @@ export class DeliveryClient {
       const reply = await c.request(event, `${event}${this.nextId++}`, data(), REQUEST_TIMEOUT_MS);
       if (reply.event === event) return;
       this.retried.push(`${event}: ${reply.code}`);
-      if (reply.code !== 'unavailable') throw new Error(`${this.spec.label}: ${event} answered ${JSON.stringify(reply)}`);
+      if (reply.code !== ErrorCode.UNAVAILABLE) throw new Error(`${this.spec.label}: ${event} answered ${JSON.stringify(reply)}`);
     }
     throw new Error(`${this.spec.label}: ${event} still unavailable after 10 attempts`);
   }
@@ -342,7 +351,7 @@ export class Publisher {
   private done: Promise<void> = Promise.resolve();
   private readonly base = BigInt(Date.now()) * 1000n;
   private readonly tag = `p${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new Changes();
 
   constructor(private readonly opts: PublisherOptions) {}
 
@@ -369,20 +378,7 @@ export class Publisher {
   }
 
   until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (pred()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!pred()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`publisher: no ${what} within ${timeoutMs} ms; last attempts ${JSON.stringify(this.attempts.slice(-3))}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.changes.until(pred, timeoutMs, () => `publisher: no ${what} within ${timeoutMs} ms; last attempts ${JSON.stringify(this.attempts.slice(-3))}`);
   }
 
   /** The latest acknowledged position of every stream published to so far. */
@@ -390,10 +386,6 @@ export class Publisher {
     const out = new Map<string, StreamPosition>();
     for (const a of this.acks) out.set(a.stream, { offset: a.offset, epoch: a.epoch });
     return out;
-  }
-
-  private changed(): void {
-    for (const check of [...this.waiters]) check();
   }
 
   private async run(): Promise<void> {
@@ -409,7 +401,7 @@ export class Publisher {
       }
       await Promise.all(posts);
       this.steps++;
-      this.changed();
+      this.changes.changed();
       await new Promise((r) => setTimeout(r, paceMs));
     }
   }
@@ -557,7 +549,7 @@ export function publisherProblems(p: Publisher, healthy: readonly string[] = ['u
   const problems = [...p.gaveUp];
   for (const a of p.attempts) {
     const ok = a.status >= 200 && a.status < 300;
-    if (a.phases.every((ph) => ph === 'down') && (a.status !== 503 || (a.body as { error?: unknown })?.error !== 'unavailable')) {
+    if (a.phases.every((ph) => ph === 'down') && (a.status !== 503 || (a.body as { error?: unknown })?.error !== ErrorCode.UNAVAILABLE)) {
       problems.push(`${a.stream} #${a.n} while the broker was down: ${a.status} ${JSON.stringify(a.body)}`);
     } else if (!ok && a.phases.every((ph) => healthy.includes(ph))) {
       problems.push(`${a.stream} #${a.n} (${a.phases.join('→')}): ${a.status} ${JSON.stringify(a.body)}`);
