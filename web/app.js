@@ -39,6 +39,13 @@ let guild = '';
 let welcome = null;
 const autoResponses = new Map();
 let loadSeq = 0;
+let logSeq = 0;
+const LOG_LIMIT = 200;
+// Stream names (README "Delivery"): a guild's pool updates and its log entries.
+const poolStream = (g) => `guild:${g}`;
+const logStream = (g) => `guild:${g}:logs`;
+// The live log: entries by offset within one epoch of the log stream, newest first on screen.
+const logView = { epoch: null, entries: new Map() };
 
 function showError(err) {
   els.error.textContent = err ? (err.human || err.message || String(err)) : '';
@@ -118,14 +125,13 @@ async function start(who) {
     }
     const pick = guilds.includes(current) ? current : guilds.includes(DEMO_GUILD) ? DEMO_GUILD : guilds[0];
     els.guild.value = pick;
-    // First welcome: open the guild; later ones (reconnect, failover): the SDK re-spectates, we re-fetch.
-    selectGuild(pick, current === pick);
+    // First welcome: open the guild. Later ones (reconnect, failover) keep it: the SDK
+    // re-spectates with its positions and its `recovery` event says what to reload.
+    if (pick !== current) selectGuild(pick);
   });
-  c.on('log_other', (entry) => {
+  c.on('log_other', (entry, msg) => {
     if (c !== client || !entry || (entry.guild_id && entry.guild_id !== guild)) return;
-    const note = entry.data && typeof entry.data.note === 'string' ? entry.data.note : JSON.stringify(entry);
-    els.logs.prepend(li(note, { id: String(entry.id ?? '') }));
-    while (els.logs.children.length > 200) els.logs.lastElementChild.remove();
+    addLog(entry, msg.offset, msg.epoch);
   });
   c.on('log_pool', (push) => {
     if (c !== client || !push || push.guild_id !== guild || push.type !== 'autoResponse') return;
@@ -133,14 +139,79 @@ async function start(who) {
     else if (push.entity) autoResponses.set(String(push.entity.id), push.entity);
     renderAutoResponses();
   });
-  c.on('resync', () => {
-    if (c === client && guild) loadGuild(guild);
+  // After a reconnect or failover the SDK replayed what it could; reload only the rest. A stream
+  // the outcome does not name (a server without positions) is reloaded too, except for `epoch`,
+  // which names only the stream whose history was lost.
+  c.on('recovery', (r) => {
+    if (c !== client || !guild) return;
+    const lost = (stream) => r.streams[stream] === false || (r.trigger !== 'epoch' && !(stream in r.streams));
+    if (lost(poolStream(guild))) loadGuild(guild);
+    if (lost(logStream(guild))) loadLog(guild);
   });
 }
 
+function noteOf(entry) {
+  return entry.data && typeof entry.data.note === 'string' ? entry.data.note : JSON.stringify(entry);
+}
+
+function resetLog(epoch) {
+  logView.epoch = epoch;
+  logView.entries.clear();
+  els.logs.replaceChildren();
+}
+
+/** Shows a log entry once per offset, in offset order (newest first); unpositioned ones on top. */
+function addLog(entry, offset, epoch) {
+  const item = li(noteOf(entry), { id: String(entry.id ?? '') });
+  if (!Number.isInteger(offset)) {
+    els.logs.prepend(item);
+  } else {
+    // A new epoch: the stream's history was lost; the SDK's `recovery` reloads the rest.
+    if (epoch !== logView.epoch) resetLog(epoch);
+    if (logView.entries.has(offset)) return;
+    logView.entries.set(offset, entry);
+    item.dataset.offset = String(offset);
+    let before = null;
+    for (const el of els.logs.children) {
+      if (el.dataset.offset !== undefined && Number(el.dataset.offset) < offset) {
+        before = el;
+        break;
+      }
+    }
+    els.logs.insertBefore(item, before);
+  }
+  while (els.logs.children.length > LOG_LIMIT) {
+    const last = els.logs.lastElementChild;
+    if (last.dataset.offset !== undefined) logView.entries.delete(Number(last.dataset.offset));
+    last.remove();
+  }
+}
+
+/**
+ * The log's latest entries from `history` (on open, and when the log stream was not recovered):
+ * replaces what is shown, keeping entries that arrived live after the history was read.
+ */
+async function loadLog(g) {
+  const seq = ++logSeq;
+  const c = client;
+  try {
+    const h = await c.history(logStream(g), { limit: LOG_LIMIT });
+    if (seq !== logSeq || c !== client || g !== guild) return;
+    const newer = logView.epoch === h.position.epoch ? [...logView.entries].filter(([offset]) => offset > h.position.offset) : [];
+    resetLog(h.position.epoch);
+    for (const p of h.publications) if (p.message && p.message.event === 'log_other') addLog(p.message.data, p.offset, h.position.epoch);
+    for (const [offset, entry] of newer) addLog(entry, offset, h.position.epoch);
+    els.logs.dataset.loads = String(Number(els.logs.dataset.loads || 0) + 1);
+  } catch (err) {
+    // A server without `history`: the log starts empty, as it did.
+    if (seq === logSeq && c === client && err.code !== 'unknown_event') showError(err);
+  }
+}
+
 function clearGuild() {
-  for (const list of [els.channels, els.roles, els.members, els.results, els.logs, els.autoResponses]) list.replaceChildren();
+  for (const list of [els.channels, els.roles, els.members, els.results, els.autoResponses]) list.replaceChildren();
   autoResponses.clear();
+  resetLog(null);
 }
 
 async function collect(iterable) {
@@ -172,25 +243,24 @@ async function loadGuild(g) {
     if (stale()) return;
     fill(els.members, (first.value || []).slice(0, 50), memberLabel);
     els.members.dataset.loaded = 'true';
+    els.members.dataset.loads = String(Number(els.members.dataset.loads || 0) + 1);
   } catch (err) {
     if (!stale()) showError(err);
   }
 }
 
-async function selectGuild(g, refetchOnly = false) {
+async function selectGuild(g) {
   if (!g || !client) return;
-  const changed = g !== guild;
+  if (g !== guild) clearGuild();
   guild = g;
-  if (changed) clearGuild();
-  if (!refetchOnly || changed) {
-    try {
-      await client.spectate(g, true);
-    } catch (err) {
-      showError(err);
-      return;
-    }
+  try {
+    await client.spectate(g, true);
+  } catch (err) {
+    showError(err);
+    return;
   }
-  await loadGuild(g);
+  // After the spectate: live entries and the history overlap, and the log shows each once.
+  await Promise.all([loadGuild(g), loadLog(g)]);
 }
 
 // Member search: debounced; only the latest query's answer is shown.

@@ -127,6 +127,21 @@ describe('dashboard', () => {
     await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
   });
 
+  it('opens the live log with the latest entries from history, newest first, each once', async () => {
+    const posted = [1, 2, 3].map((i) => `${Date.now()}${i}`);
+    for (const id of posted) expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBeLessThan(300);
+    const page = await openDashboard('alice');
+    await page.waitForFunction(() => document.getElementById('logs')?.dataset.loads === '1', undefined, { timeout: 10_000 });
+    const shown = await texts(page, '#logs li');
+    expect(shown.slice(0, 3)).toEqual([...posted].reverse());
+    expect(new Set(shown).size).toBe(shown.length);
+    // a live entry goes on top, the history is not shown twice
+    const id = String(Date.now());
+    expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBeLessThan(300);
+    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+    expect((await texts(page, '#logs li')).slice(0, 4)).toEqual([id, ...[...posted].reverse()]);
+  });
+
   it('a guest can use the mock bot', async () => {
     const context = await browser.newContext();
     contexts.push(context);
@@ -141,8 +156,21 @@ describe('dashboard', () => {
     await page.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'pong', undefined, { timeout: 10_000 });
   });
 
-  it('shows reconnecting, then open again after its balancer is killed, without a reload', async () => {
+  it('shows reconnecting, then open again after its balancer is killed, without a reload; the log shows what was posted meanwhile once, nothing is re-fetched', async () => {
     const page = await openDashboard('alice');
+    await page.waitForFunction(() => document.getElementById('logs')?.dataset.loads === '1', undefined, { timeout: 10_000 });
+    const loads = () => page.evaluate(() => ({ members: document.getElementById('members')?.dataset.loads, logs: document.getElementById('logs')?.dataset.loads }));
+    const before = await loads();
+    // The page fetches a token before every reconnect: holding it makes the entries below
+    // certainly posted while the page was away, not by timing.
+    let held = false;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/demo-token', async (route) => {
+      held = true;
+      await gate;
+      await route.continue();
+    });
     await page.evaluate(() => {
       (window as unknown as { seen: string[] }).seen = [];
       new MutationObserver(() => (window as unknown as { seen: string[] }).seen.push(document.getElementById('state')!.textContent ?? '')).observe(
@@ -154,8 +182,18 @@ describe('dashboard', () => {
     const first = stack.balancers[0]!;
     await first.kill();
     await page.waitForFunction(() => (window as unknown as { seen: string[] }).seen.includes('reconnecting'), undefined, { timeout: 10_000 });
+    await expect.poll(() => held, { timeout: 10_000 }).toBe(true);
+    const missed = [1, 2, 3].map((i) => `${Date.now()}${i}`);
+    for (const id of missed) expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBeLessThan(300);
+    release();
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 20_000 });
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    await page.waitForFunction((ids) => ids.every((i) => [...document.querySelectorAll('#logs li')].some((li) => li.textContent === i)), missed, { timeout: 10_000 });
+    const shown = await texts(page, '#logs li');
+    expect(shown.slice(0, 3)).toEqual([...missed].reverse());
+    expect(new Set(shown).size).toBe(shown.length);
+    // Recovered: neither the pools nor the log were loaded again.
+    expect(await loads()).toEqual(before);
     // still spectating after the reconnect: a new log entry arrives
     const id = String(Date.now());
     expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
