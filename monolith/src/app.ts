@@ -4,7 +4,7 @@ import { createSigner, verifierFromConfig, type Log } from '@gateway/protocol/no
 import type { MonolithConfig } from './config.js';
 import type { Bus } from './bus/bus.js';
 import { createBus } from './bus/create-bus.js';
-import { createEpochs } from './rooms/epochs.js';
+import { createCoordination } from './coordination/create-coordination.js';
 import { Rooms } from './rooms/rooms.js';
 import { Channels } from './rooms/channels.js';
 import { GuildTopics } from './gateway/guild-topics.js';
@@ -18,7 +18,6 @@ import { Admission } from './gateway/admission.js';
 import { TokenCache } from './gateway/token-cache.js';
 import { registerInterpret, type AutoResponse } from './gateway/interpret.js';
 import { registerPools } from './gateway/pools.js';
-import { RedisBus } from './bus/redis-bus.js';
 import { createStore } from './store/create-store.js';
 import { StoreInputError, type EntityStore } from './store/store.js';
 import { problem } from './http/auth.js';
@@ -46,9 +45,10 @@ const TOKEN_CACHE_SIZE = 20_000;
 export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } = {}): App {
   const metrics = new Metrics();
   const bus = deps.bus ?? createBus(config);
-  // One Redis command connection for epochs and entities; pub/sub has its own.
-  const store = createStore(config, bus instanceof RedisBus ? bus.commands : undefined);
-  const rooms = new Rooms({ epochs: createEpochs(bus), bus, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
+  // Each opens its own Redis connection (redis/connect.ts) when REDIS_URL is set.
+  const store = createStore(config);
+  const coordination = createCoordination(config);
+  const rooms = new Rooms({ epochs: coordination.epochs, bus, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
   const channels = new Channels();
   const guildTopics = new GuildTopics(bus, channels, log);
   const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH });
@@ -59,7 +59,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
     gateway,
     monolithId: config.MONOLITH_ID,
     verify: (token) => tokens.check(token),
-    consumeOnce: (k, ttl) => store.consumeOnce(k, ttl),
+    consumeOnce: (k, ttl) => coordination.consumeOnce(k, ttl),
     log,
   });
   registerPing(gateway);

@@ -3,8 +3,8 @@ import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { loadFixture } from './store/fixture.js';
-import { RedisBus } from './bus/redis-bus.js';
-import { RegistryHeartbeat } from './rooms/registry.js';
+import { createCoordination } from './coordination/create-coordination.js';
+import { RegistryHeartbeat } from './coordination/registry.js';
 
 const config = loadOrExit('monolith', () => loadConfig());
 const log = createLog('monolith', config.LOG_LEVEL);
@@ -17,10 +17,10 @@ await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });
 const httpAddress = app.http.server.address();
 const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.HTTP_PORT;
 const linkPort = await app.link.listen(config.HOST, config.LINK_PORT);
-const registry =
-  config.REGISTRY_ADDRESS && app.bus instanceof RedisBus
-    ? new RegistryHeartbeat(app.bus.commands, config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)
-    : undefined;
+// The config requires REDIS_URL with REGISTRY_ADDRESS, so this is the Redis registry.
+const registry = config.REGISTRY_ADDRESS
+  ? new RegistryHeartbeat(createCoordination(config), config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)
+  : undefined;
 registry?.start();
 log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, bus: config.REDIS_URL ? 'redis' : 'embedded' });
 // A machine-readable line for process supervisors and the e2e harness.

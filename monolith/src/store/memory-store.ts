@@ -1,6 +1,5 @@
 import {
   checkIds,
-  checkTtl,
   compareStrings,
   decodeCursor,
   encodeCursor,
@@ -58,10 +57,6 @@ function remove(sorted: string[], key: string): void {
  */
 export class MemoryStore implements EntityStore {
   private readonly pools = new Map<string, Pool>();
-  /** consumeOnce key → expiry (ms since epoch). */
-  private readonly once = new Map<string, number>();
-  /** Size of `once` at which expired keys are swept next (amortized: never a sweep per call). */
-  private sweepAt = 1024;
 
   async get(type: PoolType, guildId: string | undefined, ids: readonly string[]) {
     checkIds(ids);
@@ -134,19 +129,6 @@ export class MemoryStore implements EntityStore {
 
   async count(type: PoolType, guildId: string | undefined) {
     return this.pools.get(key(type, guildId))?.entities.size ?? 0;
-  }
-
-  async consumeOnce(k: string, ttlSeconds: number) {
-    checkTtl(ttlSeconds);
-    const now = Date.now();
-    const until = this.once.get(k);
-    if (until !== undefined && until > now) return false;
-    this.once.set(k, now + ttlSeconds * 1000);
-    if (this.once.size >= this.sweepAt) {
-      for (const [old, t] of this.once) if (t <= now) this.once.delete(old);
-      this.sweepAt = Math.max(1024, this.once.size * 2);
-    }
-    return true;
   }
 
   async close() {}

@@ -1,7 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import {
   checkIds,
-  checkTtl,
   decodeCursor,
   encodeCursor,
   entityJson,
@@ -27,7 +26,7 @@ import {
  *   removes exactly the entries it added (Lua has no Unicode lowercasing to recompute them)
  * A writer must change all four in one MULTI or script, as PUT and DELETE below do; the
  * simplest way is to run those scripts (EVAL PUT 4 <p> <p>:ids <p>:search <p>:idx
- * <id> <json> <entries> ...). Single-use keys: `SET <key> 1 EX <ttl> NX`.
+ * <id> <json> <entries> ...).
  *
  * Reads are scripts too, so each one sees the index and the hash at one instant. All keys of
  * a pool must live on one node (no hash tags yet: Redis Cluster would need `{<type>:<guild>}`).
@@ -117,7 +116,7 @@ export class RedisStore implements EntityStore {
     redis: Redis,
     private readonly owned = false,
   ) {
-    // The connection may be shared (the bus' command connection): define the scripts once.
+    // The connection may be shared (a caller's, e.g. scripts/load-fixture.mjs): define the scripts once.
     if (!('gwStorePut' in redis)) {
       redis.defineCommand('gwStorePut', { numberOfKeys: 4, lua: PUT });
       redis.defineCommand('gwStoreDelete', { numberOfKeys: 4, lua: DELETE });
@@ -182,11 +181,6 @@ export class RedisStore implements EntityStore {
 
   async count(type: PoolType, guildId: string | undefined) {
     return this.redis.hlen(poolKeys(type, guildId)[0]);
-  }
-
-  async consumeOnce(key: string, ttlSeconds: number) {
-    checkTtl(ttlSeconds);
-    return (await this.redis.set(key, '1', 'EX', ttlSeconds, 'NX')) === 'OK';
   }
 
   async close() {

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../e2e/harness/wait.js';
 import { StoreInputError, type Entity, type EntityStore } from './store.js';
 
 const ids = (entities: Entity[]) => entities.map((e) => e.id);
@@ -176,20 +175,6 @@ export function describeStore(name: string, make: () => Promise<EntityStore>): v
       for (const bad of [{ id: 42 }, { id: '' }, { id: 'a\u0000b' }, { id: 'x'.repeat(65) }, { name: 'no id' }])
         await expect(s.put('role', guild, bad as unknown as Entity), JSON.stringify(bad)).rejects.toThrow(StoreInputError);
       expect(await s.count('role', guild)).toBe(1);
-    });
-
-    it('consumes a key once within its TTL, then again once it expired', async () => {
-      const s = await store();
-      const key = `gw:test:once:${g()}`;
-      expect(await s.consumeOnce(key, 1)).toBe(true);
-      expect(await s.consumeOnce(key, 1)).toBe(false);
-      expect(await s.consumeOnce(`${key}:other`, 1)).toBe(true);
-      // Poll until the TTL ran out (no fixed sleep): false until then, true exactly once after.
-      const start = Date.now();
-      expect(await waitFor(() => s.consumeOnce(key, 1), { timeoutMs: 5000, what: 'the key to expire' })).toBe(true);
-      expect(Date.now() - start).toBeGreaterThan(500);
-      expect(await s.consumeOnce(key, 1)).toBe(false);
-      await expect(s.consumeOnce(key, 0)).rejects.toThrow(StoreInputError);
     });
   });
 }

@@ -60,9 +60,6 @@ export class StoreInputError extends Error {
  *   search) atomically: no reader sees one without the other. `putMany` is `put` for each,
  *   each atomic, not all-or-nothing. `delete` removes entity and index entries atomically and
  *   returns whether the entity existed.
- * - `consumeOnce` is true for the first call with a key, then false until `ttlSeconds` (a
- *   positive integer) have passed since that first call; across every monolith sharing the
- *   store. The key is used as is (Redis: callers namespace it, e.g. `gw:wstoken:<jti>`).
  * - `close` releases only what the store opened itself (not a connection passed in).
  */
 export interface EntityStore {
@@ -74,7 +71,6 @@ export interface EntityStore {
   putMany(type: PoolType, guildId: string | undefined, entities: readonly Entity[]): Promise<void>;
   delete(type: PoolType, guildId: string | undefined, id: string): Promise<boolean>;
   count(type: PoolType, guildId: string | undefined): Promise<number>;
-  consumeOnce(key: string, ttlSeconds: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -149,10 +145,6 @@ export function pageLimit(limit: number): number {
 export function searchLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 1) throw new StoreInputError('search limit must be a positive integer');
   return Math.min(limit, MAX_SEARCH_LIMIT);
-}
-
-export function checkTtl(ttlSeconds: number): void {
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw new StoreInputError('ttlSeconds must be a positive integer');
 }
 
 /** The opaque cursor for "after `id`": base64url, so a later format can use another alphabet. */

@@ -1,17 +1,17 @@
-import type { Redis } from 'ioredis';
-import { REGISTRY_KEY, registryMember } from '@gateway/protocol';
+import { registryMember } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
+import type { Coordination } from './coordination.js';
 
 /**
- * This monolith's entry in the Redis registry (protocol/src/registry.ts): renewed every third
- * of the TTL, removed on drain. Balancers with MONOLITH_REGISTRY dial what it lists.
+ * This monolith's entry in the registry (protocol/src/registry.ts): announced every third of
+ * the TTL, withdrawn on drain. Balancers with MONOLITH_REGISTRY dial what it lists.
  */
 export class RegistryHeartbeat {
   private timer: NodeJS.Timeout | undefined;
   private readonly member: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly coordination: Coordination,
     id: string,
     address: string,
     private readonly ttlMs: number,
@@ -22,9 +22,8 @@ export class RegistryHeartbeat {
 
   start(): void {
     const beat = async () => {
-      const now = Date.now();
       try {
-        await this.redis.multi().zadd(REGISTRY_KEY, now + this.ttlMs, this.member).zremrangebyscore(REGISTRY_KEY, '-inf', now).exec();
+        await this.coordination.announce(this.member, this.ttlMs);
       } catch (err) {
         this.log.warn('registry heartbeat failed', { err: (err as Error).message });
       }
@@ -34,8 +33,9 @@ export class RegistryHeartbeat {
     this.timer.unref();
   }
 
+  /** Stops renewing and withdraws the entry, best effort (it expires by TTL anyway). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.zrem(REGISTRY_KEY, this.member).catch(() => 0);
+    await this.coordination.withdraw(this.member).catch(() => {});
   }
 }
