@@ -41,7 +41,7 @@ const autoResponses = new Map();
 let loadSeq = 0;
 let logSeq = 0;
 const LOG_LIMIT = 200;
-// Stream names (README "Delivery"): a guild's pool updates and its log entries.
+// Stream names (protocol/src/streams.ts): a guild's pool updates and its log entries.
 const poolStream = (g) => `guild:${g}`;
 const logStream = (g) => `guild:${g}:logs`;
 // The live log: entries by offset within one epoch of the log stream, newest first on screen.

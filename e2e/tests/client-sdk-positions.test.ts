@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, StreamPositions, type Gateway, type Recovery, type SocketLike } from '../../client/src/index.js';
 import { waitFor } from '../harness/wait.js';
@@ -245,5 +246,12 @@ describe('client SDK positions and recovery, on a fake socket', () => {
     next.reply('spectate', SPECTATED);
     await tick('the recovery event', () => recoveries.length === 1);
     expect(recoveries[0]!.streams).toEqual({ 'user:alice': false, 'guild:1': false, 'guild:1:logs': false });
+  });
+});
+
+describe('README', () => {
+  it('shows client/examples/recovery.mjs as it is', () => {
+    const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+    expect(read('README.md')).toContain(`\`client/examples/recovery.mjs\`, reacting to \`recovered: false\`:\n\n\`\`\`js\n${read('client/examples/recovery.mjs')}\`\`\``);
   });
 });
