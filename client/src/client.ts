@@ -1,5 +1,5 @@
 import type { Recovered, StreamPosition } from '@gateway/protocol';
-import { closeCodeName } from '@gateway/protocol/codes';
+import { closeCodeName, ErrorCode, fullJitter } from '@gateway/protocol/codes';
 import { GatewayError } from './errors.js';
 import { namesIn, positionOf, StreamPositions, type Recovery, type SpectateReply } from './positions.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
@@ -48,6 +48,10 @@ interface Spectation {
   /** The streams the last reply named (positions are kept for these). */
   streams: string[];
 }
+
+/** Resubscription requests answered with these are sent again after a back-off. */
+const RETRIED: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMITED]);
+const RESUBSCRIBE_ATTEMPTS = 8;
 
 function expiryMs(token: string): number | undefined {
   try {
@@ -190,11 +194,22 @@ export class GatewayClient {
 
   /**
    * One resubscription per trigger: the session part (already known, or a `recover`), then the
-   * spectation re-issued with `since`; `recovery` reports both. A request refused by the server
-   * counts as not recovered; one cut by a disconnect reports nothing (the reconnect will).
+   * spectation re-issued with `since`; `recovery` reports both. `unavailable` (history cannot be
+   * read now) is retried with back-off; a request refused for good counts as not recovered; one
+   * cut by a disconnect reports nothing (the reconnect will).
    */
-  private resubscribe(trigger: Recovery['trigger'], session: Promise<Recovered>): void {
+  private resubscribe(trigger: Recovery['trigger'], session: () => Promise<Recovered>): void {
     const seq = this.socketSeq;
+    const persist = async <T>(attempt: () => Promise<T>): Promise<T> => {
+      for (let n = 1; ; n++) {
+        try {
+          return await attempt();
+        } catch (err) {
+          if (!(err instanceof GatewayError) || !RETRIED.has(err.code) || n >= RESUBSCRIBE_ATTEMPTS || seq !== this.socketSeq) throw err;
+          await new Promise((resolve) => setTimeout(resolve, fullJitter(n, 100, 2000)));
+        }
+      }
+    };
     const expected = this.spectating?.streams ?? [];
     const refused = (err: unknown, streams: readonly string[]): Recovered => {
       if (err instanceof GatewayError && (err.code === 'disconnected' || err.code === 'closed')) throw err;
@@ -202,8 +217,8 @@ export class GatewayClient {
       return Object.fromEntries(streams.map((s) => [s, false]));
     };
     const sessionStreams = this.sessionStreams;
-    const guild = this.spectating ? this.respectate().then((r) => r.recovered) : Promise.resolve({});
-    Promise.all([session.catch((err: unknown) => refused(err, sessionStreams)), guild.catch((err: unknown) => refused(err, expected))]).then(
+    const guild = this.spectating ? persist(() => this.respectate()).then((r) => r.recovered) : Promise.resolve({});
+    Promise.all([persist(session).catch((err: unknown) => refused(err, sessionStreams)), guild.catch((err: unknown) => refused(err, expected))]).then(
       ([a, b]) => {
         if (seq === this.socketSeq && this.state !== 'closed') this.emit('recovery', { trigger, streams: { ...a, ...b } } satisfies Recovery);
       },
@@ -269,7 +284,7 @@ export class GatewayClient {
     const id = msg._id as number | string | undefined;
     if (event === 'welcome') this.welcomed(msg.data as Record<string, unknown>);
     // The session moved to another monolith (its re-join `welcome` came just before): the one trigger.
-    if (event === 'resync') this.resubscribe('resync', this.recover());
+    if (event === 'resync') this.resubscribe('resync', () => this.recover());
     if (event === 'spectate_revoked') this.revoked(msg.data as { guild_id?: unknown; spectating?: unknown } | undefined);
     const p = id === undefined ? undefined : this.pending.get(id);
     if (p) {
@@ -311,7 +326,8 @@ export class GatewayClient {
     }
     if (newSocket) {
       // A new connection: the auth frame's `since` was answered here; the spectation follows.
-      return this.resubscribe('reconnect', Promise.resolve(this.positions.settle(before, data.recovered, data.positions)));
+      const session = this.positions.settle(before, data.recovered, data.positions);
+      return this.resubscribe('reconnect', async () => session);
     }
     // The same identity again on this socket: a re-join after a failover or drain, whose
     // `resync` comes next and is the one trigger (re-spectating here too would do it twice).
@@ -319,7 +335,7 @@ export class GatewayClient {
     // An elevation: a new session (the old one's streams are gone), the spectation re-issued.
     this.positions.forget(before);
     this.positions.settle([], undefined, data.positions);
-    this.resubscribe('elevation', Promise.resolve({}));
+    this.resubscribe('elevation', async () => ({}));
   }
 
   private revoked(data: { guild_id?: unknown; spectating?: unknown } | undefined): void {

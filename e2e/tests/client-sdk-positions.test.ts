@@ -195,6 +195,20 @@ describe('client SDK positions and recovery, on a fake socket', () => {
     expect(c.welcome).toMatchObject({ monolith: 'm2' });
   });
 
+  it('a re-spectate answered unavailable (history unreadable for now) is sent again, with since, until it is answered', async () => {
+    const { ws, recoveries } = await spectating();
+    ws.push(log(5));
+    const next = await reconnect(ws);
+    next.push(welcome({ recovered: { 'user:alice': true } }));
+    next.error('spectate', 'unavailable');
+    await tick('the second spectate', () => next.requests('spectate').length === 2);
+    expect(next.requests('spectate')[1]!.data).toMatchObject({ since: { 'guild:1:logs': { offset: 5, epoch: 'e1' } } });
+    expect(recoveries).toEqual([]);
+    next.reply('spectate', { ...SPECTATED, recovered: { 'guild:1': true, 'guild:1:logs': true } });
+    await tick('the recovery event', () => recoveries.length === 1);
+    expect(recoveries[0]).toEqual({ trigger: 'reconnect', streams: { 'user:alice': true, 'guild:1': true, 'guild:1:logs': true } });
+  });
+
   it('a refused recover counts as not recovered, and the position is forgotten', async () => {
     const { c, ws, recoveries } = await spectating();
     ws.push(user(2));
