@@ -94,11 +94,11 @@ interface Ack {
   epoch: string;
 }
 
-/** Posts a log entry; resolves with the position the monolith acknowledged it at. */
+/** Posts a log entry (its id as idempotency key); resolves with the position the monolith acknowledged it at. */
 async function publishLog(m: MonolithHandle, guild: string, id: string): Promise<Ack> {
   const res = await fetch(`${m.http}/api/guilds/${guild}/logs`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json', 'idempotency-key': id },
     body: JSON.stringify(logEntry(guild, id)),
   });
   const body = (await res.json()) as Partial<Ack>;
@@ -267,6 +267,35 @@ describe('client SDK recovery against real processes', () => {
     // What a client does on recovered: false: reload from history (what is still kept).
     const hist = await w.c.history(logs, { limit: 10 });
     expect(hist.publications.map((p) => p.offset)).toEqual([...missed.slice(-2), after].map((x) => x.offset));
+  });
+
+  it('after Redis restarts without persistence, the first push under the new epoch is reported not recovered, then delivered', async () => {
+    let redis: RedisHandle = await startRedis({ external: false });
+    const port = Number(new URL(redis.url).port);
+    const monolith = await startMonolith({ redisUrl: redis.url });
+    const balancer = await startBalancer({ monoliths: [monolith] });
+    toStop.push(balancer, monolith);
+    const w = await watcher(balancer);
+    await w.c.spectate(w.guild, true);
+    const logs = `guild:${w.guild}:logs`;
+    const [a, b] = ids(2);
+    const before = await publishLog(monolith, w.guild, a!);
+    await waitFor(() => w.got.length === 1, { what: 'the first entry' });
+    const order: string[] = [];
+    w.c.on('recovery', () => order.push('recovery'));
+    w.c.on('log_other', () => order.push('push'));
+
+    await redis.kill();
+    redis = await startRedis({ port, external: false });
+    toStop.push(redis);
+    // 503 until the monolith's broker connection is back; the idempotency key keeps retries single.
+    const after = await waitFor(() => publishLog(monolith, w.guild, b!), { what: 'a stored publication after the restart', timeoutMs: 20_000 });
+    await waitFor(() => w.got.length === 2, { what: 'the entry under the new epoch', timeoutMs: 10_000 });
+    expect(after.epoch).not.toBe(before.epoch);
+    expect(w.got[1]).toEqual(after);
+    expect(w.recoveries).toEqual([{ trigger: 'epoch', streams: { [logs]: false } }]);
+    expect(order).toEqual(['recovery', 'push']);
+    expect(sockets, 'the client stayed connected').toHaveLength(1);
   });
 
   for (const [how, remove] of [
