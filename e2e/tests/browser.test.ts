@@ -52,7 +52,8 @@ afterAll(async () => {
 });
 
 /** A page signed in as `sub`, spectating the demo guild, with its lists loaded. */
-async function openDashboard(sub = 'alice'): Promise<Page> {
+async function openDashboard(sub = 'alice', on: { stack: Stack; web: WebServer } = { stack, web }): Promise<Page> {
+  const { stack, web } = on;
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   contexts.push(context);
   const page = await context.newPage();
@@ -198,5 +199,49 @@ describe('dashboard', () => {
     const id = String(Date.now());
     expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
     await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+  });
+});
+
+describe('dashboard across a monolith failover (Redis, 2 monoliths)', () => {
+  let fo: Stack;
+  let foWeb: WebServer;
+  beforeAll(async () => {
+    fo = await startStack({ monoliths: 2, balancers: 1, redis: true, monolithEnv: { DEMO_FIXTURE: 'true' } });
+    foWeb = await startWebServer({ port: 0, monolithHttp: fo.monoliths[0]!.http, jwtSecret: JWT_SECRET, wsUrl: fo.balancers[0]!.url() });
+  });
+  afterAll(async () => {
+    await foWeb?.close();
+    await fo?.stop();
+  });
+
+  it('stays open when the monolith of its room is killed; the log shows what was posted meanwhile once, nothing is re-fetched', async () => {
+    const page = await openDashboard('alice', { stack: fo, web: foWeb });
+    await page.waitForFunction(() => document.getElementById('logs')?.dataset.loads === '1', undefined, { timeout: 10_000 });
+    const loads = () => page.evaluate(() => ({ members: document.getElementById('members')?.dataset.loads, logs: document.getElementById('logs')?.dataset.loads }));
+    const before = await loads();
+    const who = (await page.textContent('#who')) ?? '';
+    const victim = fo.monoliths.find((m) => who.endsWith(m.id))!;
+    const survivor = fo.monoliths.find((m) => m !== victim)!;
+    expect(victim, who).toBeDefined();
+    await page.evaluate(() => {
+      (window as unknown as { seen: string[] }).seen = [];
+      new MutationObserver(() => (window as unknown as { seen: string[] }).seen.push(document.getElementById('state')!.textContent ?? '')).observe(
+        document.getElementById('state')!,
+        { childList: true, characterData: true, subtree: true },
+      );
+    });
+    await victim.kill();
+    const missed = [1, 2, 3].map((i) => `${Date.now()}${i}`);
+    for (const id of missed) expect(await postLog(survivor, logEntry(GUILD, id))).toBeLessThan(300);
+    await page.waitForFunction((id) => document.getElementById('who')?.textContent?.endsWith(id), survivor.id, { timeout: 20_000 });
+    await page.waitForFunction((ids) => ids.every((i) => [...document.querySelectorAll('#logs li')].some((li) => li.textContent === i)), missed, { timeout: 10_000 });
+    const id = String(Date.now());
+    expect(await postLog(survivor, logEntry(GUILD, id))).toBeLessThan(300);
+    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+    const shown = await texts(page, '#logs li');
+    expect(shown.slice(0, 4)).toEqual([id, ...[...missed].reverse()]);
+    expect(new Set(shown).size).toBe(shown.length);
+    expect(await loads()).toEqual(before);
+    expect(await page.evaluate(() => (window as unknown as { seen: string[] }).seen), 'never left open').toEqual([]);
   });
 });
