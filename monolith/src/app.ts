@@ -2,13 +2,17 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode, Metrics } from '@gateway/protocol';
 import { createSigner, verifierFromConfig, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
-import type { Bus } from './bus/bus.js';
-import { createBus } from './bus/create-bus.js';
+import type { Broker } from './hub/broker.js';
+import { createBroker } from './hub/create-broker.js';
+import { Hub } from './hub/hub.js';
+import { routingFor } from './hub/routing.js';
 import { createCoordination } from './coordination/create-coordination.js';
+import type { Coordination } from './coordination/coordination.js';
 import { Rooms } from './rooms/rooms.js';
 import { Channels } from './rooms/channels.js';
-import { GuildTopics } from './gateway/guild-topics.js';
 import { registerSpectate } from './gateway/spectate.js';
+import { registerHistory } from './gateway/history.js';
+import { SessionStreams } from './gateway/session-streams.js';
 import { Gateway } from './gateway/gateway.js';
 import { registerPing } from './gateway/ping.js';
 import { registerRoutes } from './http/routes.js';
@@ -27,7 +31,9 @@ export interface App {
   readonly http: FastifyInstance;
   readonly link: LinkServer;
   readonly rooms: Rooms;
-  readonly bus: Bus;
+  readonly hub: Hub;
+  /** Epochs, single-use keys and the monolith registry (main.ts heartbeats through it). */
+  readonly coordination: Coordination;
   readonly store: EntityStore;
   readonly metrics: Metrics;
   /**
@@ -41,16 +47,17 @@ export interface App {
 /** Distinct tokens whose verification is remembered (about 1 KB each). */
 const TOKEN_CACHE_SIZE = 20_000;
 
-/** Builds the monolith: HTTP app, link server, rooms, bus. Never listens (STYLE rule 7). */
-export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } = {}): App {
+/** Builds the monolith: HTTP app, link server, rooms, hub. Never listens (STYLE rule 7). */
+export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Broker } = {}): App {
   const metrics = new Metrics();
-  const bus = deps.bus ?? createBus(config);
+  const broker = deps.broker ?? createBroker(config);
   // Each opens its own Redis connection (redis/connect.ts) when REDIS_URL is set.
   const store = createStore(config);
   const coordination = createCoordination(config);
-  const rooms = new Rooms({ epochs: coordination.epochs, bus, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
   const channels = new Channels();
-  const guildTopics = new GuildTopics(bus, channels, log);
+  const hub = new Hub(broker, channels, routingFor(config), { windowSize: config.HISTORY_WINDOW, maxReplay: config.MAX_REPLAY, log });
+  const rooms = new Rooms({ epochs: coordination.epochs, streams: hub, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
+  const sessionStreams = new SessionStreams({ hub, rooms, channels, resyncSubscribeMs: config.RESYNC_SUBSCRIBE_MS, log });
   const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH });
   const verify = verifierFromConfig(config);
   const tokens = new TokenCache(verify, TOKEN_CACHE_SIZE);
@@ -60,10 +67,13 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
     monolithId: config.MONOLITH_ID,
     verify: (token) => tokens.check(token),
     consumeOnce: (k, ttl) => coordination.consumeOnce(k, ttl),
+    admitted: (conn, since, rejoin, greet) => sessionStreams.admitted(conn, since, rejoin, greet),
     log,
   });
   registerPing(gateway);
-  registerSpectate(gateway, rooms, channels, guildTopics, admission);
+  sessionStreams.register(gateway);
+  registerHistory(gateway, hub);
+  registerSpectate(gateway, rooms, channels, hub, admission);
   registerPools(gateway, store);
   registerInterpret(gateway, rooms, {
     rate: config.INTERPRET_RATE,
@@ -83,13 +93,13 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
     if (status === 500) log.error('http handler failed', { err: err.message });
     return reply.code(status).send(problem(status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST, err.message));
   });
-  registerRoutes(http, { bus, rooms, metrics, verify, monolithId: config.MONOLITH_ID });
+  registerRoutes(http, { hub, rooms, metrics, verify, monolithId: config.MONOLITH_ID });
   registerTokenRoutes(http, {
     verify,
     sign,
     guestLimit: { perMinute: config.GUEST_TOKEN_RATE, burst: config.GUEST_TOKEN_BURST, proxyHeader: config.TRUSTED_PROXY_HEADER },
   });
-  registerGuildRoutes(http, { bus, store, verify });
+  registerGuildRoutes(http, { hub, store, verify });
   const link = createLinkServer({
     config,
     rooms,
@@ -106,24 +116,23 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
   metrics.collect('monolith_connections', 'Client connections in rooms owned here.', () => [[{}, rooms.connectionCount]]);
   metrics.collect('monolith_rooms', 'Rooms loaded here.', () => [[{}, rooms.roomCount]]);
   metrics.collect('monolith_links', 'Balancer links connected.', () => [[{}, rooms.linkCount]]);
-  metrics.collect('monolith_bus_topics', 'Bus topics subscribed.', () => [[{}, bus.topics().length]]);
-  metrics.collect('monolith_guild_topics', 'Guild bus topics subscribed for spectators, by kind.', () => {
-    let guilds = 0;
-    let logs = 0;
-    for (const topic of guildTopics.counts().keys()) topic.endsWith('_logs') ? logs++ : guilds++;
-    return [
-      [{ kind: 'guild' }, guilds],
-      [{ kind: 'logs' }, logs],
-    ];
+  metrics.collect('monolith_streams', 'Streams subscribed here, by family.', () => {
+    const families = new Map<string, number>();
+    for (const stream of hub.counts().keys()) {
+      const family = stream.startsWith('guild:') ? (stream.endsWith(':logs') ? 'logs' : 'guild') : stream.slice(0, stream.indexOf(':'));
+      families.set(family, (families.get(family) ?? 0) + 1);
+    }
+    return ['room', 'user', 'guild', 'logs'].map((family) => [{ family }, families.get(family) ?? 0]);
   });
-  metrics.collect('monolith_bus_up', 'Bus connection state (1 up).', () => [[{}, bus.connected ? 1 : 0]]);
-  bus.onConnectionChange((up) => log[up ? 'info' : 'warn'](up ? 'bus connected' : 'bus connection lost', {}));
+  metrics.collect('monolith_broker_up', 'Broker connection state (1 up).', () => [[{}, broker.connected ? 1 : 0]]);
+  broker.onConnectionChange((up) => log[up ? 'info' : 'warn'](up ? 'broker connected' : 'broker connection lost', {}));
 
   return {
     http,
     link,
     rooms,
-    bus,
+    hub,
+    coordination,
     store,
     metrics,
     async drain(timeoutMs) {
@@ -137,7 +146,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { bus?: Bus } =
       rooms.close();
       await link.close();
       await http.close();
-      await bus.close();
+      await Promise.allSettled([broker.close(), store.close(), coordination.close()]);
     },
   };
 }

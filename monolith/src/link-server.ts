@@ -200,7 +200,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
   function handle(peer: Peer, frame: B2M): void {
     switch (frame.type) {
       case 'join':
-        admission.join(peer, frame.id, frame.room, frame.token, frame.rejoin === true, frame._id);
+        admission.join(peer, frame.id, frame.room, frame.token, frame.rejoin === true, frame._id, frame.since);
         return;
       case 'leave':
         admission.leave(frame.id);

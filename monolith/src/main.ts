@@ -3,7 +3,6 @@ import { createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { loadFixture } from './store/fixture.js';
-import { createCoordination } from './coordination/create-coordination.js';
 import { RegistryHeartbeat } from './coordination/registry.js';
 
 const config = loadOrExit('monolith', () => loadConfig());
@@ -19,7 +18,7 @@ const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.po
 const linkPort = await app.link.listen(config.HOST, config.LINK_PORT);
 // The config requires REDIS_URL with REGISTRY_ADDRESS, so this is the Redis registry.
 const registry = config.REGISTRY_ADDRESS
-  ? new RegistryHeartbeat(createCoordination(config), config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)
+  ? new RegistryHeartbeat(app.coordination, config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)
   : undefined;
 registry?.start();
 log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, bus: config.REDIS_URL ? 'redis' : 'embedded' });

@@ -55,6 +55,12 @@ export interface WelcomeData {
   user: { id: string; name: string | null; guest: boolean };
   permissions: { admin: boolean; guilds: Record<string, number> };
   monolith: string;
+  /** The session's streams (its room's or its user's), whose pushes carry positions. */
+  streams?: string[];
+  /** Where each session stream starts for this connection (recover from here next time). */
+  positions?: Record<string, { offset: number; epoch: string }>;
+  /** Per stream of the auth frame's `since`: true when every missed publication follows. */
+  recovered?: Record<string, boolean>;
 }
 
 /** Body of `POST /api/rooms/:room/broadcast`. */

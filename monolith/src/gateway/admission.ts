@@ -1,4 +1,4 @@
-import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type TokenFrame } from '@gateway/protocol';
+import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/protocol/node';
 import { sameToken, tokenTail, type Conn, type LinkPeer, type Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
@@ -12,6 +12,11 @@ export interface AdmissionDeps {
   verify(token: string): Promise<VerifyResult>;
   /** True the first time a key is seen within its TTL (single-use websocket tokens). */
   consumeOnce(key: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * The connection is admitted: send its `welcome` (built by `greet` with the extra fields
+   * given) and recover its session stream; resolves once that is done (SessionStreams).
+   */
+  admitted(conn: Conn, since: Since | undefined, rejoin: boolean, greet: (extra: Record<string, unknown>) => string): Promise<void>;
   log: Log;
 }
 
@@ -42,7 +47,7 @@ export class Admission {
     this.claimsListeners.push(listener);
   }
 
-  join(peer: LinkPeer, id: string, room: string, token: string, rejoin: boolean, requestId?: number | string): void {
+  join(peer: LinkPeer, id: string, room: string, token: string, rejoin: boolean, requestId?: number | string, since?: Since): void {
     // A new join replaces the connection: what waited for an earlier one is void.
     const queue: Waiting[] = [];
     this.waiting.set(id, queue);
@@ -57,10 +62,12 @@ export class Admission {
         return;
       }
       if (this.waiting.get(id) !== queue) return;
-      this.waiting.delete(id);
       const conn = this.deps.rooms.join(peer, id, room, token, who.claims, who.subject, who.guest);
-      this.deps.rooms.admit(conn, welcome(conn, this.deps.monolithId, requestId));
+      // Frames keep waiting until the welcome and the session stream's replay are out.
+      await this.deps.admitted(conn, since, rejoin, (extra) => welcome(conn, this.deps.monolithId, requestId, extra));
+      if (this.waiting.get(id) !== queue || this.deps.rooms.get(id) !== conn) return;
       if (rejoin) this.deps.rooms.unicast(conn, RESYNC);
+      this.waiting.delete(id);
       this.replay(peer, queue);
     });
   }

@@ -9,6 +9,8 @@ export interface Context {
   readonly rooms: Rooms;
   /** Answers the request (echoing its `_id`). */
   reply(event: string, data?: unknown): void;
+  /** Answers with `data` already serialized (spliced in, not re-encoded). */
+  replyRaw(event: string, dataJson: string): void;
   /** Answers with a catalogued error; the request has no other effect. */
   error(code: ErrorCodeValue, message: string): void;
 }
@@ -74,6 +76,10 @@ export class Gateway {
       rooms,
       reply(event, data) {
         rooms.unicast(conn, JSON.stringify(requestId === undefined ? { event, data } : { event, _id: requestId, data }));
+      },
+      replyRaw(event, dataJson) {
+        const id = requestId === undefined ? '' : `,"_id":${JSON.stringify(requestId)}`;
+        rooms.unicast(conn, `{"event":${JSON.stringify(event)}${id},"data":${dataJson}}`);
       },
       error(code, message) {
         rooms.unicast(conn, JSON.stringify({ event: ServerEvent.ERROR, _id: requestId, code, message, human: ErrorHuman[code] }));

@@ -14,13 +14,14 @@ export function mayEnter(room: string, who: Identity): boolean {
   return own !== undefined && (!isPrivateRoom(room) || room === own);
 }
 
-export function welcome(conn: Conn, monolith: string, requestId?: number | string): string {
+export function welcome(conn: Conn, monolith: string, requestId?: number | string, extra: Record<string, unknown> = {}): string {
   const data: WelcomeData = {
     id: conn.id,
     room: conn.room,
     user: { id: conn.subject, name: conn.claims.name ?? null, guest: conn.guest },
     permissions: { admin: conn.claims.admin === true, guilds: conn.claims.guilds ?? {} },
     monolith,
+    ...extra,
   };
   return JSON.stringify({ event: ServerEvent.WELCOME, _id: requestId, data });
 }

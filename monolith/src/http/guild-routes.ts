@@ -4,30 +4,30 @@ import {
   ErrorCode,
   GUILD_POOLS,
   POOL_TYPES,
-  guildLogsTopic,
-  guildTopic,
+  guildLogsStream,
+  guildStream,
   ownRoom,
   validateEntityBody,
   validateLogEntry,
   validateUserMessageBody,
   type PoolType,
 } from '@gateway/protocol';
-import type { Bus } from '../bus/bus.js';
-import { roomTopic } from '../rooms/rooms.js';
+import type { Hub } from '../hub/hub.js';
+import { publishFor } from './publish.js';
 import type { EntityStore } from '../store/store.js';
 import { problem, service, type Verify } from './auth.js';
 
 const SNOWFLAKE = /^[0-9]{1,20}$/;
 
 /**
- * Backend writes that store and publish (DESIGN §6). Bus message formats, for services that
- * publish to Redis directly:
- * - topic `<guild_id>`: `{"event":"log_pool","data":{"type","guild_id","entity"|"id","deleted"}}`
- * - topic `<guild_id>_logs`: one log entry object (protocol LogEntry)
- * - topic `user:<id>`: `{"event","data"}`, delivered as is to every socket of the user
+ * Backend writes that store and publish (DESIGN §6, §10): each answers 2xx only once the
+ * publication is stored, with its `{stream, offset, epoch}`. Stream message formats:
+ * - `guild:<id>`: `{"event":"log_pool","data":{"type","guild_id","entity"|"id","deleted"}}`
+ * - `guild:<id>:logs`: `{"event":"log_other","data":<LogEntry>}`
+ * - `user:<id>`: `{"event","data"}`, delivered as is to every socket of the user
  */
-export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; store: EntityStore; verify: Verify }): void {
-  const { bus, store } = deps;
+export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; store: EntityStore; verify: Verify }): void {
+  const { hub, store } = deps;
   type PoolParams = { guild_id: string; type: string; id: string };
 
   const poolParams = (p: PoolParams): { type: PoolType; guildId: string | undefined } | string => {
@@ -36,15 +36,6 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; stor
     if (p.id.length === 0 || p.id.length > 64) return 'invalid id';
     const type = p.type as PoolType;
     return { type, guildId: GUILD_POOLS.has(type) ? p.guild_id : undefined };
-  };
-
-  const publish = async (topic: string, message: string) => {
-    try {
-      await bus.publish(topic, message);
-      return true;
-    } catch {
-      return false;
-    }
   };
 
   app.put<{ Params: PoolParams }>('/api/guilds/:guild_id/pools/:type/:id', async (req, reply) => {
@@ -57,8 +48,9 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; stor
     }
     const entity = { ...(body as Record<string, unknown>), id: req.params.id };
     await store.put(p.type, p.guildId, entity);
-    const sent = await publish(guildTopic(req.params.guild_id), JSON.stringify({ event: ApiEvent.LOG_POOL, data: { type: p.type, guild_id: req.params.guild_id, entity } }));
-    return reply.code(200).send({ stored: true, published: sent });
+    // Stored first: a 503 here means "stored, not announced"; a retry (a PUT is idempotent) announces it.
+    const message = JSON.stringify({ event: ApiEvent.LOG_POOL, data: { type: p.type, guild_id: req.params.guild_id, entity } });
+    return publishFor(req, reply, hub, guildStream(req.params.guild_id), message, 200, { stored: true });
   });
 
   app.delete<{ Params: PoolParams }>('/api/guilds/:guild_id/pools/:type/:id', async (req, reply) => {
@@ -67,11 +59,8 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; stor
     if (typeof p === 'string') return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, p));
     const existed = await store.delete(p.type, p.guildId, req.params.id);
     if (!existed) return reply.code(404).send(problem(ErrorCode.NOT_FOUND, `${p.type} ${req.params.id} does not exist`));
-    const sent = await publish(
-      guildTopic(req.params.guild_id),
-      JSON.stringify({ event: ApiEvent.LOG_POOL, data: { type: p.type, guild_id: req.params.guild_id, id: req.params.id, deleted: true } }),
-    );
-    return reply.code(200).send({ deleted: true, published: sent });
+    const message = JSON.stringify({ event: ApiEvent.LOG_POOL, data: { type: p.type, guild_id: req.params.guild_id, id: req.params.id, deleted: true } });
+    return publishFor(req, reply, hub, guildStream(req.params.guild_id), message, 200, { deleted: true });
   });
 
   app.post<{ Params: { guild_id: string } }>('/api/guilds/:guild_id/logs', async (req, reply) => {
@@ -79,10 +68,7 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; stor
     const entry = req.body;
     if (!validateLogEntry.check(entry)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateLogEntry.explain(entry)));
     if (entry.guild_id !== req.params.guild_id) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'guild_id differs from the path'));
-    if (!(await publish(guildLogsTopic(entry.guild_id), JSON.stringify(entry)))) {
-      return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, 'bus unavailable'));
-    }
-    return reply.code(202).send({ accepted: true });
+    return publishFor(req, reply, hub, guildLogsStream(entry.guild_id), JSON.stringify({ event: ApiEvent.LOG_OTHER, data: entry }), 202, { accepted: true });
   });
 
   app.post<{ Params: { id: string } }>('/api/users/:id/messages', async (req, reply) => {
@@ -92,9 +78,6 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { bus: Bus; stor
     if (room === undefined) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid user id'));
     if (!validateUserMessageBody.check(req.body)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateUserMessageBody.explain(req.body)));
     const { event, data } = req.body;
-    if (!(await publish(roomTopic(room), JSON.stringify({ event, data })))) {
-      return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, 'bus unavailable'));
-    }
-    return reply.code(202).send({ accepted: true });
+    return publishFor(req, reply, hub, room, JSON.stringify({ event, data }), 202, { accepted: true });
   });
 }

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode, isRoomName, validateBroadcastBody, type Metrics } from '@gateway/protocol';
+import { ErrorCode, isRoomName, roomStream, validateBroadcastBody, type Metrics } from '@gateway/protocol';
 import { problem, service } from './auth.js';
 import type { VerifyResult } from '@gateway/protocol/node';
-import type { Bus } from '../bus/bus.js';
-import { roomTopic, type Rooms } from '../rooms/rooms.js';
+import type { Hub } from '../hub/hub.js';
+import type { Rooms } from '../rooms/rooms.js';
+import { publishFor } from './publish.js';
 
 export interface RouteDeps {
-  bus: Bus;
+  hub: Hub;
   rooms: Rooms;
   metrics: Metrics;
   verify: (token: string) => Promise<VerifyResult>;
@@ -19,13 +20,13 @@ export interface RouteDeps {
  * claims include `service: true` or `admin: true` (a backend token signed with the same key).
  */
 export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { bus, rooms, metrics } = deps;
+  const { hub, rooms, metrics } = deps;
 
   app.get('/health', async () => ({ ok: true, monolith: deps.monolithId }));
 
   app.get('/ready', async (_req, reply) => {
-    const ready = bus.connected;
-    return reply.code(ready ? 200 : 503).send({ ready, bus: bus.connected, links: rooms.linkCount });
+    const ready = hub.connected;
+    return reply.code(ready ? 200 : 503).send({ ready, broker: hub.connected, links: rooms.linkCount });
   });
 
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
@@ -38,11 +39,6 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateBroadcastBody.explain(req.body)));
     }
     const { event, data } = req.body;
-    try {
-      await bus.publish(roomTopic(room), JSON.stringify({ event, data }));
-    } catch (err) {
-      return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, `bus unavailable: ${(err as Error).message}`));
-    }
-    return reply.code(202).send({ accepted: true, room });
+    return publishFor(req, reply, hub, roomStream(room), JSON.stringify({ event, data }), 202, { accepted: true, room });
   });
 }

@@ -1,6 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSigner, createVerifier } from '@gateway/protocol/node';
+import { Hub } from '../hub/hub.js';
+import { MemoryBroker } from '../hub/memory-broker.js';
+import { createLog, createSigner, createVerifier } from '@gateway/protocol/node';
 import { SourceLimiter, registerTokenRoutes } from './tokens.js';
 import { registerRoutes } from './routes.js';
 
@@ -75,10 +77,11 @@ describe('SourceLimiter', () => {
 describe('websocket tokens on the HTTP API', () => {
   it('are refused with 401 even when they carry admin, and cannot mint another', async () => {
     app = Fastify();
-    const noop = async () => {};
     registerTokenRoutes(app, { verify, sign, guestLimit: { perMinute: 60, burst: 60 } });
+    const history = { size: 10, ttlMs: 60_000 };
+    const routing = { policyOf: () => history, channelOf: (stream: string) => stream };
     registerRoutes(app, {
-      bus: { publish: noop, connected: true } as never,
+      hub: new Hub(new MemoryBroker(), { publish: () => 0 }, routing, { windowSize: 0, maxReplay: 10, log: createLog('test', 'error') }),
       rooms: { linkCount: 0 } as never,
       metrics: { render: () => '' } as never,
       verify,

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { splitMessage } from '@gateway/protocol';
 import { createLog } from '@gateway/protocol/node';
-import { MemoryBus } from '../bus/memory-bus.js';
-import { memoryEpochs } from './epochs.js';
-import { Rooms, roomTopic, type LinkPeer } from './rooms.js';
+import { memoryEpochs } from '../coordination/memory-coordination.js';
+import { Rooms, type LinkPeer, type StreamRefs } from './rooms.js';
 import { waitFor } from '../../../e2e/harness/wait.js';
 
 class RecordingLink implements LinkPeer {
@@ -17,31 +16,33 @@ class RecordingLink implements LinkPeer {
   }
 }
 
+/** Reference counts per stream, as the hub keeps them. */
+class CountingStreams implements StreamRefs {
+  readonly refs = new Map<string, number>();
+  acquire(stream: string): void {
+    this.refs.set(stream, (this.refs.get(stream) ?? 0) + 1);
+  }
+  release(stream: string): void {
+    const n = (this.refs.get(stream) ?? 0) - 1;
+    if (n > 0) this.refs.set(stream, n);
+    else this.refs.delete(stream);
+  }
+}
+
 function setup(graceMs = 0) {
-  const bus = new MemoryBus();
-  const rooms = new Rooms({ epochs: memoryEpochs(), bus, graceMs, log: createLog('test', 'error') });
+  const streams = new CountingStreams();
+  const rooms = new Rooms({ epochs: memoryEpochs(), streams, graceMs, log: createLog('test', 'error') });
   const a = new RecordingLink('a');
   const b = new RecordingLink('b');
   rooms.addLink(a);
   rooms.addLink(b);
-  return { bus, rooms, a, b };
+  return { streams, rooms, a, b };
 }
 
 const claims = { sub: 'u' };
 const until = (cond: () => boolean) => waitFor(cond, { timeoutMs: 2000, intervalMs: 5 });
 
 describe('Rooms', () => {
-  it('sends a broadcast once per link with members, not once per member', () => {
-    const { rooms, a, b } = setup();
-    for (let i = 0; i < 5; i++) rooms.join(a, `a${i}`, 'lobby', 't', claims, 'u', false);
-    rooms.join(b, 'b0', 'lobby', 't', claims, 'u', false);
-    rooms.join(b, 'b1', 'elsewhere', 't', claims, 'u', false);
-    expect(rooms.broadcast('lobby', '{"event":"x"}')).toBe(2);
-    expect(a.ofType('broadcast')).toHaveLength(1);
-    expect(b.ofType('broadcast')).toHaveLength(1);
-    expect(a.ofType('broadcast')[0]!.message).toBe('{"event":"x"}');
-  });
-
   it('announces loaded with a growing epoch, to every link, and unloaded when empty', async () => {
     const { rooms, a, b } = setup();
     rooms.join(a, 'c1', 'r1', 't', claims, 'u', false);
@@ -73,19 +74,17 @@ describe('Rooms', () => {
     expect(rooms.dropLink(b)).toBe(2);
     expect(rooms.connectionCount).toBe(1);
     expect(rooms.get('b1')).toBeUndefined();
-    rooms.broadcast('lobby', '{}');
-    expect(b.ofType('broadcast')).toHaveLength(0);
-    expect(a.ofType('broadcast')).toHaveLength(1);
+    expect(rooms.members('lobby')).toBe(1);
   });
 
-  it('subscribes the room topic while loaded and relays bus messages as broadcasts', async () => {
-    const { rooms, bus, a } = setup();
+  it('holds the room\'s stream while loaded (a user\'s own room is its user stream), once per room', async () => {
+    const { rooms, streams, a } = setup();
     rooms.join(a, 'a1', 'lobby', 't', claims, 'u', false);
-    expect(bus.topics()).toEqual([roomTopic('lobby')]);
-    await bus.publish(roomTopic('lobby'), '{"event":"news"}');
-    await until(() => a.ofType('broadcast').length === 1);
-    rooms.leave('a1');
-    await until(() => bus.topics().length === 0);
+    rooms.join(a, 'a2', 'lobby', 't', claims, 'u', false);
+    rooms.join(a, 'a3', 'user:u', 't', claims, 'u', false);
+    expect(Object.fromEntries(streams.refs)).toEqual({ 'room:lobby': 1, 'user:u': 1 });
+    for (const id of ['a1', 'a2', 'a3']) rooms.leave(id);
+    await until(() => streams.refs.size === 0);
   });
 
   it('treats a repeated join of one id as a move, not a duplicate', () => {

@@ -1,7 +1,12 @@
-import { encodeWithMessage, type TokenClaims } from '@gateway/protocol';
+import { encodeWithMessage, roomStream, type TokenClaims } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
-import type { Bus, BusHandler } from '../bus/bus.js';
-import type { EpochSource } from './epochs.js';
+import type { EpochSource } from '../coordination/coordination.js';
+
+/** The streams a loaded room needs (the hub's acquire/release). */
+export interface StreamRefs {
+  acquire(stream: string): void;
+  release(stream: string): void;
+}
 
 /** A balancer link as the room state sees it. `send` never throws. */
 export interface LinkPeer {
@@ -22,21 +27,21 @@ export interface Conn {
   claims: TokenClaims;
   subject: string;
   guest: boolean;
+  /** True once the connection joined its room's channel (after its recovery, if any). */
+  inRoomChannel: boolean;
 }
 
 interface Room {
   readonly name: string;
   readonly members: Set<Conn>;
-  /** Members per balancer link: a broadcast is one frame per link here, not one per member. */
-  readonly links: Map<LinkPeer, number>;
   epoch: number | undefined;
   unloadTimer: NodeJS.Timeout | undefined;
-  readonly onBus: BusHandler;
 }
 
 export interface RoomsDeps {
   epochs: EpochSource;
-  bus: Bus;
+  /** A loaded room holds its stream (`room:<room>`, or `user:<id>` for a user's own room). */
+  streams: StreamRefs;
   /** How long an empty room stays loaded. */
   graceMs: number;
   log: Log;
@@ -55,17 +60,9 @@ export function sameToken(conn: Conn, token: string): boolean {
 }
 
 /**
- * Bus topic carrying broadcasts for a room, whichever monolith owns it: `room:<room>`, except a
- * user's private room, whose topic is `user:<id>` (DESIGN §5: user pushes reach every socket of
- * the user, and all of them share the room `user:<id>`).
- */
-export function roomTopic(room: string): string {
-  return room.startsWith('user:') ? room : `room:${room}`;
-}
-
-/**
  * Room join/leave state on one monolith: which connections are in which room through which
- * balancer link, room load/unload with ownership epochs, and per-link broadcast fan-out.
+ * balancer link, and room load/unload with ownership epochs. A loaded room holds its stream in
+ * the hub; its pushes reach members through the room's channel (the hub's fan-out).
  */
 export class Rooms {
   private readonly conns = new Map<string, Conn>();
@@ -104,13 +101,12 @@ export class Rooms {
   /** Adds a connection (replacing an earlier one with the same id) and loads its room if new. */
   join(link: LinkPeer, id: string, room: string, token: string, claims: TokenClaims, subject: string, guest: boolean): Conn {
     if (this.conns.has(id)) this.leave(id);
-    const conn: Conn = { id, room, link, tokenTail: tokenTail(token), claims, subject, guest };
+    const conn: Conn = { id, room, link, tokenTail: tokenTail(token), claims, subject, guest, inRoomChannel: false };
     this.conns.set(id, conn);
     const r = this.rooms.get(room) ?? this.load(room);
     clearTimeout(r.unloadTimer);
     r.unloadTimer = undefined;
     r.members.add(conn);
-    r.links.set(link, (r.links.get(link) ?? 0) + 1);
     return conn;
   }
 
@@ -123,9 +119,6 @@ export class Rooms {
     const r = this.rooms.get(conn.room);
     if (!r) return;
     r.members.delete(conn);
-    const n = (r.links.get(conn.link) ?? 1) - 1;
-    if (n > 0) r.links.set(conn.link, n);
-    else r.links.delete(conn.link);
     if (r.members.size === 0 && !r.unloadTimer) {
       r.unloadTimer = setTimeout(() => this.unload(r, 'empty'), this.deps.graceMs);
       r.unloadTimer.unref();
@@ -136,26 +129,9 @@ export class Rooms {
     return this.conns.get(id);
   }
 
-  /**
-   * Sends the owner's `welcome`: flagged `admit`, so the balancer subscribes the socket to its
-   * room's topic only now, once the owner has admitted it (no push before admission).
-   */
-  admit(conn: Conn, welcomeJson: string): void {
-    conn.link.send(encodeWithMessage({ type: 'unicast', room: conn.room, id: conn.id, admit: true }, welcomeJson));
-  }
-
   /** Sends serialized client JSON to one connection. */
   unicast(conn: Conn, messageJson: string): void {
     conn.link.send(encodeWithMessage({ type: 'unicast', room: conn.room, id: conn.id }, messageJson));
-  }
-
-  /** Sends serialized client JSON to every member of a room, one frame per balancer link. */
-  broadcast(room: string, messageJson: string): number {
-    const r = this.rooms.get(room);
-    if (!r || r.links.size === 0) return 0;
-    const frame = encodeWithMessage({ type: 'broadcast', room }, messageJson);
-    for (const link of r.links.keys()) link.send(frame);
-    return r.links.size;
   }
 
   /** Sends a link frame to every balancer. */
@@ -194,15 +170,11 @@ export class Rooms {
     const r: Room = {
       name,
       members: new Set(),
-      links: new Map(),
       epoch: undefined,
       unloadTimer: undefined,
-      onBus: (payload) => this.broadcast(name, payload),
     };
     this.rooms.set(name, r);
-    this.deps.bus.subscribe(roomTopic(name), r.onBus).catch((err: Error) => {
-      this.deps.log.warn('room topic subscribe failed; the bus subscribes it again on reconnect', { room: name, err: err.message });
-    });
+    this.deps.streams.acquire(roomStream(name));
     this.announce(r, 0);
     return r;
   }
@@ -227,7 +199,7 @@ export class Rooms {
     if (this.rooms.get(r.name) !== r || r.members.size > 0) return;
     clearTimeout(r.unloadTimer);
     this.rooms.delete(r.name);
-    this.deps.bus.unsubscribe(roomTopic(r.name), r.onBus).catch(() => {});
+    this.deps.streams.release(roomStream(r.name));
     if (r.epoch !== undefined) this.toAllLinks(JSON.stringify({ type: 'unloaded', room: r.name, reason }));
   }
 }

@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { createLog } from '@gateway/protocol/node';
+import type { Broker, HistoryPolicy, PublicationHandler, PublishOptions } from './broker.js';
+import { Hub, type FanOut } from './hub.js';
+import { MemoryBroker } from './memory-broker.js';
+import { routingFor } from './routing.js';
+import { waitFor } from '../../../e2e/harness/wait.js';
+
+const policy = { HISTORY_ROOM_SIZE: 100, HISTORY_ROOM_TTL_S: 300, HISTORY_USER_SIZE: 100, HISTORY_USER_TTL_S: 300, HISTORY_GUILD_SIZE: 100, HISTORY_GUILD_TTL_S: 300, HISTORY_LOGS_SIZE: 100, HISTORY_LOGS_TTL_S: 300 };
+const log = createLog('test', 'error');
+
+/** Every fan-out, as `channel offset`. */
+class RecordingFanOut implements FanOut {
+  readonly sent: Array<{ channel: string; push: Record<string, unknown> }> = [];
+  publish(channel: string, messageJson: string): number {
+    this.sent.push({ channel, push: JSON.parse(messageJson) as Record<string, unknown> });
+    return 1;
+  }
+  offsets(channel: string): number[] {
+    return this.sent.filter((s) => s.channel === channel).map((s) => s.push.offset as number);
+  }
+}
+
+/**
+ * A MemoryBroker whose live delivery can be cut and restored, as a Redis subscriber connection
+ * that drops: publications made while it is down are stored but not delivered.
+ */
+class FlakyBroker implements Broker {
+  private deliver: PublicationHandler = () => {};
+  private readonly listeners: Array<(up: boolean) => void> = [];
+  up = true;
+  constructor(readonly inner = new MemoryBroker()) {
+    inner.onPublication((stream, pub) => {
+      if (this.up) this.deliver(stream, pub);
+    });
+  }
+  get connected() {
+    return this.up;
+  }
+  setUp(up: boolean) {
+    this.up = up;
+    for (const l of this.listeners) l(up);
+  }
+  publish(stream: string, data: string, opts: PublishOptions) {
+    return this.inner.publish(stream, data, opts);
+  }
+  subscribe(stream: string) {
+    return this.inner.subscribe(stream);
+  }
+  unsubscribe(stream: string) {
+    return this.inner.unsubscribe(stream);
+  }
+  history(stream: string, opts: { since?: number; limit: number }) {
+    return this.inner.history(stream, opts);
+  }
+  onPublication(handler: PublicationHandler) {
+    this.deliver = handler;
+  }
+  onConnectionChange(listener: (up: boolean) => void) {
+    this.listeners.push(listener);
+  }
+  streams() {
+    return this.inner.streams();
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+function setup(windowSize = 10) {
+  const broker = new FlakyBroker();
+  const fan = new RecordingFanOut();
+  const hub = new Hub(broker, fan, routingFor(policy), { windowSize, maxReplay: 1000, log });
+  const publish = (stream: string, n: number) => hub.publish(stream, JSON.stringify({ event: 'tick', data: { n } }));
+  return { broker, fan, hub, publish };
+}
+
+const until = (cond: () => boolean) => waitFor(cond, { timeoutMs: 2000, intervalMs: 2 });
+const ns = (pushes: string[]) => pushes.map((p) => (JSON.parse(p) as { data: { n: number } }).data.n);
+
+describe('Hub', () => {
+  it('fans out positioned pushes in offset order, with stream, offset and epoch', async () => {
+    const { hub, fan, publish } = setup();
+    hub.acquire('room:a');
+    const at = await publish('room:a', 1);
+    await publish('room:a', 2);
+    await until(() => fan.sent.length === 2);
+    expect(fan.sent[0]).toEqual({ channel: 'room:a', push: { event: 'tick', data: { n: 1 }, stream: 'room:a', offset: at.offset, epoch: at.epoch } });
+    expect(fan.offsets('room:a')).toEqual([1, 2]);
+  });
+
+  it('routes private log entries to the private channel of the one log stream', async () => {
+    const { hub, fan } = setup();
+    hub.acquire('guild:1:logs');
+    await hub.publish('guild:1:logs', JSON.stringify({ event: 'log_other', data: { id: '1', private: false } }));
+    await hub.publish('guild:1:logs', JSON.stringify({ event: 'log_other', data: { id: '2', private: true } }));
+    await until(() => fan.sent.length === 2);
+    expect(fan.sent.map((s) => [s.channel, s.push.offset])).toEqual([
+      ['guild:1:logs', 1],
+      ['guild:1:logs:private', 2],
+    ]);
+  });
+
+  it('recovers a connection from its position: missed then buffered live, once each, before it joins', async () => {
+    const { hub, fan, publish } = setup(2);
+    hub.acquire('room:a');
+    for (let n = 1; n <= 5; n++) await publish('room:a', n);
+    await until(() => fan.sent.length === 5);
+    const epoch = fan.sent[0]!.push.epoch as string;
+    // Offset 1 is past the 2-entry window: the broker's history is read.
+    const pending = hub.beginRecovery('room:a', { offset: 1, epoch });
+    // Live publications while the history is read: buffered for this connection.
+    await publish('room:a', 6);
+    const recovery = await pending;
+    await publish('room:a', 7);
+    await until(() => fan.sent.length === 7);
+    const sent: string[] = [];
+    recovery.finish((push) => sent.push(push));
+    expect(recovery.read).toMatchObject({ recovered: true, position: { offset: 1, epoch } });
+    expect(ns(sent)).toEqual([2, 3, 4, 5, 6, 7]);
+  });
+
+  it('serves a recovery that the window covers without reading the broker', async () => {
+    const { hub, fan, publish, broker } = setup(10);
+    hub.acquire('room:a');
+    for (let n = 1; n <= 4; n++) await publish('room:a', n);
+    await until(() => fan.sent.length === 4);
+    let reads = 0;
+    const history = broker.history.bind(broker);
+    broker.history = (s, o) => (reads++, history(s, o));
+    const recovery = await hub.beginRecovery('room:a', { offset: 2, epoch: fan.sent[0]!.push.epoch as string });
+    const sent: string[] = [];
+    recovery.finish((push) => sent.push(push));
+    expect(ns(sent)).toEqual([3, 4]);
+    expect(reads).toBe(0);
+  });
+
+  it('answers recovered false for another epoch or a gap the history no longer covers', async () => {
+    const { hub, fan, broker } = setup(1);
+    hub.acquire('room:t');
+    const small: HistoryPolicy = { size: 2, ttlMs: 60_000 };
+    for (let n = 1; n <= 5; n++) await broker.publish('room:t', JSON.stringify({ event: 'tick', data: { n } }), { history: small });
+    await until(() => fan.sent.length === 5);
+    const epoch = fan.sent[0]!.push.epoch as string;
+    const trimmed = await hub.beginRecovery('room:t', { offset: 1, epoch });
+    expect(trimmed.read).toMatchObject({ recovered: false, position: { offset: 5, epoch } });
+    const sent: string[] = [];
+    trimmed.finish((push) => sent.push(push));
+    expect(sent).toEqual([]);
+    const other = await hub.beginRecovery('room:t', { offset: 5, epoch: 'not-this-one' });
+    expect(other.read.recovered).toBe(false);
+    other.abandon();
+  });
+
+  it('fills the gap from history after the broker connection comes back, then delivers live', async () => {
+    const { hub, fan, publish, broker } = setup();
+    hub.acquire('user:u');
+    await publish('user:u', 1);
+    await until(() => fan.sent.length === 1);
+    broker.setUp(false);
+    await publish('user:u', 2);
+    await publish('user:u', 3);
+    broker.setUp(true);
+    await publish('user:u', 4);
+    await until(() => fan.sent.length === 4);
+    expect(fan.offsets('user:u')).toEqual([1, 2, 3, 4]);
+  });
+
+  it('fills a skipped offset from history before delivering what came after it', async () => {
+    const { hub, fan, publish, broker } = setup();
+    hub.acquire('room:s');
+    await publish('room:s', 1);
+    await until(() => fan.sent.length === 1);
+    broker.up = false; // lost without the connection noticing
+    await publish('room:s', 2);
+    broker.up = true;
+    await publish('room:s', 3);
+    await until(() => fan.sent.length === 3);
+    expect(fan.offsets('room:s')).toEqual([1, 2, 3]);
+  });
+
+  it('subscribes a stream once while any connection holds it', async () => {
+    const { hub, broker } = setup();
+    hub.acquire('guild:9');
+    hub.acquire('guild:9');
+    await until(() => broker.streams().includes('guild:9'));
+    hub.release('guild:9');
+    expect(hub.counts().get('guild:9')).toBe(1);
+    hub.release('guild:9');
+    await until(() => !broker.streams().includes('guild:9'));
+    expect(hub.counts().size).toBe(0);
+  });
+});
