@@ -67,7 +67,8 @@ async function deliverOnce(members: Member[], via: MonolithHandle, room: string,
   for (const m of members) {
     await m.client.nextEvent(marker, undefined, 10_000);
     expect(count(m.client.received, event), `member on balancer ${m.balancer}`).toBe(1);
-    expect(m.client.received.find((x) => x.event === event)).toEqual({ event, data });
+    // Positioned: the room's stream, one offset for everyone (one publication), its epoch.
+    expect(m.client.received.find((x) => x.event === event)).toEqual({ event, data, stream: `room:${room}`, offset: expect.any(Number), epoch: expect.any(String) });
   }
 }
 

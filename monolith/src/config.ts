@@ -31,7 +31,7 @@ export const monolithSpec = {
   HISTORY_LOGS_TTL_S: v.int('How long a log entry is kept.', 86400, 1),
   HISTORY_WINDOW: v.int('Recent publications a monolith keeps in memory per subscribed stream, so a reconnect storm recovers without a Redis read per client.', 100, 0),
   MAX_REPLAY: v.int('Most publications replayed to one connection per stream; a longer gap answers `recovered: false`.', 1000, 1),
-  RESYNC_SUBSCRIBE_MS: v.int('After a failover re-join, how long the monolith waits for the client\'s `recover` (with its positions) before it delivers the session\'s live pushes without one.', 5000, 0),
+  RESYNC_SUBSCRIBE_MS: v.int('After a failover re-join, how long the monolith waits for the client\'s `recover` (with its positions) before it delivers the session\'s live pushes without one.', 2000, 0),
   DRAIN_TIMEOUT_MS: v.int('On SIGTERM, how long to wait for balancers to move every connection elsewhere before exiting.', 10000, 0),
   INTERPRET_RATE: v.int('`interpret` requests per second per connection (token bucket refill).', 5, 1),
   INTERPRET_BURST: v.int('Token bucket size for `INTERPRET_RATE`.', 10, 1),

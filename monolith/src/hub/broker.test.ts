@@ -134,6 +134,21 @@ describe('redis broker', () => {
     }
   });
 
+  it('drops a raw PUBLISH on a stream channel (no position) and delivers the script\'s publications', async () => {
+    const s = stream();
+    const broker = RedisBroker.connect(redis.url);
+    try {
+      const got = collect(broker);
+      await broker.subscribe(s);
+      for (const junk of ['hello', '1 e 5', 'x y z\n{}', '0 e 1\n{}']) await admin.publish(streamKeys(s).channel, junk);
+      await broker.publish(s, '{"event":"ok"}', { history: { size: 10, ttlMs: 60_000 } });
+      await wait(() => got.length >= 1, 'the stored publication');
+      expect(got.map((g) => g.data)).toEqual(['{"event":"ok"}']);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it.skipIf(process.env.REDIS_URL)('rejects publishes at once while Redis is down; after a restart without persistence: resubscribed, new epoch', async () => {
     const broker = RedisBroker.connect(redis.url);
     const got = collect(broker);

@@ -41,12 +41,20 @@ export function channelStream(channel: string): string {
   return channel.slice(CHANNEL_PREFIX.length, -1);
 }
 
-/** Parses a channel payload `<offset> <epoch> <time>\n<data>`. */
-export function decodePublication(payload: string): Publication {
+/**
+ * Parses a channel payload `<offset> <epoch> <time>\n<data>`; undefined for anything else (a raw
+ * PUBLISH by a service that bypassed the script has no position and is dropped).
+ */
+export function decodePublication(payload: string): Publication | undefined {
   const a = payload.indexOf(' ');
   const b = payload.indexOf(' ', a + 1);
   const nl = payload.indexOf('\n', b + 1);
-  return { offset: Number(payload.slice(0, a)), epoch: payload.slice(a + 1, b), time: Number(payload.slice(b + 1, nl)), data: payload.slice(nl + 1) };
+  if (a <= 0 || b <= a + 1 || nl <= b + 1) return undefined;
+  const offset = Number(payload.slice(0, a));
+  const time = Number(payload.slice(b + 1, nl));
+  const data = payload.slice(nl + 1);
+  if (!Number.isSafeInteger(offset) || offset < 1 || !Number.isFinite(time)) return undefined;
+  return { offset, epoch: payload.slice(a + 1, b), time, data };
 }
 
 /**
@@ -185,7 +193,9 @@ export class RedisBroker implements Broker {
     sub.on('message', (channel: string, payload: string) => {
       const stream = channelStream(channel);
       // A message in flight when its stream was unsubscribed is not delivered.
-      if (this.subscribed.has(stream)) this.handler(stream, decodePublication(payload));
+      if (!this.subscribed.has(stream)) return;
+      const pub = decodePublication(payload);
+      if (pub) this.handler(stream, pub);
     });
     sub.on('ready', () => this.resubscribe());
     for (const ev of ['close', 'end', 'reconnecting']) sub.on(ev, () => ((this.synced = false), this.update()));
