@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Permission } from '@gateway/protocol';
+import { guildLogsStream, guildStream, Permission } from '@gateway/protocol';
 import {
   connect,
   startBalancer,
@@ -16,6 +16,7 @@ import {
   type TestClient,
 } from '../harness/index.js';
 import { logEntry, postLog } from '../harness/gateway-http.js';
+import { subscribers } from '../harness/streams.js';
 
 useHarness();
 
@@ -52,7 +53,7 @@ async function ready(monolith: MonolithHandle): Promise<number> {
 }
 
 describe('guild subscriptions across a Redis restart', () => {
-  it('resubscribes exactly the guild topics still spectated, once per monolith, and pushes reach every spectator once', async () => {
+  it('resubscribes exactly the guild channels still spectated, once per monolith, and pushes reach every spectator once', async () => {
     let redis: RedisHandle = await startRedis({ external: false });
     const port = Number(new URL(redis.url).port);
     const [m1, m2] = await Promise.all([startMonolith({ redisUrl: redis.url }), startMonolith({ redisUrl: redis.url })]);
@@ -69,15 +70,15 @@ describe('guild subscriptions across a Redis restart', () => {
       try {
         const out: Record<string, number> = {};
         for (const g of [BOTH, ONE, LEFT, NEW]) {
-          for (const topic of [g, `${g}_logs`]) out[topic] = Number(((await r.pubsub('NUMSUB', topic)) as [string, number])[1]);
+          for (const stream of [guildStream(g), guildLogsStream(g)]) out[stream] = await subscribers(r, stream);
         }
         return out;
       } finally {
         r.disconnect();
       }
     };
-    const want = (e: Record<string, number>) => Object.fromEntries(Object.entries(e).flatMap(([g, n]) => [[g, n], [`${g}_logs`, n]]));
-    await waitFor(async () => JSON.stringify(await numsubs()) === JSON.stringify(want(expected)), { what: 'guild topics subscribed before the outage' });
+    const want = (e: Record<string, number>) => Object.fromEntries(Object.entries(e).flatMap(([g, n]) => [[guildStream(g), n], [guildLogsStream(g), n]]));
+    await waitFor(async () => JSON.stringify(await numsubs()) === JSON.stringify(want(expected)), { what: 'guild channels subscribed before the outage' });
 
     await redis.kill();
     await waitFor(async () => (await ready(m1)) === 503 && (await ready(m2)) === 503, { what: 'both monoliths report the outage' });
@@ -93,7 +94,7 @@ describe('guild subscriptions across a Redis restart', () => {
     const after = { [BOTH]: 2, [ONE]: 1, [LEFT]: 0, [NEW]: 1 };
     await waitFor(async () => JSON.stringify(await numsubs()) === JSON.stringify(want(after)), {
       timeoutMs: 20_000,
-      what: `guild topics resubscribed exactly as ${JSON.stringify(want(after))}`,
+      what: `guild channels resubscribed exactly as ${JSON.stringify(want(after))}`,
     });
 
     // Each spectator gets each entry of its guild once; a second entry on the same path

@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Permission } from '@gateway/protocol';
+import { guildLogsStream, guildStream, Permission } from '@gateway/protocol';
 import { connect, startStack, uniq, useHarness, userToken, waitFor, type Stack, type TestClient } from '../harness/index.js';
 import { logEntry, postLog as postTo, putPool } from '../harness/gateway-http.js';
+import { subscribers } from '../harness/streams.js';
 
 useHarness();
 
@@ -33,10 +34,7 @@ const put = (monolith: number, guild: string, type: string, entity: Record<strin
 const postLog = (monolith: number, entry: Record<string, unknown>) => postTo(stack.monoliths[monolith]!, entry);
 const entry = logEntry;
 
-async function numsub(topic: string): Promise<number> {
-  const [, n] = (await redis.pubsub('NUMSUB', topic)) as [string, number];
-  return Number(n);
-}
+const numsub = (stream: string): Promise<number> => subscribers(redis, stream);
 
 describe('spectate', () => {
   it('refuses a guild that is not in the token, and logs without VIEW_PUBLIC_LOGS', async () => {
@@ -105,19 +103,20 @@ describe('spectate', () => {
     for (const c of [publicViewer, privateViewer, admin]) c.close();
   });
 
-  it('subscribes the guild topics in Redis only while someone spectates', async () => {
+  it('subscribes the guild channels in Redis only while someone spectates', async () => {
     const g = '444444444444444444';
-    expect(await numsub(g)).toBe(0);
+    const [pool, logs] = [guildStream(g), guildLogsStream(g)];
+    expect(await numsub(pool)).toBe(0);
     const a = await client(0, { [g]: VIEW_ALL });
     const b = await client(1, { [g]: VIEW_ALL });
-    await a.request('spectate', 1, { guild_id: g, include_logs: true });
-    await b.request('spectate', 1, { guild_id: g, include_logs: true });
+    expect(await a.request('spectate', 1, { guild_id: g, include_logs: true })).toMatchObject({ event: 'spectate' });
+    expect(await b.request('spectate', 1, { guild_id: g, include_logs: true })).toMatchObject({ event: 'spectate' });
     // One subscription per monolith with spectators, never one per spectator.
-    const subs = await waitFor(async () => ((await numsub(g)) > 0 ? numsub(g) : undefined));
+    const subs = await waitFor(async () => ((await numsub(pool)) > 0 ? numsub(pool) : undefined));
     expect(subs).toBeLessThanOrEqual(2);
-    expect(await numsub(`${g}_logs`)).toBe(subs);
+    expect(await numsub(logs)).toBe(subs);
     a.close();
     b.close();
-    await waitFor(async () => (await numsub(g)) === 0 && (await numsub(`${g}_logs`)) === 0, { what: 'guild topics unsubscribed after the last spectator left' });
+    await waitFor(async () => (await numsub(pool)) === 0 && (await numsub(logs)) === 0, { what: 'guild channels unsubscribed after the last spectator left' });
   });
 });

@@ -21,7 +21,7 @@ const registry = config.REGISTRY_ADDRESS
   ? new RegistryHeartbeat(app.coordination, config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)
   : undefined;
 registry?.start();
-log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, bus: config.REDIS_URL ? 'redis' : 'embedded' });
+log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, broker: config.REDIS_URL ? 'redis' : 'embedded' });
 // A machine-readable line for process supervisors and the e2e harness.
 process.stdout.write(JSON.stringify({ ready: 'monolith', id: config.MONOLITH_ID, httpPort, linkPort }) + '\n');
 

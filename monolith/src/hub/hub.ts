@@ -2,6 +2,9 @@ import { positioned, type StreamPosition } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
 import type { Broker, HistoryPolicy, Publication, PublishResult } from './broker.js';
 
+/** Longest a recovery waits for a new stream's broker subscription before it reads history anyway. */
+const SUBSCRIBE_WAIT_MS = 1000;
+
 /** Where a publication of a stream is fanned out (a channel), and whether a connection may see it. */
 export interface Routing {
   /** The channel a publication goes to; undefined drops it (malformed). */
@@ -34,6 +37,8 @@ export interface RecoveryRead {
 
 interface Live {
   refs: number;
+  /** Settles once the broker subscription is active (or failed: the broker subscribes again on reconnect). */
+  readonly ready: Promise<void>;
   /** Position of the last publication fanned out here. */
   last: StreamPosition | undefined;
   window: Publication[];
@@ -92,10 +97,10 @@ export class Hub {
       live.refs++;
       return;
     }
-    this.live.set(stream, { refs: 1, last: undefined, window: [], recoveries: new Set(), filling: undefined });
-    this.broker.subscribe(stream).catch((err: Error) => {
+    const ready = this.broker.subscribe(stream).catch((err: Error) => {
       this.opts.log.warn('stream subscribe failed; subscribed again when the broker is back', { stream, err: err.message });
     });
+    this.live.set(stream, { refs: 1, ready, last: undefined, window: [], recoveries: new Set(), filling: undefined });
   }
 
   /** The last connection that needed the stream is gone: unsubscribe. */
@@ -122,6 +127,11 @@ export class Hub {
     const buffer: Publication[] = [];
     live.recoveries.add(buffer);
     try {
+      // History is read only once live delivery is on: a publication stored between the read
+      // and the subscription would otherwise reach neither.
+      // During a broker outage the subscription waits for the reconnect: do not hang on it, the
+      // history read then fails and the caller answers `unavailable` (clients retry).
+      await Promise.race([live.ready, new Promise<void>((resolve) => setTimeout(resolve, SUBSCRIBE_WAIT_MS).unref())]);
       const { read, missed } = await this.missed(live, stream, since);
       return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub));
     } catch (err) {
