@@ -44,6 +44,8 @@ function installAndBuild() {
 }
 
 function test(args) {
+  // Tests are type-checked like the code (tsconfig.test.json) before they run.
+  mustRun(bin('tsc'), ['-p', 'tsconfig.test.json']);
   const extra = [];
   if (process.env.CI_RESULTS) {
     extra.push('--reporter=default', '--reporter=json', `--outputFile.json=${process.env.CI_RESULTS}`);

@@ -15,7 +15,7 @@ describe('Histogram', () => {
     }
     values.sort((a, b) => a - b);
     for (const q of [0.5, 0.9, 0.99, 0.999]) {
-      const exact = values[Math.ceil(q * values.length) - 1];
+      const exact = values[Math.ceil(q * values.length) - 1]!;
       expect(Math.abs(h.quantile(q) - exact)).toBeLessThanOrEqual(Math.max(1, exact / 32));
     }
     expect(h.max).toBe(values.at(-1));

@@ -73,6 +73,8 @@ describe('admission per source', () => {
     expect([...refusals.keys()].filter((code) => code !== CloseCode.RATE_LIMITED && code !== CloseCode.AUTH_TIMEOUT)).toEqual([]);
     expect(attempts).toBeGreaterThan(200);
     await balancer.stop();
+    // Every loop ends once its socket is closed and `attacking` is false.
+    await Promise.all(loops);
   });
 
   it('limits the connect rate per address (CONNECT_RATE_PER_IP) and not across addresses', async () => {

@@ -10,7 +10,7 @@ class Link implements LinkPeer {
     this.frames.push(frame);
   }
 }
-const conn = (id: string, link: LinkPeer): Conn => ({ id, room: 'r', link, tokenTail: 't', claims: {}, subject: 's', guest: false });
+const conn = (id: string, link: LinkPeer): Conn => ({ id, room: 'r', link, tokenTail: 't', claims: {}, subject: 's', guest: false, inRoomChannel: false });
 
 describe('Channels', () => {
   it('publishes one frame per link with subscribers and tells the balancer who subscribes', () => {
