@@ -92,10 +92,16 @@ function harness(env: Record<string, string> = {}) {
   const config = loadConfig({ JWT_SECRET: 'unit-jwt-secret-0123456789', LINK_SECRET: 'unit-link-secret-0123456789', MONOLITHS: '127.0.0.1:1', ...env });
   const toLink: string[] = [];
   const link = { send: (frame: string) => (toLink.push(frame), true) } as unknown as MonolithLink;
-  const router = { pick: () => link } as unknown as Router;
-  const verify = async (token: string): Promise<VerifyResult> => ({ ok: true, subject: token, guest: false, expMs: Date.now() + 3_600_000, claims: { sub: token } });
+  const routing = { linked: true };
+  const router = { pick: () => (routing.linked ? link : undefined) } as unknown as Router;
+  // Any token is its own subject; `slow…` never finishes verifying, `bad…` is refused.
+  const verify = (token: string): Promise<VerifyResult> => {
+    if (token.startsWith('slow')) return new Promise(() => {});
+    if (token.startsWith('bad')) return Promise.resolve({ ok: false, reason: 'invalid', detail: 'bad signature' });
+    return Promise.resolve({ ok: true, subject: token, guest: false, expMs: Date.now() + 3_600_000, claims: { sub: token } });
+  };
   const admission = new Admission(config, Date.now());
-  const sessions = new Sessions({ config, router, verify, admission, metrics: new Metrics(), log: silent });
+  const sessions = new Sessions({ config, router, verify, admission, metrics: new Metrics(), log: silent, strict: true });
   const open = (source = '203.0.113.1') => {
     const s = sessions.create(undefined, Date.now());
     expect(admission.admit(source, sessions.all.size, Date.now())).toBeUndefined();
@@ -111,7 +117,7 @@ function harness(env: Record<string, string> = {}) {
     send(socket, { action: 'auth', token });
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { sessions, admission, link, toLink, open, send, auth };
+  return { sessions, admission, link, toLink, open, send, auth, routing, config };
 }
 
 describe('Sessions: no push before the owner admits the connection', () => {
@@ -202,5 +208,106 @@ describe('Sessions: limits', () => {
     // Released once only: a later close of the authenticated socket changes nothing.
     h.sessions.closed(a.socket, 1000);
     expect(h.admission.unauthenticated).toBe(0);
+  });
+});
+
+/**
+ * Every edge of the state table, driven through `Sessions` with a fake socket (strict: an event
+ * the table does not allow throws). A new edge without a driver here fails the last test.
+ */
+describe('Sessions: every edge of the state table', () => {
+  type H = ReturnType<typeof harness>;
+  type Opened = ReturnType<H['open']>;
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const S = SessionState;
+  const E = SessionEvent;
+  const reach: Record<string, (h: H) => Promise<Opened>> = {
+    [S.AWAITING_AUTH]: async (h) => h.open(),
+    [S.VERIFYING]: async (h) => {
+      const o = h.open();
+      h.send(o.socket, { action: 'auth', token: 'slow-verifier' });
+      await settle();
+      return o;
+    },
+    [S.OPEN]: async (h) => {
+      const o = h.open();
+      await h.auth(o.socket, 'alice');
+      return o;
+    },
+  };
+  const far = () => Date.now() + 10 * 3_600_000;
+  /** Triggers `on` from `from`; returns the close code the client is expected to get, if any. */
+  const trigger: Record<string, (h: H, o: Opened, from: string) => Promise<number | undefined>> = {
+    [E.AUTH_FRAME]: async (h, o) => (h.send(o.socket, { action: 'auth', token: 'slow-too' }), await settle(), undefined),
+    [E.NOT_AUTH]: async (h, o) => (h.send(o.socket, { event: 'ping' }), CloseCode.AUTH_REQUIRED),
+    [E.AUTH_TIMEOUT]: async (h) => (h.sessions.sweep(far()), CloseCode.AUTH_TIMEOUT),
+    [E.VERIFY_TIMEOUT]: async (h) => (h.sessions.sweep(far()), CloseCode.VERIFY_TIMEOUT),
+    [E.LIMIT]: async (h, o) => (h.sessions.message(o.socket, bytes('{}'), true), CloseCode.MALFORMED_FRAME),
+    [E.DRAIN]: async (h, o) => (h.sessions.close(o.s, E.DRAIN, 'DRAINING'), CloseCode.DRAINING),
+    [E.DISCONNECT]: async (h, o) => (h.sessions.closed(o.socket, 1000), undefined),
+    [E.NO_MONOLITH]: async (h, o, from) => {
+      h.routing.linked = false;
+      if (from === S.OPEN) h.sessions.moveAll(h.link);
+      return CloseCode.NO_MONOLITH;
+    },
+    [E.APP_FRAME]: async (h, o) => (h.send(o.socket, { event: 'ping', _id: 1 }), await settle(), undefined),
+    [E.REFRESH]: async (h, o) => (await h.auth(o.socket, 'alice'), undefined),
+    [E.ELEVATE]: async (h, o) => (await h.auth(o.socket, 'bob'), undefined),
+    [E.BAD_REAUTH]: async (h, o) => (await h.auth(o.socket, 'bad-token'), undefined),
+    [E.EXPIRED]: async (h) => (h.sessions.sweep(far()), CloseCode.TOKEN_EXPIRED),
+    [E.KICK]: async (h, o) => (h.sessions.kick(o.s, CloseCode.TOKEN_INVALID, 'token refused on join'), CloseCode.TOKEN_INVALID),
+  };
+  /** Edges whose start needs its own setup: the token decides the outcome of VERIFYING. */
+  const special: Record<string, (h: H) => Promise<{ o: Opened; code: number | undefined }>> = {
+    [`${S.VERIFYING}|${E.TOKEN_OK}`]: async (h) => {
+      const o = h.open();
+      await h.auth(o.socket, 'carol');
+      return { o, code: undefined };
+    },
+    [`${S.VERIFYING}|${E.TOKEN_BAD}`]: async (h) => {
+      const o = h.open();
+      await h.auth(o.socket, 'bad-first');
+      return { o, code: CloseCode.TOKEN_INVALID };
+    },
+    [`${S.VERIFYING}|${E.NO_MONOLITH}`]: async (h) => {
+      const o = h.open();
+      h.routing.linked = false;
+      await h.auth(o.socket, 'dave');
+      return { o, code: CloseCode.NO_MONOLITH };
+    },
+    [`${S.AWAITING_AUTH}|${E.REFUSED}`]: async (h) => {
+      const s = h.sessions.create(undefined, Date.now());
+      s.refuse = 'SERVER_FULL';
+      const ws = new FakeSocket(s);
+      h.sessions.opened(ws as unknown as WebSocket<Session>);
+      return { o: { s, ws, socket: ws as unknown as WebSocket<Session> }, code: CloseCode.SERVER_FULL };
+    },
+  };
+
+  const covered = new Set<string>();
+  for (const t of TRANSITIONS) {
+    const key = `${t.from}|${t.on}`;
+    it(`${t.from} --${t.on}--> ${t.to}`, async () => {
+      const h = harness();
+      let o: Opened;
+      let code: number | undefined;
+      if (special[key]) ({ o, code } = await special[key]!(h));
+      else {
+        o = await reach[t.from]!(h);
+        expect(o.s.state).toBe(t.from);
+        code = await trigger[t.on]!(h, o, t.from);
+      }
+      expect(o.s.state).toBe(t.to);
+      if (code !== undefined) expect(o.ws.ended?.code).toBe(code);
+      else if (t.to !== S.CLOSED) expect(o.ws.ended).toBeUndefined();
+      covered.add(key);
+    });
+  }
+
+  it('covers every edge, and an event the table does not allow throws (strict)', async () => {
+    expect([...covered].sort()).toEqual(TRANSITIONS.map((t) => `${t.from}|${t.on}`).sort());
+    const h = harness();
+    const { s } = h.open();
+    expect(() => h.sessions.kick(s, CloseCode.TOKEN_INVALID, 'x')).toThrow(/not allowed in state awaiting_auth/);
   });
 });

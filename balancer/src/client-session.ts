@@ -7,6 +7,7 @@ import {
   frameDeeperThan,
   takeToken,
   ServerEvent,
+  TOKEN_FAILURE_CLOSE,
   isPrivateRoom,
   messageEnvelopePrefix,
   tokenOfPrefix,
@@ -23,7 +24,7 @@ import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
-import { chooseRoom, closeReason, dropChannels, elevationResult, errorFrame, failureClose } from './session-support.js';
+import { chooseRoom, closeReason, dropChannels, elevationResult, errorFrame } from './session-support.js';
 import { SessionEvent as E, SessionState as S, transition, type SessionEvent, type SessionState } from './session-states.js';
 import type { WebSocket } from './uws.js';
 
@@ -71,6 +72,8 @@ export interface SessionDeps {
   admission: Admission;
   metrics: Metrics;
   log: Log;
+  /** Throw on an event the state table does not allow (tests); production logs and closes. */
+  strict?: boolean;
 }
 
 /** The client-facing half of the balancer: auth, forwarding, limits and the state machine. */
@@ -89,7 +92,7 @@ export class Sessions {
   constructor(private readonly deps: SessionDeps) {
     this.idPrefix = `${deps.config.BALANCER_ID}.${randomBytes(3).toString('hex')}.`;
     this.framesIn = deps.metrics.counter('gateway_client_frames_in_total', 'Frames received from clients.');
-    for (const reason of Object.keys(failureClose).concat('forbidden_room', 'timeout', 'not_auth')) {
+    for (const reason of Object.keys(TOKEN_FAILURE_CLOSE).concat('forbidden_room', 'timeout', 'verify_timeout', 'not_auth')) {
       this.authFailures.set(reason, deps.metrics.counter('gateway_auth_failures_total', 'Refused authentications by reason.', { reason }));
     }
   }
@@ -118,7 +121,7 @@ export class Sessions {
     if (s.refuse) {
       // Upgraded only to give the browser a close code: a bare HTTP refusal reads as 1006,
       // which clients retry forever.
-      s.state = S.CLOSED;
+      this.step(s, E.REFUSED);
       ws.end(CloseCode[s.refuse], CloseReason[s.refuse]);
       return;
     }
@@ -170,7 +173,6 @@ export class Sessions {
     const s = ws.getUserData();
     this.release(s);
     if (s.state !== S.CLOSED) this.step(s, E.DISCONNECT);
-    s.state = S.CLOSED;
     s.ws = undefined;
     this.all.delete(s.id);
     s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
@@ -214,9 +216,13 @@ export class Sessions {
         }
         // Native fan-out (publish) bypasses per-socket checks; catch its slow readers here.
         if (s.ws !== undefined && s.ws.getBufferedAmount() > limit) this.close(s, E.LIMIT, 'SLOW_CONSUMER');
-      } else if (s.deadline <= now && s.state !== S.CLOSED) {
+      } else if (s.deadline <= now && s.state === S.AWAITING_AUTH) {
         this.authFailures.get('timeout')!.value++;
         this.close(s, E.AUTH_TIMEOUT, 'AUTH_TIMEOUT');
+      } else if (s.deadline <= now && s.state === S.VERIFYING) {
+        // The auth frame came in time; its verification (a slow JWKS endpoint) did not finish.
+        this.authFailures.get('verify_timeout')!.value++;
+        this.close(s, E.VERIFY_TIMEOUT, 'VERIFY_TIMEOUT');
       }
     }
   }
@@ -225,7 +231,6 @@ export class Sessions {
   close(s: Session, on: SessionEvent, code: CloseCodeName, reason: string = CloseReason[code]): void {
     if (s.state === S.CLOSED) return;
     this.step(s, on);
-    s.state = S.CLOSED;
     s.ws?.end(CloseCode[code], closeReason(reason));
   }
 
@@ -246,17 +251,25 @@ export class Sessions {
   kick(s: Session, code: number, reason: string): void {
     if (s.state === S.CLOSED) return;
     this.step(s, E.KICK);
-    s.state = S.CLOSED;
     s.ws?.end(code, closeReason(reason));
   }
 
+  /**
+   * The only way a session changes state: an edge of the table (session-states.ts). An event
+   * the table does not allow is a bug: it throws when `strict` (tests), else it is logged and
+   * the session takes its DISCONNECT edge (every live state has one), so it still ends, through
+   * the table, with the socket the caller is closing.
+   */
   private step(s: Session, on: SessionEvent): void {
     const next = transition(s.state, on);
-    if (next === undefined) {
-      this.deps.log.debug('session event not allowed in state', { id: s.id, state: s.state, on });
+    if (next !== undefined) {
+      s.state = next;
       return;
     }
-    s.state = next;
+    if (this.deps.strict) throw new Error(`session event "${on}" not allowed in state ${s.state}`);
+    this.deps.log.warn('session event not allowed in state; closing the session', { id: s.id, state: s.state, on });
+    const out = transition(s.state, E.DISCONNECT);
+    if (out !== undefined) s.state = out;
   }
 
   private take(s: Session): boolean {
@@ -304,7 +317,7 @@ export class Sessions {
       this.authFailures.get(result.reason)!.value++;
       // The detail can quote token content: it goes to the log, not into the close frame.
       this.deps.log.debug('token refused', { id: s.id, reason: result.reason, detail: result.detail.slice(0, 200) });
-      if (first) return this.close(s, E.TOKEN_BAD, failureClose[result.reason]);
+      if (first) return this.close(s, E.TOKEN_BAD, TOKEN_FAILURE_CLOSE[result.reason]);
       s.ws?.send(
         elevation
           ? elevationResult(false, frame._id)

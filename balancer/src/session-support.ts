@@ -5,22 +5,12 @@ import {
   isPrivateRoom,
   isRoomName,
   ownRoom,
-  type CloseCodeName,
   type ErrorCodeValue,
 } from '@gateway/protocol';
-import type { TokenFailure } from '@gateway/protocol/node';
 import type { Session } from './client-session.js';
 import type { WebSocket } from './uws.js';
 
 /** Pure helpers of the session logic: room policy, reply frames, close reasons. */
-
-export const failureClose: Record<TokenFailure, CloseCodeName> = {
-  invalid: 'TOKEN_INVALID',
-  expired: 'TOKEN_EXPIRED',
-  not_yet_valid: 'TOKEN_NOT_YET_VALID',
-  algorithm: 'TOKEN_ALGORITHM',
-  claims: 'TOKEN_CLAIMS',
-};
 
 /**
  * Which room a verified token may enter; undefined when the request is forbidden (DESIGN §2.3),

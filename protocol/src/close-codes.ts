@@ -28,6 +28,11 @@ export const CloseCode = {
    * not finished auth: retry with back-off, ideally elsewhere.
    */
   SERVER_FULL: 4005,
+  /**
+   * The auth frame arrived in time but its token could not be verified within AUTH_TIMEOUT_MS
+   * (a slow JWKS endpoint): our side's delay, retry.
+   */
+  VERIFY_TIMEOUT: 4006,
   /** No `auth` frame arrived within AUTH_TIMEOUT_MS. */
   AUTH_TIMEOUT: 4100,
   /** The first frame was not an `auth` frame. */
@@ -48,8 +53,6 @@ export const CloseCode = {
   MESSAGE_TOO_LARGE: 4108,
   /** The client sent faster than its message rate limit allows. */
   FLOOD: 4109,
-  /** The owning monolith removed this connection. */
-  KICKED: 4110,
   /** The browser's Origin is not in ALLOWED_ORIGINS (sent right after the upgrade). */
   ORIGIN_NOT_ALLOWED: 4111,
   /** A client frame nested objects/arrays deeper than MAX_JSON_DEPTH. */
@@ -90,6 +93,7 @@ export const CloseReason: Record<CloseCodeName, string> = {
   SLOW_CONSUMER: 'send buffer limit exceeded',
   TOKEN_EXPIRED: 'token expired',
   SERVER_FULL: 'connection limit reached',
+  VERIFY_TIMEOUT: 'token verification took too long, retry',
   AUTH_TIMEOUT: 'no auth frame in time',
   AUTH_REQUIRED: 'first frame must be auth',
   TOKEN_INVALID: 'invalid token',
@@ -100,7 +104,6 @@ export const CloseReason: Record<CloseCodeName, string> = {
   MALFORMED_FRAME: 'frame must be a JSON object',
   MESSAGE_TOO_LARGE: 'frame too large',
   FLOOD: 'message rate limit exceeded',
-  KICKED: 'removed by server',
   ORIGIN_NOT_ALLOWED: 'origin not allowed',
   TOO_DEEP: 'frame nested too deeply',
   LINK_AUTH_FAILED: 'link authentication failed',

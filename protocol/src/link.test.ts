@@ -21,7 +21,7 @@ describe('link frame splicing', () => {
   });
 
   it('returns frames without a message whole', () => {
-    const split = splitMessage('{"type":"kick","id":"c","code":4110,"reason":"bye"}')!;
+    const split = splitMessage('{"type":"kick","id":"c","code":4102,"reason":"bye"}')!;
     expect(split.message).toBeUndefined();
     expect(validateM2BHead.check(split.head)).toBe(true);
   });
