@@ -34,6 +34,14 @@ const isPositioned = (m: Msg): m is Msg & { stream: string; offset: number; epoc
   typeof m.stream === 'string' && typeof m.offset === 'number' && typeof m.epoch === 'string';
 const isGuildStream = (stream: string): boolean => stream.startsWith('guild:');
 
+/**
+ * One order over acknowledgements and `since` requests in this process (happened-before, not
+ * time): a push whose publication was acknowledged before the client sent its `since`, and that
+ * it had not received by then, can only have come from history.
+ */
+let order = 0;
+const ackedAt = new Map<string, number>();
+
 /** Conditions re-checked on every change (never polled), each with its own timeout. */
 class Changes {
   private readonly waiters = new Set<() => void>();
@@ -74,6 +82,8 @@ export class DeliveryClient {
   resynced = 0;
   /** Reconnects completed (welcome and spectate answered on a new socket). */
   reconnects = 0;
+  /** Pushes that came from history: acknowledged before this client sent the `since` they follow. */
+  replayed = 0;
   monolith = '';
   url = '';
   private current: TestClient | undefined;
@@ -81,6 +91,8 @@ export class DeliveryClient {
   private terminated = false;
   private stopped = false;
   private nextId = 0;
+  private sinceAt = 0;
+  private hold: (() => Promise<unknown>) | undefined;
   private chain: Promise<void> = Promise.resolve();
   private readonly changes = new Changes();
 
@@ -100,6 +112,15 @@ export class DeliveryClient {
   terminate(): void {
     this.terminated = true;
     this.current?.ws.terminate();
+  }
+
+  /**
+   * The next recovery (resync handling or reconnect) starts only once `until()`, called when it
+   * would start, resolves: a slow client, so that its gap surely holds publications (a
+   * condition, never a sleep).
+   */
+  holdRecovery(until: () => Promise<unknown>): void {
+    this.hold = until;
   }
 
   close(): void {
@@ -144,7 +165,7 @@ export class DeliveryClient {
 
   summary(): string {
     const pos = [...this.positions].map(([s, p]) => `${s}@${p.offset}/${p.epoch}`).join(' ');
-    return `url ${this.url}, monolith ${this.monolith}, welcomes ${this.welcomes}, resyncs ${this.resyncs}/${this.resynced}, reconnects ${this.reconnects}, retried ${this.retried.length}, closes ${JSON.stringify(this.closes)}, positions ${pos}, errors ${JSON.stringify(this.errors).slice(0, 600)}`;
+    return `url ${this.url}, monolith ${this.monolith}, welcomes ${this.welcomes}, resyncs ${this.resyncs}/${this.resynced}, reconnects ${this.reconnects}, replayed ${this.replayed}, retried ${this.retried.length}, closes ${JSON.stringify(this.closes)}, positions ${pos}, errors ${JSON.stringify(this.errors).slice(0, 600)}`;
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
@@ -159,6 +180,7 @@ export class DeliveryClient {
   private sinceOf(guild: boolean): Since {
     const out: Since = {};
     for (const [stream, pos] of this.positions) if (isGuildStream(stream) === guild) out[stream] = { offset: pos.offset, epoch: pos.epoch };
+    if (Object.keys(out).length) this.sinceAt = ++order;
     return out;
   }
 
@@ -167,6 +189,8 @@ export class DeliveryClient {
       const held = this.positions.get(msg.stream);
       if (held && held.epoch !== msg.epoch) this.log.push({ kind: 'told', stream: msg.stream, how: `push under epoch ${msg.epoch} after ${held.epoch}` });
       this.log.push({ kind: 'push', stream: msg.stream, offset: msg.offset, epoch: msg.epoch, id: String(msg.data?.id) });
+      const at = ackedAt.get(`${msg.stream}|${msg.epoch}|${msg.offset}`);
+      if (at !== undefined && at < this.sinceAt && (!held || held.epoch !== msg.epoch || msg.offset > held.offset)) this.replayed++;
       if (!held || held.epoch !== msg.epoch || msg.offset > held.offset) this.positions.set(msg.stream, { offset: msg.offset, epoch: msg.epoch });
     } else {
       const recovered = (msg.data?.recovered ?? {}) as Record<string, unknown>;
@@ -221,6 +245,7 @@ export class DeliveryClient {
     this.connecting = true;
     const failures: string[] = [];
     try {
+      await this.held();
       const start = this.spec.urls.indexOf(this.url) + urlStep;
       for (let attempt = 0; attempt < 30; attempt++) {
         if (this.stopped) return;
@@ -266,6 +291,7 @@ export class DeliveryClient {
 
   /** `resync` (the room moved): `recover` the session stream, re-spectate with positions. */
   private async resync(): Promise<void> {
+    await this.held();
     const c = this.current;
     if (!c || c.isClosed) return;
     try {
@@ -277,6 +303,12 @@ export class DeliveryClient {
       throw err;
     }
     this.resynced++;
+  }
+
+  private async held(): Promise<void> {
+    const hold = this.hold;
+    this.hold = undefined;
+    await hold?.();
   }
 
   private spectate(c: TestClient): Promise<void> {
@@ -416,6 +448,8 @@ export class Publisher {
       if (status >= 200 && status < 300) {
         const a = answer as { stream?: unknown; offset?: unknown; epoch?: unknown; duplicate?: unknown };
         this.acks.push({ n, stream: String(a.stream), id, offset: Number(a.offset), epoch: String(a.epoch), duplicate: a.duplicate === true, phase });
+        const pos = `${String(a.stream)}|${String(a.epoch)}|${Number(a.offset)}`;
+        if (!ackedAt.has(pos)) ackedAt.set(pos, ++order);
         return;
       }
       // Retry cadence while the gateway answers 503 (a load rate, not a wait for a condition).

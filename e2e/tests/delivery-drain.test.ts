@@ -28,8 +28,11 @@ afterEach(async () => {
   stack = undefined;
 });
 
-/** Fleet, stream, `fault()` (resolving with the clients it cuts off), their reconnects, checks. */
-async function reconnecting(fault: (s: Stack) => Promise<DeliveryClient[]>, balancerEnv: Record<string, string> = {}): Promise<DeliveryClient[]> {
+/**
+ * Fleet, stream, `cut(stack, clients)` (which cuts off the sockets of the clients it returns),
+ * their reconnects (half of them only once 20 more steps are acknowledged), checks.
+ */
+async function reconnecting(pick: (s: Stack) => DeliveryClient[], cut: (s: Stack, picked: DeliveryClient[]) => void, balancerEnv: Record<string, string> = {}): Promise<DeliveryClient[]> {
   stack = await startStack({ monoliths: 3, balancers: 2, redis: true, balancerEnv });
   const guilds = [uniqGuild(), uniqGuild()];
   clients = await spectators(stack.balancers, { count: SPECTATORS, perRoom: PER_ROOM, guilds });
@@ -39,9 +42,12 @@ async function reconnecting(fault: (s: Stack) => Promise<DeliveryClient[]>, bala
   const firstStep = await warmUp(clients, p, rooms.length * ROOM_EVERY);
   await p.after(20);
 
-  const cut = await fault(stack);
-  expect(cut.length).toBeGreaterThan(0);
-  await Promise.all(cut.map((c) => c.until((x) => x.reconnects >= 1, 20_000, 'a reconnect')));
+  const picked = pick(stack);
+  expect(picked.length).toBeGreaterThan(0);
+  const slow = picked.filter((_, i) => i % 2 === 1);
+  for (const c of slow) c.holdRecovery(() => p.after(20));
+  cut(stack, picked);
+  await Promise.all(picked.map((c) => c.until((x) => x.reconnects >= 1, 20_000, 'a reconnect')));
   await p.after(30);
   await p.until(() => p.steps >= STEPS, 30_000, `${STEPS} steps`);
   await p.stop();
@@ -49,23 +55,24 @@ async function reconnecting(fault: (s: Stack) => Promise<DeliveryClient[]>, bala
   expect(publisherProblems(p)).toEqual([]);
   expect(await deliveryProblems(clients, p, { toldAllowed: false, firstStep })).toEqual([]);
   for (const c of clients) {
-    expect(c.closes.length, `${c.spec.label} closes`).toBe(cut.includes(c) ? 1 : 0);
-    expect(c.reconnects, `${c.spec.label} reconnects`).toBe(cut.includes(c) ? 1 : 0);
+    expect(c.closes.length, `${c.spec.label} closes`).toBe(picked.includes(c) ? 1 : 0);
+    expect(c.reconnects, `${c.spec.label} reconnects`).toBe(picked.includes(c) ? 1 : 0);
     // Nobody was moved between monoliths: no resync, so the session streams came back by `auth` `since`.
     expect(c.resyncs, `${c.spec.label} resyncs`).toBe(0);
   }
-  return cut;
+  for (const c of slow) expect(c.replayed, `${c.spec.label} pushes from history`).toBeGreaterThan(0);
+  console.info(`cut ${picked.length} of ${clients.length}; from history: ${picked.map((c) => `${c.spec.label}=${c.replayed}`).join(' ')}`);
+  return picked;
 }
 
 describe('no acknowledged publication lost or duplicated across reconnects (2 balancers × 3 monoliths, Redis)', () => {
   it('balancer drain (SIGTERM): its clients are closed with 4000, reconnect to the other balancer with since, and miss nothing', async () => {
     let exited: Promise<{ code: number | null }> | undefined;
     const cut = await reconnecting(
-      async (s) => {
-        const draining = s.balancers[0]!;
-        exited = draining.proc.exited;
-        draining.proc.signal('SIGTERM');
-        return clients.filter((c) => c.url === draining.url());
+      (s) => clients.filter((c) => c.url === s.balancers[0]!.url()),
+      (s) => {
+        exited = s.balancers[0]!.proc.exited;
+        s.balancers[0]!.proc.signal('SIGTERM');
       },
       { DRAIN_WINDOW_MS: '1000' },
     );
@@ -78,10 +85,11 @@ describe('no acknowledged publication lost or duplicated across reconnects (2 ba
   }, 120_000);
 
   it('10% of sockets terminated (no close frame): each reconnects with since and misses nothing', async () => {
-    await reconnecting(async () => {
-      const cut = clients.filter((_, i) => i % 10 === 3);
-      for (const c of cut) c.terminate();
-      return cut;
-    });
+    await reconnecting(
+      () => clients.filter((_, i) => i % 10 === 3),
+      (_, picked) => {
+        for (const c of picked) c.terminate();
+      },
+    );
   }, 120_000);
 });
