@@ -10,7 +10,7 @@ import {
   validateInit,
   type M2BHead,
 } from '@gateway/protocol';
-import { linkProof, safeEqual, type Log } from '@gateway/protocol/node';
+import { LinkWriter, linkProof, safeEqual, type Log } from '@gateway/protocol/node';
 
 export type LinkState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
@@ -50,22 +50,16 @@ export interface LinkHandler {
 export class MonolithLink {
   state: LinkState = 'backoff';
   monolithId: string | undefined;
-  httpPort: number | undefined;
   private ws: WebSocket | undefined;
+  /** Writes the ready link's frames (corked per turn, bounded, heartbeat): LinkWriter. */
+  private writer: LinkWriter | undefined;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private alive = false;
   framesIn = 0;
-  framesOut = 0;
+  /** Frames sent over earlier connections of this link. */
+  private framesOutBefore = 0;
   /** Discovery no longer lists this address; stop for good once the link is down. */
   retired = false;
-  /** True while the socket is corked until the end of this event-loop turn. */
-  private corked = false;
-  private readonly uncork = () => {
-    this.corked = false;
-    (this.ws as unknown as { _socket?: { uncork(): void } } | undefined)?._socket?.uncork();
-  };
 
   constructor(
     readonly address: string,
@@ -83,7 +77,7 @@ export class MonolithLink {
     const wasReady = this.state === 'ready';
     this.state = 'stopped';
     clearTimeout(this.timer);
-    clearInterval(this.heartbeat);
+    this.writer?.stop();
     this.ws?.removeAllListeners();
     this.ws?.on('error', () => {});
     this.ws?.terminate();
@@ -91,27 +85,17 @@ export class MonolithLink {
     if (wasReady) this.handler.down(this, 'stopped');
   }
 
-  /** Sends one frame; false when the link is not ready (the caller decides what to do). */
+  /** Frames sent to this monolith, over every connection of the link. */
+  get framesOut(): number {
+    return this.framesOutBefore + (this.writer?.framesOut ?? 0);
+  }
+
+  /**
+   * Sends one frame; false when the link is not ready, or was just reset because the monolith
+   * stopped reading (the caller decides what to do).
+   */
   send(frame: string): boolean {
-    const ws = this.ws;
-    if (this.state !== 'ready' || !ws) return false;
-    if (ws.bufferedAmount > this.opts.maxBufferBytes) {
-      this.reset(`link buffer over ${this.opts.maxBufferBytes} bytes: monolith stalled`);
-      return false;
-    }
-    if (!this.corked) {
-      // Frames sent in one event-loop turn leave in one write (writev) instead of one syscall
-      // each: the link carries every client frame of this balancer for this monolith.
-      const socket = (ws as unknown as { _socket?: { cork(): void } })._socket;
-      if (socket) {
-        socket.cork();
-        this.corked = true;
-        setImmediate(this.uncork);
-      }
-    }
-    ws.send(frame);
-    this.framesOut++;
-    return true;
+    return this.state === 'ready' && this.writer !== undefined && this.writer.send(frame);
   }
 
   private dial(): void {
@@ -148,9 +132,6 @@ export class MonolithLink {
       }
       this.handler.frame(this, split.head, split.message);
     });
-    ws.on('pong', () => {
-      this.alive = true;
-    });
     ws.on('error', (err: NodeJS.ErrnoException) => {
       // A certificate that does not verify is an authentication failure, not a network blip.
       if (tls && /CERT|SIGNATURE|ALTNAME|SELF_SIGNED/.test(err.code ?? '')) {
@@ -185,15 +166,13 @@ export class MonolithLink {
     }
     this.ws?.send(JSON.stringify({ type: 'hello', token: linkProof(this.opts.secret, 'balancer', handshake) }));
     this.monolithId = init.id;
-    this.httpPort = init.port;
     this.state = 'ready';
     this.attempt = 0;
-    this.alive = true;
-    this.heartbeat = setInterval(() => {
-      if (!this.alive) return this.reset('heartbeat missed');
-      this.alive = false;
-      this.ws?.ping();
-    }, this.opts.heartbeatMs);
+    this.writer = new LinkWriter(this.ws!, {
+      maxBufferBytes: this.opts.maxBufferBytes,
+      heartbeatMs: this.opts.heartbeatMs,
+      onFailure: (reason) => this.log.warn('link reset', { address: this.address, monolith: this.monolithId, reason }),
+    });
     this.log.info('link ready', { address: this.address, monolith: init.id });
     this.handler.ready(this);
   }
@@ -205,7 +184,11 @@ export class MonolithLink {
 
   private closed(reason: string): void {
     clearTimeout(this.timer);
-    clearInterval(this.heartbeat);
+    if (this.writer) {
+      this.writer.stop();
+      this.framesOutBefore += this.writer.framesOut;
+      this.writer = undefined;
+    }
     if (this.state === 'stopped') return;
     const wasReady = this.state === 'ready';
     this.ws = undefined;

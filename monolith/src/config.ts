@@ -19,6 +19,7 @@ export const monolithSpec = {
   REGISTRY_ADDRESS: v.optional('`host:port` of this monolith\'s link port as balancers should dial it; when set (with `REDIS_URL`), the monolith heartbeats into the Redis registry; port 0 stands for the bound link port.'),
   REGISTRY_TTL_MS: v.int('How long a registry entry lives without renewal (renewed every third of it).', 5000, 300),
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a balancer silent for two intervals is dropped and its connections leave.', 5000, 50),
+  LINK_MAX_BUFFER_BYTES: v.int('Unsent bytes to one balancer above which its link is reset (a balancer that stopped reading): the monolith\'s memory stays bounded.', 67108864, 65536),
   GOSSIP_INTERVAL_MS: v.int('How often the full list of loaded rooms is sent to every balancer.', 10000, 100),
   ROOM_UNLOAD_GRACE_MS: v.int('How long an empty room stays loaded, so a page reload does not bounce it.', 5000, 0),
   HISTORY_ROOM_SIZE: v.int('Publications kept per room stream (`room:<room>` broadcasts) for recovery; 0 turns room history off.', 100, 0),

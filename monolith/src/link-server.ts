@@ -16,7 +16,7 @@ import {
   type B2M,
   type Metrics,
 } from '@gateway/protocol';
-import { linkProof, safeEqual, type LinkHandshake, type Log } from '@gateway/protocol/node';
+import { LinkWriter, linkProof, safeEqual, type LinkHandshake, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
 import type { Admission } from './gateway/admission.js';
 import type { LinkPeer, Rooms } from './rooms/rooms.js';
@@ -46,38 +46,15 @@ const DRAIN_FRAME = JSON.stringify({ type: 'drain' });
 const LINKED_MAX_PAYLOAD = 64 * 1024 * 1024;
 
 class Peer implements LinkPeer {
-  alive = true;
-  private corked = false;
-  private readonly uncork = () => {
-    this.corked = false;
-    socketOf(this.ws)?.uncork();
-  };
-
   constructor(
     readonly id: string,
     readonly ws: WebSocket,
-    private readonly out: { value: number },
+    readonly writer: LinkWriter,
   ) {}
 
   send(frame: string): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (!this.corked) {
-      // Every frame of this event-loop turn leaves in one write instead of a syscall each.
-      const socket = socketOf(this.ws);
-      if (socket) {
-        socket.cork();
-        this.corked = true;
-        setImmediate(this.uncork);
-      }
-    }
-    this.ws.send(frame);
-    this.out.value++;
+    this.writer.send(frame);
   }
-}
-
-/** The TCP socket under a `ws` WebSocket (not part of its typed API). */
-function socketOf(ws: WebSocket): { cork(): void; uncork(): void } | undefined {
-  return (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
 }
 
 /**
@@ -89,7 +66,8 @@ function socketOf(ws: WebSocket): { cork(): void; uncork(): void } | undefined {
 export function createLinkServer(deps: LinkServerDeps): LinkServer {
   const { config, rooms, admission, metrics, log } = deps;
   const framesIn = metrics.counter('monolith_link_frames_in_total', 'Frames received from balancers.');
-  const framesOut = metrics.counter('monolith_link_frames_out_total', 'Frames sent to balancers.');
+  // Frames sent by links that are gone, plus the live links' writers (a counter never decreases).
+  let framesOutClosed = 0;
   const rejected = metrics.counter('monolith_link_rejected_total', 'Link attempts refused (bad request, or a peer that failed to prove LINK_SECRET).');
   // Until its `hello` proof verifies, a peer gets nothing but `init`. Balancers splice client text
   // into envelopes only after checking it parses as JSON.
@@ -167,7 +145,15 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
   }
 
   function accept(ws: WebSocket, balancer: string): void {
-    const peer = new Peer(`${balancer}#${++seq}`, ws, framesOut);
+    const id = `${balancer}#${++seq}`;
+    // A balancer that stops reading (or answering pings) is dropped, so that its connections
+    // leave their rooms and this process's memory stays bounded.
+    const writer = new LinkWriter(ws, {
+      maxBufferBytes: config.LINK_MAX_BUFFER_BYTES,
+      heartbeatMs: config.LINK_HEARTBEAT_MS,
+      onFailure: (reason) => log.warn('balancer link reset', { link: id, reason }),
+    });
+    const peer = new Peer(id, ws, writer);
     peers.add(peer);
     rooms.addLink(peer);
     // Linked while draining (a balancer restarted or scaled up): it must not send rooms here.
@@ -187,9 +173,10 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
       }
       handle(peer, frame);
     });
-    ws.on('pong', () => (peer.alive = true));
     ws.on('error', (err) => log.debug('link error', { link: peer.id, err: err.message }));
     ws.on('close', () => {
+      writer.stop();
+      framesOutClosed += writer.framesOut;
       peers.delete(peer);
       const left = rooms.dropLink(peer);
       deps.channels.dropLink(peer);
@@ -214,19 +201,12 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     }
   }
 
-  const heartbeat = setInterval(() => {
-    // A balancer that missed a whole interval is gone (half-open TCP): drop it so its
-    // connections leave their rooms.
-    for (const peer of peers) {
-      if (!peer.alive) {
-        peer.ws.terminate();
-        continue;
-      }
-      peer.alive = false;
-      peer.ws.ping();
-    }
-  }, config.LINK_HEARTBEAT_MS);
-  heartbeat.unref();
+  metrics.collect(
+    'monolith_link_frames_out_total',
+    'Frames sent to balancers.',
+    () => [[{}, framesOutClosed + [...peers].reduce((n, p) => n + p.writer.framesOut, 0)]],
+    'counter',
+  );
   // Periodic full room list: balancers repair any ownership they missed (DESIGN §4).
   const gossip = setInterval(() => rooms.toAllLinks(rooms.gossipFrame()), config.GOSSIP_INTERVAL_MS);
   gossip.unref();
@@ -246,7 +226,6 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
       rooms.toAllLinks(DRAIN_FRAME);
     },
     async close() {
-      clearInterval(heartbeat);
       clearInterval(gossip);
       for (const peer of peers) peer.ws.terminate();
       for (const ws of handshakes) ws.terminate();

@@ -4,3 +4,4 @@ export * from './link-auth.js';
 export * from './log.js';
 export * from './source-key.js';
 export * from './link-tls.js';
+export * from './link-writer.js';

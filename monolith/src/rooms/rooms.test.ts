@@ -87,6 +87,16 @@ describe('Rooms', () => {
     await until(() => streams.refs.size === 0);
   });
 
+  it('unloads every room on close, members or not, and releases their streams', () => {
+    const { rooms, streams, a, b } = setup(10_000);
+    rooms.join(a, 'a1', 'lobby', 't', claims, 'u', false);
+    rooms.join(b, 'b1', 'other', 't', claims, 'u', false);
+    rooms.close();
+    expect(rooms.roomCount).toBe(0);
+    expect(rooms.connectionCount).toBe(0);
+    expect(streams.refs.size).toBe(0);
+  });
+
   it('treats a repeated join of one id as a move, not a duplicate', () => {
     const { rooms, a } = setup();
     rooms.join(a, 'c', 'r1', 't', claims, 'u', false);

@@ -161,8 +161,12 @@ export class Rooms {
     return this.rooms.get(room)?.members.size ?? 0;
   }
 
-  /** Unloads every room (shutdown). */
+  /**
+   * Shutdown: every connection leaves (its listeners run: spectate and session streams release
+   * what they hold) and every room unloads, members or not; nothing is left loaded or held.
+   */
   close(): void {
+    for (const id of [...this.conns.keys()]) this.leave(id);
     for (const r of [...this.rooms.values()]) this.unload(r, 'shutdown');
   }
 

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LinkWriter, type LinkSocket } from './link-writer.js';
+
+/** A `ws` stand-in: a buffered amount the test sets, a corkable TCP socket, pong on demand. */
+class FakeLinkSocket implements LinkSocket {
+  readyState = 1;
+  bufferedAmount = 0;
+  readonly sent: string[] = [];
+  pings = 0;
+  terminated = false;
+  private pong: () => void = () => {};
+  readonly _socket = { corks: 0, uncorks: 0, cork: () => this._socket.corks++, uncork: () => this._socket.uncorks++ };
+  send(data: string): void {
+    this.sent.push(data);
+  }
+  ping(): void {
+    this.pings++;
+  }
+  terminate(): void {
+    this.terminated = true;
+    this.readyState = 3;
+  }
+  on(_event: 'pong', listener: () => void): this {
+    this.pong = listener;
+    return this;
+  }
+  answer(): void {
+    this.pong();
+  }
+}
+
+afterEach(() => vi.useRealTimers());
+
+describe('LinkWriter', () => {
+  it('corks once per event-loop turn and counts frames', async () => {
+    const ws = new FakeLinkSocket();
+    const w = new LinkWriter(ws, { maxBufferBytes: 1000, heartbeatMs: 60_000, onFailure: () => {} });
+    for (let i = 0; i < 5; i++) expect(w.send(`f${i}`)).toBe(true);
+    expect(ws._socket.corks).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ws._socket.uncorks).toBe(1);
+    expect(w.framesOut).toBe(5);
+    w.stop();
+  });
+
+  it('resets a peer that stopped reading once its buffer passes the bound, and sends nothing more', () => {
+    const ws = new FakeLinkSocket();
+    const failures: string[] = [];
+    const w = new LinkWriter(ws, { maxBufferBytes: 1000, heartbeatMs: 60_000, onFailure: (r) => failures.push(r) });
+    expect(w.send('a')).toBe(true);
+    ws.bufferedAmount = 1001;
+    expect(w.send('b')).toBe(false);
+    expect(ws.terminated).toBe(true);
+    expect(failures).toEqual(['link buffer over 1000 bytes: peer stalled']);
+    ws.bufferedAmount = 0;
+    expect(w.send('c')).toBe(false);
+    expect(ws.sent).toEqual(['a']);
+  });
+
+  it('pings every interval and drops a peer that missed one', () => {
+    vi.useFakeTimers();
+    const ws = new FakeLinkSocket();
+    const failures: string[] = [];
+    const w = new LinkWriter(ws, { maxBufferBytes: 1000, heartbeatMs: 100, onFailure: (r) => failures.push(r) });
+    vi.advanceTimersByTime(100);
+    expect(ws.pings).toBe(1);
+    ws.answer();
+    vi.advanceTimersByTime(100);
+    expect(ws.pings).toBe(2);
+    expect(failures).toEqual([]);
+    vi.advanceTimersByTime(100);
+    expect(failures).toEqual(['heartbeat missed']);
+    expect(ws.terminated).toBe(true);
+    w.stop();
+  });
+});
