@@ -17,8 +17,7 @@ import {
   type CloseCodeName,
   type Metrics,
   type Series,
-  type Since,
-} from '@gateway/protocol';
+  type Since, encodeB2M } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/protocol/node';
 import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
@@ -175,7 +174,7 @@ export class Sessions {
     if (s.state !== S.CLOSED) this.step(s, E.DISCONNECT);
     s.ws = undefined;
     this.all.delete(s.id);
-    s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
+    s.link?.send(encodeB2M({ type: 'leave', room: s.room, id: s.id }));
     s.link = undefined;
     this.closeCounter(code).value++;
   }
@@ -196,7 +195,7 @@ export class Sessions {
   }
 
   private move(s: Session): void {
-    s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
+    s.link?.send(encodeB2M({ type: 'leave', room: s.room, id: s.id }));
     s.link = undefined;
     dropChannels(s.ws);
     if (s.state === S.OPEN) this.join(s, true);
@@ -329,7 +328,7 @@ export class Sessions {
       s.deadline = result.expMs;
       s.prefix = messageEnvelopePrefix(frame.token, s.room, s.id);
       // The owner applies the new claims at once (a refresh may lower permissions).
-      s.link?.send(JSON.stringify({ type: 'token', token: frame.token, room: s.room, id: s.id }));
+      s.link?.send(encodeB2M({ type: 'token', token: frame.token, room: s.room, id: s.id }));
       this.step(s, E.REFRESH);
       s.ws?.send(
         elevation
@@ -350,7 +349,7 @@ export class Sessions {
       return this.step(s, E.BAD_REAUTH);
     }
     if (!first) {
-      s.link?.send(JSON.stringify({ type: 'leave', room: s.room, id: s.id }));
+      s.link?.send(encodeB2M({ type: 'leave', room: s.room, id: s.id }));
       // A new identity starts without the old one's channel subscriptions (permissions differ),
       // its old room's among them.
       dropChannels(s.ws);
@@ -379,7 +378,7 @@ export class Sessions {
   private join(s: Session, rejoin: boolean, requestId?: number | string, since?: Since): boolean {
     const link = this.deps.router.pick(s.room);
     // `_id` of the auth frame, echoed by the monolith in its `welcome`; `since` passes through.
-    const frame = JSON.stringify({ type: 'join', token: tokenOfPrefix(s.prefix), room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId, since });
+    const frame = encodeB2M({ type: 'join', token: tokenOfPrefix(s.prefix), room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId, since });
     if (!link || !link.send(frame)) {
       this.close(s, E.NO_MONOLITH, 'NO_MONOLITH');
       return false;

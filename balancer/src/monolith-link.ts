@@ -8,8 +8,7 @@ import {
   splitMessage,
   validateM2BHead,
   validateInit,
-  type M2BHead,
-} from '@gateway/protocol';
+  type M2BHead, encodeB2M } from '@gateway/protocol';
 import { LinkWriter, linkProof, safeEqual, type Log } from '@gateway/protocol/node';
 
 export type LinkState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
@@ -164,7 +163,7 @@ export class MonolithLink {
       this.log.warn('monolith failed link authentication (wrong proof of LINK_SECRET); dropping and retrying', { address: this.address, claimed: init.id });
       return this.reset('bad init');
     }
-    this.ws?.send(JSON.stringify({ type: 'hello', token: linkProof(this.opts.secret, 'balancer', handshake) }));
+    this.ws?.send(encodeB2M({ type: 'hello', token: linkProof(this.opts.secret, 'balancer', handshake) }));
     this.monolithId = init.id;
     this.state = 'ready';
     this.attempt = 0;

@@ -14,8 +14,7 @@ import {
   validateB2M,
   validateHello,
   type B2M,
-  type Metrics,
-} from '@gateway/protocol';
+  type Metrics, encodeM2B } from '@gateway/protocol';
 import { LinkWriter, linkProof, safeEqual, type LinkHandshake, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
 import type { Admission } from './gateway/admission.js';
@@ -41,7 +40,7 @@ export interface LinkServerDeps {
   httpPort(): number;
 }
 
-const DRAIN_FRAME = JSON.stringify({ type: 'drain' });
+const DRAIN_FRAME = encodeM2B({ type: 'drain' });
 /** Largest link frame (client frames are far smaller; the link port is internal, never public). */
 const LINKED_MAX_PAYLOAD = 64 * 1024 * 1024;
 
@@ -133,7 +132,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
       }
     });
     ws.send(
-      JSON.stringify({
+      encodeM2B({
         type: 'init',
         id: config.MONOLITH_ID,
         port: deps.httpPort(),

@@ -125,6 +125,17 @@ export type M2B =
   | (Static<typeof BroadcastHead> & { message: object })
   | (Static<typeof PublishHead> & { message: object });
 
+/**
+ * Serializes a link frame that carries no client message; typed, so the compiler checks every
+ * frame a balancer or monolith builds against the schemas above (STYLE rule 2).
+ */
+export function encodeB2M(frame: Exclude<B2M, MessageFrame> | HelloFrame): string {
+  return JSON.stringify(frame);
+}
+export function encodeM2B(frame: Exclude<M2B, { message: object }>): string {
+  return JSON.stringify(frame);
+}
+
 const MESSAGE_KEY = ',"message":';
 
 /**

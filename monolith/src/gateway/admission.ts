@@ -1,4 +1,4 @@
-import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame } from '@gateway/protocol';
+import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/protocol/node';
 import { sameToken, tokenTail, type Conn, type LinkPeer, type Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
@@ -155,6 +155,6 @@ export class Admission {
     this.waiting.delete(id);
     this.deps.rooms.leave(id);
     this.deps.log.info('connection refused', { conn: id, code, why });
-    peer.send(JSON.stringify({ type: 'kick', id, code: CloseCode[code], reason: CloseReason[code] }));
+    peer.send(encodeM2B({ type: 'kick', id, code: CloseCode[code], reason: CloseReason[code] }));
   }
 }

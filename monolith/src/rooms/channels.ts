@@ -1,4 +1,4 @@
-import { encodeWithMessage } from '@gateway/protocol';
+import { encodeWithMessage, encodeM2B } from '@gateway/protocol';
 import type { Conn, LinkPeer } from './rooms.js';
 
 /**
@@ -14,7 +14,7 @@ export class Channels {
     let perLink = this.links.get(channel);
     if (!perLink) this.links.set(channel, (perLink = new Map()));
     perLink.set(conn.link, (perLink.get(conn.link) ?? 0) + 1);
-    conn.link.send(JSON.stringify({ type: 'subscribe', id: conn.id, channel }));
+    conn.link.send(encodeM2B({ type: 'subscribe', id: conn.id, channel }));
   }
 
   unsubscribe(conn: Conn, channel: string): void {
@@ -25,7 +25,7 @@ export class Channels {
       else perLink.delete(conn.link);
       if (perLink.size === 0) this.links.delete(channel);
     }
-    conn.link.send(JSON.stringify({ type: 'unsubscribe', id: conn.id, channel }));
+    conn.link.send(encodeM2B({ type: 'unsubscribe', id: conn.id, channel }));
   }
 
   /** Sends serialized client JSON to every subscriber; returns the number of link frames. */

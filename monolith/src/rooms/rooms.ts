@@ -1,4 +1,4 @@
-import { encodeWithMessage, roomStream, type TokenClaims } from '@gateway/protocol';
+import { encodeWithMessage, roomStream, type TokenClaims, encodeM2B } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
 import type { EpochSource } from '../coordination/coordination.js';
 
@@ -142,7 +142,7 @@ export class Rooms {
   gossipFrame(): string {
     const rooms: Array<{ room: string; epoch: number }> = [];
     for (const r of this.rooms.values()) if (r.epoch !== undefined) rooms.push({ room: r.name, epoch: r.epoch });
-    return JSON.stringify({ type: 'gossip', rooms });
+    return encodeM2B({ type: 'gossip', rooms });
   }
 
   get connectionCount(): number {
@@ -189,7 +189,7 @@ export class Rooms {
       (epoch) => {
         if (this.rooms.get(r.name) !== r || this.draining) return;
         r.epoch = epoch;
-        this.toAllLinks(JSON.stringify({ type: 'loaded', room: r.name, epoch }));
+        this.toAllLinks(encodeM2B({ type: 'loaded', room: r.name, epoch }));
       },
       (err: Error) => {
         if (this.rooms.get(r.name) !== r) return;
@@ -204,6 +204,6 @@ export class Rooms {
     clearTimeout(r.unloadTimer);
     this.rooms.delete(r.name);
     this.deps.streams.release(roomStream(r.name));
-    if (r.epoch !== undefined) this.toAllLinks(JSON.stringify({ type: 'unloaded', room: r.name, reason }));
+    if (r.epoch !== undefined) this.toAllLinks(encodeM2B({ type: 'unloaded', room: r.name, reason }));
   }
 }
