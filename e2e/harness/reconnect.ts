@@ -1,10 +1,9 @@
+import { fullJitter, isTerminal } from '@gateway/protocol';
 import { connect, type Msg, type TestClient } from './client.js';
 
-/** Close codes a client answers by reconnecting (README, "Close codes"). */
+/** Close codes a client answers by reconnecting: the catalogue's own policy (README, "Close codes"). */
 export function isReconnectCode(code: number): boolean {
-  if (code >= 4000 && code <= 4099) return true;
-  if (code >= 4100) return false;
-  return ![1000, 1003, 1007, 1008, 1009].includes(code);
+  return !isTerminal(code);
 }
 
 export interface ReconnectOptions {
@@ -35,7 +34,7 @@ export async function reconnectUntilWelcome(urls: readonly string[], token: stri
   const { baseMs = 50, capMs = 1000, maxAttempts = 40, start = 0 } = opts;
   const failures: number[] = [];
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(capMs, baseMs * 2 ** attempt)));
+    await new Promise((resolve) => setTimeout(resolve, fullJitter(attempt, baseMs, capMs)));
     const url = urls[(start + attempt) % urls.length]!;
     let client: TestClient;
     try {
