@@ -445,6 +445,7 @@ export class Publisher {
       const phase = this.phase;
       const { status, body: answer } = await postJson(`${target.http}${path}`, body, key);
       this.attempts.push({ n, stream, id, status, body: answer, phases: [phase, this.phase] });
+      this.changes.changed();
       if (status >= 200 && status < 300) {
         const a = answer as { stream?: unknown; offset?: unknown; epoch?: unknown; duplicate?: unknown };
         this.acks.push({ n, stream: String(a.stream), id, offset: Number(a.offset), epoch: String(a.epoch), duplicate: a.duplicate === true, phase });

@@ -77,6 +77,11 @@ async function redisRestart(persist: boolean): Promise<{ p: Publisher; firstStep
   // 503 with `unavailable` for everything sent while Redis was down; 2xx whenever it is up.
   expect(publisherProblems(p, ['up', 'back'])).toEqual([]);
   for (const c of clients) expect(c.closes, `${c.spec.label} stays connected`).toEqual([]);
+  const byPhase = (list: Array<{ phase: string }>) => JSON.stringify(Object.fromEntries(['up', 'killing', 'down', 'restarting', 'back'].map((ph) => [ph, list.filter((x) => x.phase === ph).length])));
+  const told = clients.map((c) => wasTold(c).length);
+  console.info(
+    `503s while down: ${during(p).length}; acks sent per phase ${byPhase(p.acks)}; clients told to reload: ${told.filter((n) => n > 0).length} (${told.reduce((a, b) => a + b, 0)} times)`,
+  );
   return { p, firstStep, guilds };
 }
 
