@@ -60,12 +60,13 @@ export class Gateway extends GatewayClient {
   }
 
   /** Step 2: the rest of the pool, chunk by chunk (resumes from `cursor` if given). */
-  async *poolAll(type: string, guildId?: string, cursor?: string): AsyncGenerator<Entity[]> {
+  async *poolAll(type: string, guildId?: string, cursor?: string, opts: { limit?: number } = {}): AsyncGenerator<Entity[]> {
     const chunks: Entity[][] = [];
     let wake: (() => void) | undefined;
     let done = false;
     let failure: unknown;
-    void this.request('pool_all_request', { type, ...(guildId ? { guild_id: guildId } : {}), ...(cursor ? { cursor } : {}) }, {
+    // `limit`: the server stops after that many entities (a view that shows 50 asks for 50).
+    void this.request('pool_all_request', { type, ...(guildId ? { guild_id: guildId } : {}), ...(cursor ? { cursor } : {}), ...(opts.limit ? { limit: opts.limit } : {}) }, {
       timeout: 60_000,
       chunk: (data) => {
         const r = data as PoolResponse;

@@ -72,6 +72,23 @@ describe('pools', () => {
     c.close();
   });
 
+  it('stops a pool stream at its limit, finished, with the cursor to go on from', async () => {
+    const c = await user();
+    const first = await c.request('pool_all_request', 'lim', { type: 'member', guild_id: GUILD, limit: 50 });
+    const chunk = first.data as { data: Entity[]; finished: boolean; cursor: string | null };
+    expect(chunk.finished).toBe(true);
+    expect(chunk.data).toHaveLength(50);
+    expect(chunk.cursor).not.toBeNull();
+    // Nothing more comes for that request: a ping after it is answered first.
+    expect(await c.request('ping', 'after')).toMatchObject({ event: 'pong' });
+    expect(c.received.filter((m) => m._id === 'lim')).toHaveLength(1);
+    const next = await c.request('pool_all_request', 'lim2', { type: 'member', guild_id: GUILD, cursor: chunk.cursor, limit: 10 });
+    const ids = (next.data as { data: Entity[] }).data.map((e) => e.id);
+    expect(ids).toHaveLength(10);
+    expect(ids.some((id) => chunk.data.some((e) => e.id === id))).toBe(false);
+    c.close();
+  });
+
   it('searches members by case-insensitive prefix of name or nickname', async () => {
     const c = await user();
     const reply = await c.request('pool_search_request', 1, { type: 'member', guild_id: GUILD, query: 'ALI', limit: 50 });

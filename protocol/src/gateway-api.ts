@@ -63,6 +63,8 @@ export const PoolAllRequest = Type.Object({
   type: PoolTypeSchema,
   guild_id: Type.Optional(Snowflake),
   cursor: Type.Optional(Type.String({ maxLength: 256 })),
+  /** Stop after this many entities: the last chunk is `finished` with the `cursor` to go on from. */
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
 });
 export type PoolAllRequest = Static<typeof PoolAllRequest>;
 export const validatePoolAllRequest = compile(PoolAllRequest);

@@ -63,11 +63,16 @@ export function registerPools(gateway: Gateway, store: EntityStore): void {
     const s = scope(ctx, data.type, data.guild_id);
     if (!s) return;
     let cursor = data.cursor;
+    let left = data.limit ?? Infinity;
     for (;;) {
-      const page = await store.page(data.type, s.guildId, cursor, POOL_CHUNK);
+      const page = await store.page(data.type, s.guildId, cursor, Math.min(POOL_CHUNK, left));
+      // The connection left (or moved) meanwhile: stop streaming to nobody.
+      if (ctx.rooms.get(ctx.conn.id) !== ctx.conn) return;
       const entities = data.type === 'guild' ? page.data.filter((e) => visibleGuild(ctx.conn.claims, e.id)) : page.data;
       cursor = page.cursor;
-      const finished = cursor === undefined;
+      left -= page.data.length;
+      // Finished at the end of the pool, or at `limit` (then `cursor` resumes where it stopped).
+      const finished = cursor === undefined || left <= 0;
       ctx.reply(ApiEvent.POOL_RESPONSE, { type: data.type, guild_id: s.guildId ?? null, data: entities, nonexistent: [], finished, cursor: cursor ?? null });
       if (finished) return;
     }
