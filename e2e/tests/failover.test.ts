@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Permission } from '@gateway/protocol';
+import { guildLogsStream, guildStream, Permission, roomStream } from '@gateway/protocol';
 import { connect, startStack, uniq, useHarness, userToken, waitFor, type MonolithHandle, type Stack, type TestClient } from '../harness/index.js';
 import { broadcastTo, inBatches, logEntry, postLog, readyOf } from '../harness/gateway-http.js';
+import { RECOVER_ONLY, recoverLive, subscribers } from '../harness/streams.js';
 
 useHarness();
 
@@ -93,21 +94,18 @@ afterEach(async () => {
   stack = undefined;
 });
 
-async function numsub(topic: string): Promise<number> {
-  const [, n] = (await redis!.pubsub('NUMSUB', topic)) as [string, number];
-  return Number(n);
-}
+const numsub = (stream: string): Promise<number> => subscribers(redis!, stream);
 
-/** Topic subscriptions in Redis match the members: one per monolith with spectators / per room. */
-async function busMatchesMembers(members: Member[]): Promise<void> {
+/** Channel subscriptions in Redis match the members: one per monolith with spectators / per room. */
+async function channelsMatchMembers(members: Member[]): Promise<void> {
   for (const guild of GUILDS) {
     const owners = new Set(members.filter((m) => m.guild === guild).map((m) => m.monolith)).size;
-    await waitFor(async () => (await numsub(guild)) === owners && (await numsub(`${guild}_logs`)) === owners, {
+    await waitFor(async () => (await numsub(guildStream(guild))) === owners && (await numsub(guildLogsStream(guild))) === owners, {
       what: `guild ${guild} subscribed by exactly ${owners} monolith(s)`,
     });
   }
   for (const room of new Set(members.map((m) => m.room))) {
-    await waitFor(async () => (await numsub(`room:${room}`)) === 1, { what: `room ${room} subscribed by exactly one monolith` });
+    await waitFor(async () => (await numsub(roomStream(room))) === 1, { what: `room ${room} subscribed by exactly one monolith` });
   }
 }
 
@@ -151,13 +149,14 @@ async function checkDelivery(m: Member, stream: Stream, mark: number): Promise<v
  * once the victim is gone (killed) or has been told to drain.
  */
 async function failover(remove: (victim: MonolithHandle) => Promise<void>): Promise<{ victim: MonolithHandle; members: Member[] }> {
-  stack = await startStack({ monoliths: 3, balancers: 2, redis: true });
+  // Moved clients get their room's ticks only by `recover`ing (RECOVER_ONLY).
+  stack = await startStack({ monoliths: 3, balancers: 2, redis: true, monolithEnv: RECOVER_ONLY });
   redis = new Redis(stack.redis!.url);
   const members = await fleet(stack);
   const byMonolith = new Map(stack.monoliths.map((m) => [m.id, members.filter((x) => x.monolith === m.id)]));
   // Rooms land on all three monoliths (30 rooms by rendezvous hash).
   for (const [id, on] of byMonolith) expect(on.length, `clients on ${id}`).toBeGreaterThan(0);
-  await busMatchesMembers(members);
+  await channelsMatchMembers(members);
 
   const [victim, via] = [...stack.monoliths].sort((a, b) => byMonolith.get(b.id)!.length - byMonolith.get(a.id)!.length) as [MonolithHandle, MonolithHandle];
   const survivors = stack.monoliths.filter((m) => m !== victim).map((m) => m.id);
@@ -174,7 +173,9 @@ async function failover(remove: (victim: MonolithHandle) => Promise<void>): Prom
       expect(survivors).toContain(welcome.data.monolith);
       m.monolith = String(welcome.data.monolith);
       expect(await m.c.nextEvent('resync', undefined, 5000)).toMatchObject({ event: 'resync' });
-      // Channels of the lost monolith are gone: the client re-spectates on the new one.
+      // The new owner joins the session to its room's stream on `recover`; channels of the lost
+      // monolith are gone: the client re-spectates on the new one.
+      await recoverLive(m.c, 'r1', 10_000);
       const reply = await m.c.request('spectate', 's1', { guild_id: m.guild, include_logs: true }, 10_000);
       expect(reply).toMatchObject({ event: 'spectate', data: { guild_id: m.guild } });
     },
@@ -183,7 +184,7 @@ async function failover(remove: (victim: MonolithHandle) => Promise<void>): Prom
   for (const room of new Set(members.map((m) => m.room))) {
     expect(new Set(members.filter((m) => m.room === room).map((m) => m.monolith)).size, `owners of ${room}`).toBe(1);
   }
-  await busMatchesMembers(members);
+  await channelsMatchMembers(members);
   // From here on every client must receive everything published for its guild and room.
   const mark = stream.steps;
   await stream.after(ROOMS + GUILDS.length);

@@ -13,6 +13,7 @@ import {
   type TestClient,
 } from '../harness/index.js';
 import { broadcastTo, readyOf } from '../harness/gateway-http.js';
+import { RECOVER_ONLY, recoverLive } from '../harness/streams.js';
 import { startTcpGate, type TcpGate } from '../harness/tcp-gate.js';
 
 useHarness();
@@ -41,8 +42,9 @@ const count = (c: TestClient, event: string): number => c.received.filter((m) =>
 describe('two monoliths claiming one room', () => {
   it('converges on the older epoch: the balancer that placed members on the newer claim moves them, none is lost', async () => {
     const redis = await startRedis();
-    // A long grace keeps the losing monolith's (empty) room loaded, so its claim stays in gossip.
-    const env = { ROOM_UNLOAD_GRACE_MS: '60000' };
+    // A long grace keeps the losing monolith's (empty) room loaded, so its claim stays in gossip;
+    // moved members get the broadcasts only by `recover`ing (RECOVER_ONLY).
+    const env = { ...RECOVER_ONLY, ROOM_UNLOAD_GRACE_MS: '60000' };
     const [m1, m2] = await Promise.all([startMonolith({ redisUrl: redis.url, env }), startMonolith({ redisUrl: redis.url, env })]);
     toStop.push(m1, m2, redis);
     // Each balancer lists both monoliths, but reaches one of them only through a gate that is
@@ -70,10 +72,12 @@ describe('two monoliths claiming one room', () => {
     toM1.open();
     toM2.open();
     await Promise.all([waitForLinks(a, 2), waitForLinks(b, 2)]);
-    // B learns m1's older claim from m1's gossip and moves its members: welcome + resync.
+    // B learns m1's older claim from m1's gossip and moves its members: welcome + resync, then
+    // `recover` (as clients do on resync) joins them to the room's stream on m1.
     for (const { c } of onB) {
       expect((await c.nextEvent('welcome', undefined, 10_000)).data).toMatchObject({ monolith: m1.id, room });
       await c.nextEvent('resync');
+      await recoverLive(c);
     }
     await waitFor(async () => (await m1.metric('monolith_connections')) === 6 && (await m2.metric('monolith_connections')) === 0, {
       what: 'all six members on m1, none left on m2',
@@ -108,7 +112,8 @@ describe('two monoliths claiming one room', () => {
 
   it('heals a split caused by a partition: members failed over to the newer claim move back to the older one', async () => {
     const redis = await startRedis();
-    const [m1, m2] = await Promise.all([startMonolith({ redisUrl: redis.url }), startMonolith({ redisUrl: redis.url })]);
+    // Moved members get the broadcasts only by `recover`ing (RECOVER_ONLY).
+    const [m1, m2] = await Promise.all([startMonolith({ redisUrl: redis.url, env: RECOVER_ONLY }), startMonolith({ redisUrl: redis.url, env: RECOVER_ONLY })]);
     toStop.push(m1, m2, redis);
     const toM1 = await startTcpGate(m1.linkAddress);
     gates.push(toM1);
@@ -133,6 +138,7 @@ describe('two monoliths claiming one room', () => {
     for (const { c } of onB) {
       expect((await c.nextEvent('welcome', undefined, 10_000)).data.monolith).toBe(m2.id);
       await c.nextEvent('resync');
+      await recoverLive(c, 'recover-m2');
     }
     await waitFor(async () => (await m1.metric('monolith_connections')) === 2 && (await m2.metric('monolith_connections')) === 2, {
       what: "the room split: A's members on m1, B's on m2",
@@ -144,6 +150,7 @@ describe('two monoliths claiming one room', () => {
     for (const { c } of onB) {
       expect((await c.nextEvent('welcome', undefined, 10_000)).data.monolith).toBe(m1.id);
       await c.nextEvent('resync');
+      await recoverLive(c, 'recover-m1');
     }
     await waitFor(async () => (await m1.metric('monolith_connections')) === 4 && (await m2.metric('monolith_connections')) === 0, {
       what: 'all four members back on m1',

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { guildLogsStream, guildStream, Permission } from '@gateway/protocol';
+import { ErrorCode, guildLogsStream, guildStream, Permission } from '@gateway/protocol';
 import {
   connect,
   startBalancer,
@@ -83,18 +83,26 @@ describe('guild subscriptions across a Redis restart', () => {
     await redis.kill();
     await waitFor(async () => (await ready(m1)) === 503 && (await ready(m2)) === 503, { what: 'both monoliths report the outage' });
     // During the outage: LEFT's only spectator leaves, and a spectator moves from BOTH to NEW.
+    // NEW's position cannot be read without Redis, so that spectate is refused as `unavailable`
+    // (README: the client sends it again with back-off) and must leave no subscription behind.
     leaver.close();
-    expect(await newcomer.request('spectate', 'sw', { guild_id: NEW, include_logs: true })).toMatchObject({ event: 'spectate', data: { guild_id: NEW } });
+    expect(await newcomer.request('spectate', 'sw', { guild_id: NEW, include_logs: true })).toMatchObject({ event: 'error', _id: 'sw', code: ErrorCode.UNAVAILABLE });
     await waitFor(async () => (await m2.metric('monolith_connections')) === 2, { what: "the leaver's leave processed on m2" });
 
     redis = await startRedis({ port, external: false });
     toStop.push(redis);
     await waitFor(async () => (await ready(m1)) === 200 && (await ready(m2)) === 200, { timeoutMs: 20_000, what: 'both monoliths back on Redis' });
-    // m2 still has a BOTH spectator (both[2]), so BOTH stays at 2; NEW is on m2 only; LEFT is gone.
-    const after = { [BOTH]: 2, [ONE]: 1, [LEFT]: 0, [NEW]: 1 };
-    await waitFor(async () => JSON.stringify(await numsubs()) === JSON.stringify(want(after)), {
+    // m2 still has a BOTH spectator (both[2]), so BOTH stays at 2; LEFT is gone; NEW was refused.
+    const back = { [BOTH]: 2, [ONE]: 1, [LEFT]: 0, [NEW]: 0 };
+    await waitFor(async () => JSON.stringify(await numsubs()) === JSON.stringify(want(back)), {
       timeoutMs: 20_000,
-      what: `guild channels resubscribed exactly as ${JSON.stringify(want(after))}`,
+      what: `guild channels resubscribed exactly as ${JSON.stringify(want(back))}`,
+    });
+    // The retry, as a client does after `unavailable`: NEW is then on m2 only.
+    expect(await newcomer.request('spectate', 'sw2', { guild_id: NEW, include_logs: true })).toMatchObject({ event: 'spectate', data: { guild_id: NEW } });
+    const after = { ...back, [NEW]: 1 };
+    await waitFor(async () => JSON.stringify(await numsubs()) === JSON.stringify(want(after)), {
+      what: `NEW's channels subscribed once: ${JSON.stringify(want(after))}`,
     });
 
     // Each spectator gets each entry of its guild once; a second entry on the same path
