@@ -94,7 +94,9 @@ export function registerSpectate(gateway: Gateway, rooms: Rooms, channels: Chann
 
     // Acquire before releasing, so switching within one guild does not churn its subscriptions.
     for (const stream of streams) hub.acquire(stream);
-    stop(conn);
+    // The same guild again: its channels go now, so no live push overtakes the replay. Another
+    // guild: the current spectation stays until the new one is ready, and stays if it fails.
+    if (watching.get(conn.id)?.guildId === guildId) stop(conn);
     const mine = (seq.get(conn.id) ?? 0) + 1;
     seq.set(conn.id, mine);
     const give = () => {
@@ -113,6 +115,7 @@ export function registerSpectate(gateway: Gateway, rooms: Rooms, channels: Chann
       give();
       return;
     }
+    stop(conn);
     const positions: Record<string, unknown> = {};
     const recovered: Record<string, boolean> = {};
     for (const r of recoveries) {
