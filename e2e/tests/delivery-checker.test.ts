@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DeliveryClient, Publisher, clientProblems, publisherProblems, type Mark } from '../harness/delivery.js';
+import { DeliveryClient, type Mark } from '../harness/delivery-client.js';
+import { Publisher } from '../harness/delivery-publisher.js';
+import { clientProblems, publisherProblems } from '../harness/delivery-report.js';
 
 // The checker the delivery scenarios rely on, fed made-up logs: it must flag every way a client
 // can be short-changed, and accept a gap only where the client was told to reload.

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startStack, useHarness, type MonolithHandle, type Stack } from '../harness/index.js';
-import { Publisher, deliveryProblems, publisherProblems, spectators, uniqGuild, warmUp, type DeliveryClient } from '../harness/delivery.js';
+import type { DeliveryClient } from '../harness/delivery-client.js';
+import { Publisher } from '../harness/delivery-publisher.js';
+import { publisherProblems } from '../harness/delivery-report.js';
+import { deliveryProblems, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
 
 useHarness();
 

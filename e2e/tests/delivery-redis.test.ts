@@ -5,7 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { guildLogsStream } from '@gateway/protocol';
 import { startRedis, startStack, useHarness, waitFor, type RedisHandle, type Stack } from '../harness/index.js';
 import { readyOf } from '../harness/gateway-http.js';
-import { Publisher, deliveryProblems, publisherProblems, spectators, uniqGuild, warmUp, wasTold, type DeliveryClient } from '../harness/delivery.js';
+import type { DeliveryClient } from '../harness/delivery-client.js';
+import { Publisher } from '../harness/delivery-publisher.js';
+import { publisherProblems, wasTold } from '../harness/delivery-report.js';
+import { deliveryProblems, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
 
 useHarness();
 
