@@ -25,6 +25,8 @@ export default defineConfig({
             'figures/**/*.test.ts',
             'scripts/**/*.test.ts',
             'bench/**/*.test.ts',
+            'client/src/**/*.test.ts',
+            'testing/**/*.test.ts',
           ],
         },
       },

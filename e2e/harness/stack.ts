@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { spawnProc, type ExitStatus, type Proc } from './processes.js';
 import { startRedis, type RedisHandle } from './redis.js';
+import { JWT_SECRET } from './tokens.js';
 import { metric, waitFor } from './wait.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MONOLITH_MAIN = `${ROOT}monolith/dist/main.js`;
 export const BALANCER_MAIN = `${ROOT}balancer/dist/main.js`;
 
-/** Secrets shared by every process a test starts (and by the token helpers). */
-export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef';
+/** Secrets shared by every process a test starts (JWT_SECRET lives with the token helpers). */
+export { JWT_SECRET };
 export const LINK_SECRET = 'e2e-link-secret-0123456789abcdef';
 
 const READY_TIMEOUT_MS = 20_000;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../e2e/harness/wait.js';
+import { waitFor } from '../../../testing/wait.js';
 import type { Coordination } from './coordination.js';
 
 export interface CoordinationExtras {

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REGISTRY_KEY } from '@gateway/protocol';
 import { createLog } from '@gateway/protocol/node';
 // The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
-import { startRedis, type RedisHandle } from '../../../e2e/harness/redis.js';
-import { waitFor } from '../../../e2e/harness/wait.js';
+import { startRedis, type RedisHandle } from '../../../testing/redis.js';
+import { waitFor } from '../../../testing/wait.js';
 import { describeCoordination } from './coordination.contract.js';
 import { createCoordination, type CoordinationDriver } from './create-coordination.js';
 import { MemoryCoordination, memoryEpochs } from './memory-coordination.js';

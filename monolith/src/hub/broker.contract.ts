@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker, HistoryPolicy, Publication } from './broker.js';
 // The e2e harness' polling wait (deadline, no fixed sleep), shared by every test.
-import { waitFor as poll } from '../../../e2e/harness/wait.js';
+import { waitFor as poll } from '../../../testing/wait.js';
 
 const waitFor = <T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000) => poll(check, { timeoutMs, intervalMs: 10, what });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
-import { startRedis, type RedisHandle } from '../../../e2e/harness/redis.js';
-import { waitFor } from '../../../e2e/harness/wait.js';
+import { startRedis, type RedisHandle } from '../../../testing/redis.js';
+import { waitFor } from '../../../testing/wait.js';
 import { IDEMPOTENCY_TTL_MS, STREAM_META_MIN_TTL_MS, type Broker, type Publication } from './broker.js';
 import { describeBroker } from './broker.contract.js';
 import { createBroker, type BrokerDriver } from './create-broker.js';

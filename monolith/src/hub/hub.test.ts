@@ -4,7 +4,7 @@ import type { Broker, HistoryPolicy, PublicationHandler, PublishOptions } from '
 import { Hub, type FanOut } from './hub.js';
 import { MemoryBroker } from './memory-broker.js';
 import { routingFor } from './routing.js';
-import { waitFor } from '../../../e2e/harness/wait.js';
+import { waitFor } from '../../../testing/wait.js';
 
 const policy = { HISTORY_ROOM_SIZE: 100, HISTORY_ROOM_TTL_S: 300, HISTORY_USER_SIZE: 100, HISTORY_USER_TTL_S: 300, HISTORY_GUILD_SIZE: 100, HISTORY_GUILD_TTL_S: 300, HISTORY_LOGS_SIZE: 100, HISTORY_LOGS_TTL_S: 300 };
 const log = createLog('test', 'error');

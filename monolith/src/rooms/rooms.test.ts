@@ -3,7 +3,7 @@ import { splitMessage } from '@gateway/protocol';
 import { createLog } from '@gateway/protocol/node';
 import { memoryEpochs } from '../coordination/memory-coordination.js';
 import { Rooms, type LinkPeer, type StreamRefs } from './rooms.js';
-import { waitFor } from '../../../e2e/harness/wait.js';
+import { waitFor } from '../../../testing/wait.js';
 
 class RecordingLink implements LinkPeer {
   readonly frames: string[] = [];

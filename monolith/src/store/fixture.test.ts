@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startRedis, type RedisHandle } from '../../../e2e/harness/redis.js';
+import { startRedis, type RedisHandle } from '../../../testing/redis.js';
 import { DEMO_GUILDS, demoEntities, KNOWN_MEMBERS, loadFixture } from './fixture.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
-import { startRedis, type RedisHandle } from '../../../e2e/harness/redis.js';
+import { startRedis, type RedisHandle } from '../../../testing/redis.js';
 import { createStore, type StoreDriver } from './create-store.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
