@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { REGISTRY_KEY, registryAddress } from '@gateway/protocol';
+import { REGISTRY_KEY, redisRetryDelay, registryAddress } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
 import type { Discovery } from './discovery.js';
 
@@ -8,7 +8,7 @@ import type { Discovery } from './discovery.js';
  * read keeps the last known set: a Redis blip must not unlink every monolith.
  */
 export function registryDiscovery(url: string, pollMs: number, log: Log): Discovery {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(100 * 2 ** Math.min(n, 6), 5000) });
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: redisRetryDelay });
   redis.on('error', () => {});
   let timer: NodeJS.Timeout | undefined;
   let last = '';

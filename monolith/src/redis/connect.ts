@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { redisRetryDelay } from '@gateway/protocol';
 
 /**
  * How connections behave while Redis is away:
@@ -12,11 +13,6 @@ import { Redis, type RedisOptions } from 'ioredis';
  *   idempotency key, instead of waiting). The caller waits for the first `ready` itself.
  */
 export type OfflineMode = 'queue' | 'fail-fast';
-
-/** Capped exponential back-off: Redis is retried forever, every 5 s at most. */
-export function redisRetryDelay(attempt: number): number {
-  return Math.min(100 * 2 ** Math.min(attempt, 6), 5000);
-}
 
 /** The one place the monolith's ioredis options live (STYLE rule 13). */
 export function redisOptions(name: string, mode: OfflineMode = 'queue'): RedisOptions {
