@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseRoom } from './session-support.js';
+import { chooseRoom } from './room-policy.js';
 
 describe('chooseRoom with a subject that cannot form a room', () => {
   it.each(['eve/x', '../admin', 'eve\n', 'eve\u0000', 'x'.repeat(124)])('refuses %j, its own room and a shared one alike', (subject) => {

@@ -6,7 +6,7 @@ import { Sessions, type Session } from './client-session.js';
 import { loadConfig } from './config.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
-import { chooseRoom } from './session-support.js';
+import { chooseRoom } from './room-policy.js';
 import { SessionEvent, SessionState, TRANSITIONS, transition } from './session-states.js';
 import type { WebSocket } from './uws.js';
 
@@ -93,18 +93,20 @@ function harness(env: Record<string, string> = {}) {
   const toLink: string[] = [];
   const link = { send: (frame: string) => (toLink.push(frame), true) } as unknown as MonolithLink;
   const routing = { linked: true };
+  // The sessions' clock: a test moves it forward instead of waiting.
+  const clock = { ms: Date.now() };
   const router = { pick: () => (routing.linked ? link : undefined) } as unknown as Router;
   // Any token is its own subject; `slow…` never finishes verifying, `bad…` is refused.
   const verify = (token: string): Promise<VerifyResult> => {
     if (token.startsWith('slow')) return new Promise(() => {});
     if (token.startsWith('bad')) return Promise.resolve({ ok: false, reason: 'invalid', detail: 'bad signature' });
-    return Promise.resolve({ ok: true, subject: token, guest: false, expMs: Date.now() + 3_600_000, claims: { sub: token } });
+    return Promise.resolve({ ok: true, subject: token, guest: false, expMs: clock.ms + 3_600_000, claims: { sub: token } });
   };
-  const admission = new Admission(config, Date.now());
-  const sessions = new Sessions({ config, router, verify, admission, metrics: new Metrics(), log: silent, strict: true });
+  const admission = new Admission(config, clock.ms);
+  const sessions = new Sessions({ config, router, verify, admission, metrics: new Metrics(), log: silent, strict: true, now: () => clock.ms });
   const open = (source = '203.0.113.1') => {
-    const s = sessions.create(undefined, Date.now());
-    expect(admission.admit(source, sessions.all.size, Date.now())).toBeUndefined();
+    const s = sessions.create(undefined);
+    expect(admission.admit(source, sessions.all.size, clock.ms)).toBeUndefined();
     s.source = source;
     const ws = new FakeSocket(s);
     sessions.opened(ws as unknown as WebSocket<Session>);
@@ -117,7 +119,7 @@ function harness(env: Record<string, string> = {}) {
     send(socket, { action: 'auth', token });
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { sessions, admission, link, toLink, open, send, auth, routing, config };
+  return { sessions, admission, link, toLink, open, send, auth, routing, config, clock };
 }
 
 describe('Sessions: no push before the owner admits the connection', () => {
@@ -235,13 +237,17 @@ describe('Sessions: every edge of the state table', () => {
       return o;
     },
   };
-  const far = () => Date.now() + 10 * 3_600_000;
+  /** Sweeps ten hours on: past every auth deadline and token expiry. */
+  const sweepLater = (h: H) => {
+    h.clock.ms += 10 * 3_600_000;
+    h.sessions.sweep();
+  };
   /** Triggers `on` from `from`; returns the close code the client is expected to get, if any. */
   const trigger: Record<string, (h: H, o: Opened, from: string) => Promise<number | undefined>> = {
     [E.AUTH_FRAME]: async (h, o) => (h.send(o.socket, { action: 'auth', token: 'slow-too' }), await settle(), undefined),
     [E.NOT_AUTH]: async (h, o) => (h.send(o.socket, { event: 'ping' }), CloseCode.AUTH_REQUIRED),
-    [E.AUTH_TIMEOUT]: async (h) => (h.sessions.sweep(far()), CloseCode.AUTH_TIMEOUT),
-    [E.VERIFY_TIMEOUT]: async (h) => (h.sessions.sweep(far()), CloseCode.VERIFY_TIMEOUT),
+    [E.AUTH_TIMEOUT]: async (h) => (sweepLater(h), CloseCode.AUTH_TIMEOUT),
+    [E.VERIFY_TIMEOUT]: async (h) => (sweepLater(h), CloseCode.VERIFY_TIMEOUT),
     [E.LIMIT]: async (h, o) => (h.sessions.message(o.socket, bytes('{}'), true), CloseCode.MALFORMED_FRAME),
     [E.DRAIN]: async (h, o) => (h.sessions.close(o.s, E.DRAIN, 'DRAINING'), CloseCode.DRAINING),
     [E.DISCONNECT]: async (h, o) => (h.sessions.closed(o.socket, 1000), undefined),
@@ -254,7 +260,7 @@ describe('Sessions: every edge of the state table', () => {
     [E.REFRESH]: async (h, o) => (await h.auth(o.socket, 'alice'), undefined),
     [E.ELEVATE]: async (h, o) => (await h.auth(o.socket, 'bob'), undefined),
     [E.BAD_REAUTH]: async (h, o) => (await h.auth(o.socket, 'bad-token'), undefined),
-    [E.EXPIRED]: async (h) => (h.sessions.sweep(far()), CloseCode.TOKEN_EXPIRED),
+    [E.EXPIRED]: async (h) => (sweepLater(h), CloseCode.TOKEN_EXPIRED),
     [E.KICK]: async (h, o) => (h.sessions.kick(o.s, CloseCode.TOKEN_INVALID, 'token refused on join'), CloseCode.TOKEN_INVALID),
   };
   /** Edges whose start needs its own setup: the token decides the outcome of VERIFYING. */
@@ -276,7 +282,7 @@ describe('Sessions: every edge of the state table', () => {
       return { o, code: CloseCode.NO_MONOLITH };
     },
     [`${S.AWAITING_AUTH}|${E.REFUSED}`]: async (h) => {
-      const s = h.sessions.create(undefined, Date.now());
+      const s = h.sessions.create(undefined);
       s.refuse = 'SERVER_FULL';
       const ws = new FakeSocket(s);
       h.sessions.opened(ws as unknown as WebSocket<Session>);

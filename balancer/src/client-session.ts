@@ -23,7 +23,9 @@ import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
-import { chooseRoom, closeReason, dropChannels, elevationResult, errorFrame } from './session-support.js';
+import { dropChannels } from './channel-topics.js';
+import { closeReason, elevationResult, errorFrame } from './client-replies.js';
+import { chooseRoom } from './room-policy.js';
 import { SessionEvent as E, SessionState as S, transition, type SessionEvent, type SessionState } from './session-states.js';
 import type { WebSocket } from './uws.js';
 
@@ -73,6 +75,8 @@ export interface SessionDeps {
   log: Log;
   /** Throw on an event the state table does not allow (tests); production logs and closes. */
   strict?: boolean;
+  /** The clock of auth deadlines, token expiry and MESSAGE_RATE buckets (ms since epoch); Date.now by default. */
+  now?: () => number;
 }
 
 /** The client-facing half of the balancer: auth, forwarding, limits and the state machine. */
@@ -87,8 +91,10 @@ export class Sessions {
   private readonly framesIn: Series;
   private readonly closes = new Map<number, Series>();
   private readonly authFailures = new Map<string, Series>();
+  private readonly now: () => number;
 
   constructor(private readonly deps: SessionDeps) {
+    this.now = deps.now ?? Date.now;
     this.idPrefix = `${deps.config.BALANCER_ID}.${randomBytes(3).toString('hex')}.`;
     this.framesIn = deps.metrics.counter('gateway_client_frames_in_total', 'Frames received from clients.');
     for (const reason of Object.keys(TOKEN_FAILURE_CLOSE).concat('forbidden_room', 'timeout', 'verify_timeout', 'not_auth')) {
@@ -96,7 +102,8 @@ export class Sessions {
     }
   }
 
-  create(pathRoom: string | undefined, now: number): Session {
+  create(pathRoom: string | undefined): Session {
+    const now = this.now();
     return {
       id: this.idPrefix + (++this.counter).toString(36),
       state: S.AWAITING_AUTH,
@@ -205,7 +212,8 @@ export class Sessions {
    * Periodic checks for every socket: auth deadline, token expiry and slow consumers. One pass
    * over all sessions instead of a timer per socket keeps per-connection memory small.
    */
-  sweep(now: number): void {
+  sweep(): void {
+    const now = this.now();
     const limit = this.deps.config.MAX_BACKPRESSURE_BYTES;
     for (const s of this.all.values()) {
       if (s.state === S.OPEN) {
@@ -272,7 +280,7 @@ export class Sessions {
   }
 
   private take(s: Session): boolean {
-    return takeToken(s, Date.now(), this.deps.config.MESSAGE_RATE, this.deps.config.MESSAGE_BURST);
+    return takeToken(s, this.now(), this.deps.config.MESSAGE_RATE, this.deps.config.MESSAGE_BURST);
   }
 
   /** The socket no longer counts against the unauthenticated budget (it authenticated or closed). */

@@ -1,13 +1,16 @@
-import { channelTopic, Metrics, roomStream, type M2BHead } from '@gateway/protocol';
-import { sourceKey, verifierFromConfig, type Log } from '@gateway/protocol/node';
+import { Metrics } from '@gateway/protocol';
+import { verifierFromConfig, type Log } from '@gateway/protocol/node';
 import { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import { Sessions, type Session } from './client-session.js';
 import { createDiscovery } from './discovery/discovery.js';
-import type { LinkHandler, MonolithLink } from './monolith-link.js';
+import { Drain } from './drain.js';
+import { createLinkDispatch, type LinkDispatch } from './link-dispatch.js';
+import type { LinkHandler } from './monolith-link.js';
 import { Router } from './routing/router.js';
 import { SessionEvent } from './session-states.js';
-import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
+import { createUpgrades } from './upgrade.js';
+import { loadUws, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 /** uWS's hard frame limit: past it a socket is cut without a close frame (a client sees 1006). */
 export function uwsPayloadCap(maxPayloadBytes: number): number {
@@ -30,13 +33,16 @@ export interface Balancer {
 
 /**
  * Wires uWS, the session logic, monolith links and discovery together. Does not listen until
- * `listen()` (STYLE rule 7).
+ * `listen()` (STYLE rule 7). Loads the native uWS binary (and throws when there is none).
  */
 export function createBalancer(config: BalancerConfig, log: Log): Balancer {
+  const uws = loadUws();
+  const now = Date.now;
   const metrics = new Metrics();
   const verify = verifierFromConfig(config);
   const framesOut = metrics.counter('gateway_client_frames_out_total', 'Frames sent to clients (fan-out counted per recipient).');
-  let app: TemplatedApp;
+  // Set below, once the uWS app it publishes through exists; no frame arrives before listen().
+  let dispatch: LinkDispatch;
 
   const handler: LinkHandler = {
     ready(link) {
@@ -62,75 +68,10 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     handler,
     log,
   );
-  const admission = new Admission(config, Date.now());
-  const sessions = new Sessions({ config, router, verify, admission, metrics, log });
-
-  /**
-   * Two monoliths claim one room: the older epoch keeps it (DESIGN §4), and this balancer's
-   * connections in the room move from the loser to the winner without a disconnect.
-   */
-  function claim(room: string, monolith: string, epoch: number): void {
-    const loser = router.owners.loaded(room, monolith, epoch);
-    if (loser === undefined) return;
-    const lost = router.byId(loser);
-    log.warn('room claimed by two monoliths; the older epoch keeps it', { room, winner: router.owners.owner(room), loser });
-    if (lost) sessions.moveRoom(room, lost);
-  }
-
-  /** One monolith frame. Runs per frame: keep it to a switch and a map lookup. */
-  function dispatch(link: MonolithLink, head: M2BHead, message: string | undefined): void {
-    const monolith = link.monolithId!;
-    // A monolith may only address connections routed to it.
-    const mine = (id: string) => {
-      const s = sessions.all.get(id);
-      return s?.link === link ? s : undefined;
-    };
-    switch (head.type) {
-      case 'unicast': {
-        const s = mine(head.id);
-        if (!s?.ws || message === undefined) return;
-        framesOut.value++;
-        sessions.send(s, message);
-        return;
-      }
-      case 'broadcast':
-      case 'publish': {
-        if (message === undefined) return;
-        // `broadcast` is kept as an alias of a publish to the room's channel (DESIGN §3).
-        const topic = channelTopic(monolith, head.type === 'publish' ? head.channel : roomStream(head.room));
-        framesOut.value += app.numSubscribers(topic);
-        app.publish(topic, message, false);
-        return;
-      }
-      case 'subscribe':
-        mine(head.id)?.ws?.subscribe(channelTopic(monolith, head.channel));
-        return;
-      case 'unsubscribe':
-        mine(head.id)?.ws?.unsubscribe(channelTopic(monolith, head.channel));
-        return;
-      case 'kick': {
-        const s = mine(head.id);
-        if (s) sessions.kick(s, head.code, head.reason);
-        return;
-      }
-      case 'loaded':
-        claim(head.room, monolith, head.epoch);
-        return;
-      case 'unloaded':
-        router.owners.unloaded(head.room, monolith);
-        return;
-      case 'gossip':
-        for (const r of head.rooms) claim(r.room, monolith, r.epoch);
-        return;
-      case 'drain':
-        log.info('monolith draining; moving its connections', { monolith });
-        router.linkDraining(link);
-        sessions.moveAll(link);
-        return;
-      case 'init':
-        return;
-    }
-  }
+  const admission = new Admission(config, now());
+  const sessions = new Sessions({ config, router, verify, admission, metrics, log, now });
+  const drainer = new Drain(sessions, config.DRAIN_WINDOW_MS, log);
+  const upgrades = createUpgrades({ config, sessions, admission, draining: () => drainer.active, now });
 
   metrics.collect('gateway_client_connections', 'Open client sockets.', () => [[{}, sessions.all.size]]);
   metrics.collect('gateway_link_up', 'Monolith link state per address (1 ready, 0 otherwise).', () =>
@@ -148,43 +89,6 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   metrics.collect('gateway_admission_sources', 'Client addresses with a connect-rate bucket that has not refilled.', () => [[{}, admission.trackedSources]]);
   metrics.collect('gateway_owned_rooms', 'Rooms with a known owner monolith.', () => [[{}, router.owners.size]]);
 
-  const allowedOrigins = new Set(config.ALLOWED_ORIGINS);
-  let draining = false;
-  // uWS lower-cases header names; an empty value is read as "no header".
-  const proxyHeader = config.TRUSTED_PROXY_HEADER?.toLowerCase();
-
-  /** The client address: the proxy header's last hop (the one our proxy wrote), else the TCP peer. */
-  function clientAddress(res: HttpResponse, req: HttpRequest): string {
-    if (proxyHeader !== undefined) {
-      const hops = req.getHeader(proxyHeader);
-      const last = hops.slice(hops.lastIndexOf(',') + 1).trim();
-      if (last !== '') return sourceKey(last);
-    }
-    // Read before res.upgrade: the response is gone afterwards.
-    return sourceKey(Buffer.from(res.getRemoteAddressAsText()).toString());
-  }
-
-  function upgrade(res: HttpResponse, req: HttpRequest, context: unknown, pathRoom: string | undefined): void {
-    const origin = req.getHeader('origin');
-    const now = Date.now();
-    const session = sessions.create(pathRoom, now);
-    if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) session.refuse = 'ORIGIN_NOT_ALLOWED';
-    else if (draining) session.refuse = 'DRAINING';
-    else {
-      const source = clientAddress(res, req);
-      session.refuse = admission.admit(source, sessions.all.size, now);
-      // Counted as unauthenticated from here until it authenticates or closes (Sessions.release).
-      if (session.refuse === undefined) session.source = source;
-    }
-    res.upgrade<Session>(
-      session,
-      req.getHeader('sec-websocket-key'),
-      req.getHeader('sec-websocket-protocol'),
-      req.getHeader('sec-websocket-extensions'),
-      context as Parameters<HttpResponse['upgrade']>[4],
-    );
-  }
-
   const behavior = {
     // Frames over the configured limit are closed with our own code (MESSAGE_TOO_LARGE); uWS
     // itself drops a socket without a close frame past its hard limit, so keep that well above.
@@ -201,21 +105,10 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     close: (ws: Parameters<Sessions['opened']>[0], code: number) => sessions.closed(ws, code),
   };
 
-  app = uws
+  const app = uws
     .App()
-    .ws<Session>('/ws', { ...behavior, upgrade: (res, req, ctx) => upgrade(res, req, ctx, undefined) })
-    .ws<Session>('/api/room/:room', {
-      ...behavior,
-      upgrade: (res, req, ctx) => {
-        let room: string;
-        try {
-          room = decodeURIComponent(req.getParameter(0));
-        } catch {
-          room = '';
-        }
-        upgrade(res, req, ctx, room);
-      },
-    })
+    .ws<Session>('/ws', { ...behavior, upgrade: upgrades.ws })
+    .ws<Session>('/api/room/:room', { ...behavior, upgrade: upgrades.room })
     // Load balancers probe the client port: /health and /ready stay on it; /metrics does not.
     .get('/health', health)
     .get('/ready', ready)
@@ -230,11 +123,13 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     .get('/health', health)
     .get('/ready', ready)
     .any('/*', notFound);
+  dispatch = createLinkDispatch({ sessions, router, fanout: app, framesOut, log });
 
   function health(res: HttpResponse): void {
     res.end('ok');
   }
   function ready(res: HttpResponse): void {
+    const draining = drainer.active;
     const isReady = router.readyCount > 0 && !draining;
     res.writeStatus(isReady ? '200 OK' : '503 Service Unavailable').writeHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ ready: isReady, monoliths: router.readyCount, draining }));
@@ -265,32 +160,12 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
       discovery.start((addresses) => router.setAddresses(addresses));
       const every = Math.min(1000, Math.max(50, Math.floor(config.AUTH_TIMEOUT_MS / 5)));
       sweeper = setInterval(() => {
-        const now = Date.now();
-        sessions.sweep(now);
-        admission.sweep(now);
+        sessions.sweep();
+        admission.sweep(now());
       }, every);
       return { port: uws.us_socket_local_port(listenSocket), adminPort: uws.us_socket_local_port(adminSocket) };
     },
-    async drain() {
-      if (draining) return;
-      // Keep listening: /ready must answer 503 to health checks, and a socket that still
-      // arrives is upgraded and closed with DRAINING so its client reconnects elsewhere.
-      draining = true;
-      const queue = [...sessions.all.values()];
-      const total = queue.length;
-      const started = Date.now();
-      log.info('draining', { clients: total, windowMs: config.DRAIN_WINDOW_MS });
-      await new Promise<void>((resolve) => {
-        const step = () => {
-          // Close the share of clients whose time has come: an even spread over the window.
-          const due = config.DRAIN_WINDOW_MS === 0 ? total : Math.ceil((total * (Date.now() - started)) / config.DRAIN_WINDOW_MS);
-          while (queue.length > total - Math.min(due, total)) sessions.close(queue.shift()!, SessionEvent.DRAIN, 'DRAINING');
-          if (queue.length === 0) return resolve();
-          setTimeout(step, Math.max(10, Math.min(100, config.DRAIN_WINDOW_MS / 100)));
-        };
-        step();
-      });
-    },
+    drain: () => drainer.run(),
     close() {
       clearInterval(sweeper);
       discovery.stop();

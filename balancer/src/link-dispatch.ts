@@ -1,0 +1,102 @@
+import { channelTopic, roomStream, type M2BHead, type Series } from '@gateway/protocol';
+import type { Log } from '@gateway/protocol/node';
+import type { Session, Sessions } from './client-session.js';
+import type { MonolithLink } from './monolith-link.js';
+import type { Router } from './routing/router.js';
+
+/** The native fan-out a monolith's channel pushes go through (the uWS app). */
+export interface Fanout {
+  numSubscribers(topic: string): number;
+  publish(topic: string, message: string, isBinary: boolean): boolean;
+}
+
+export interface LinkDispatchDeps {
+  sessions: Sessions;
+  router: Router;
+  fanout: Fanout;
+  /** Frames sent to clients, fan-out counted per recipient. */
+  framesOut: Series;
+  log: Log;
+}
+
+/** One monolith frame (head parsed, client message still serialized) handed to the balancer. */
+export type LinkDispatch = (link: MonolithLink, head: M2BHead, message: string | undefined) => void;
+
+/**
+ * The owner guard: a monolith may only address connections routed to it. A module function,
+ * not a closure per frame: this runs for every unicast, subscribe and kick.
+ */
+function mine(sessions: Sessions, link: MonolithLink, id: string): Session | undefined {
+  const s = sessions.all.get(id);
+  return s?.link === link ? s : undefined;
+}
+
+/**
+ * What the balancer does with each frame a monolith sends: deliver to its own connections,
+ * publish to its channels, record room ownership, move its connections when it drains.
+ */
+export function createLinkDispatch(deps: LinkDispatchDeps): LinkDispatch {
+  const { sessions, router, fanout, framesOut, log } = deps;
+
+  /**
+   * Two monoliths claim one room: the older epoch keeps it (DESIGN §4), and this balancer's
+   * connections in the room move from the loser to the winner without a disconnect.
+   */
+  function claim(room: string, monolith: string, epoch: number): void {
+    const loser = router.owners.loaded(room, monolith, epoch);
+    if (loser === undefined) return;
+    const lost = router.byId(loser);
+    log.warn('room claimed by two monoliths; the older epoch keeps it', { room, winner: router.owners.owner(room), loser });
+    if (lost) sessions.moveRoom(room, lost);
+  }
+
+  /** One monolith frame. Runs per frame: keep it to a switch and a map lookup. */
+  return function dispatch(link, head, message) {
+    const monolith = link.monolithId!;
+    switch (head.type) {
+      case 'unicast': {
+        const s = mine(sessions, link, head.id);
+        if (!s?.ws || message === undefined) return;
+        framesOut.value++;
+        sessions.send(s, message);
+        return;
+      }
+      case 'broadcast':
+      case 'publish': {
+        if (message === undefined) return;
+        // `broadcast` is kept as an alias of a publish to the room's channel (DESIGN §3).
+        const topic = channelTopic(monolith, head.type === 'publish' ? head.channel : roomStream(head.room));
+        framesOut.value += fanout.numSubscribers(topic);
+        fanout.publish(topic, message, false);
+        return;
+      }
+      case 'subscribe':
+        mine(sessions, link, head.id)?.ws?.subscribe(channelTopic(monolith, head.channel));
+        return;
+      case 'unsubscribe':
+        mine(sessions, link, head.id)?.ws?.unsubscribe(channelTopic(monolith, head.channel));
+        return;
+      case 'kick': {
+        const s = mine(sessions, link, head.id);
+        if (s) sessions.kick(s, head.code, head.reason);
+        return;
+      }
+      case 'loaded':
+        claim(head.room, monolith, head.epoch);
+        return;
+      case 'unloaded':
+        router.owners.unloaded(head.room, monolith);
+        return;
+      case 'gossip':
+        for (const r of head.rooms) claim(r.room, monolith, r.epoch);
+        return;
+      case 'drain':
+        log.info('monolith draining; moving its connections', { monolith });
+        router.linkDraining(link);
+        sessions.moveAll(link);
+        return;
+      case 'init':
+        return;
+    }
+  };
+}
