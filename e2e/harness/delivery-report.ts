@@ -107,7 +107,7 @@ export function publisherProblems(p: Publisher, healthy: readonly string[] = ['u
   const problems = [...p.gaveUp];
   for (const a of p.attempts) {
     const ok = a.status >= 200 && a.status < 300;
-    if (a.phases.every((ph) => ph === 'down') && (a.status !== 503 || (a.body as { error?: unknown })?.error !== ErrorCode.UNAVAILABLE)) {
+    if (a.phases.every((ph) => ph === 'down') && (a.status !== 503 || (a.body as { code?: unknown })?.code !== ErrorCode.UNAVAILABLE)) {
       problems.push(`${a.stream} #${a.n} while the broker was down: ${a.status} ${JSON.stringify(a.body)}`);
     } else if (!ok && a.phases.every((ph) => healthy.includes(ph))) {
       problems.push(`${a.stream} #${a.n} (${a.phases.join('→')}): ${a.status} ${JSON.stringify(a.body)}`);

@@ -130,7 +130,7 @@ describe('broadcast endpoint auth', () => {
   it('refuses a request without a token with 401', async () => {
     const res = await post(stack.monoliths[0]!, 'lobby', { event: 'x' });
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ error: 'token_rejected' });
+    expect(await res.json()).toMatchObject({ code: 'token_rejected' });
   });
 
   it('refuses a token with a bad signature with 401', async () => {
@@ -141,7 +141,7 @@ describe('broadcast endpoint auth', () => {
   it('refuses a non-admin token with 403', async () => {
     const res = await post(stack.monoliths[1]!, 'lobby', { event: 'x' }, await userToken({ sub: 'plain-user' }));
     expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: 'forbidden' });
+    expect(await res.json()).toMatchObject({ code: 'forbidden' });
   });
 
   it('refuses a body without event with 400', async () => {

@@ -66,10 +66,10 @@ describe('delivery checker', () => {
 
   it('flags a 2xx while the broker was down, a failure while it was up, and offsets that skip', () => {
     const p = publisherWith([]);
-    p.attempts.push({ n: 0, stream: LOGS, id: 'x', status: 503, body: { error: 'unavailable' }, phases: ['down', 'down'] });
+    p.attempts.push({ n: 0, stream: LOGS, id: 'x', status: 503, body: { code: 'unavailable' }, phases: ['down', 'down'] });
     expect(publisherProblems(p)).toEqual([]);
     p.attempts.push({ n: 1, stream: LOGS, id: 'y', status: 202, body: {}, phases: ['down', 'down'] });
-    p.attempts.push({ n: 2, stream: LOGS, id: 'z', status: 503, body: { error: 'unavailable' }, phases: ['up', 'up'] });
+    p.attempts.push({ n: 2, stream: LOGS, id: 'z', status: 503, body: { code: 'unavailable' }, phases: ['up', 'up'] });
     expect(publisherProblems(p)).toEqual([expect.stringContaining('#1 while the broker was down: 202'), expect.stringContaining('#2 (up→up): 503')]);
     expect(publisherProblems(publisherWith([['e', 1], ['e', 3]]))).toEqual([expect.stringContaining('at 3 after #0 at 1')]);
   });

@@ -76,7 +76,7 @@ describe('JWT hygiene at the HTTP API', () => {
   it.each(rules)('refuses %s with 401, even carrying admin', async (_rule, make) => {
     const { status, body } = await broadcast(await make(true));
     expect(status).toBe(401);
-    expect(body).toMatchObject({ error: 'token_rejected' });
+    expect(body).toMatchObject({ code: 'token_rejected' });
   });
 });
 
@@ -87,7 +87,7 @@ describe('a websocket token is accepted on the socket only', () => {
     const { token } = (await res.json()) as { token: string };
     const refused = await broadcast(token);
     expect(refused.status).toBe(401);
-    expect(refused.body).toMatchObject({ error: 'token_rejected', message: 'a websocket token is accepted on the socket only' });
+    expect(refused.body).toMatchObject({ code: 'token_rejected', message: 'a websocket token is accepted on the socket only' });
     const c = await connect(stack.balancers[0]!.url());
     expect((await c.auth(token)).data).toMatchObject({ room: 'user:backend', permissions: { admin: true } });
     c.close();
@@ -120,6 +120,6 @@ describe('guest tokens are rate limited per client address', () => {
     const limited = await mint();
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await limited.json()).toMatchObject({ error: 'rate_limited' });
+    expect(await limited.json()).toMatchObject({ code: 'rate_limited' });
   });
 });

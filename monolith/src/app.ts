@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ErrorCode, Metrics } from '@gateway/protocol';
+import { ErrorCode, Metrics, errorBody } from '@gateway/protocol';
 import { createSigner, verifierFromConfig, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
 import type { Broker } from './hub/broker.js';
@@ -24,7 +24,6 @@ import { registerInterpret, type AutoResponse } from './gateway/interpret.js';
 import { registerPools } from './gateway/pools.js';
 import { createStore } from './store/create-store.js';
 import { StoreInputError, type EntityStore } from './store/store.js';
-import { problem } from './http/auth.js';
 import { createLinkServer, type LinkServer } from './link-server.js';
 
 export interface App {
@@ -88,10 +87,10 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const http = Fastify({ logger: false, bodyLimit: config.MAX_HTTP_BODY_BYTES });
   http.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     // Input the store refuses is the caller's mistake (400), not ours (500).
-    if (err instanceof StoreInputError) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, err.message));
+    if (err instanceof StoreInputError) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, err.message));
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) log.error('http handler failed', { err: err.message });
-    return reply.code(status).send(problem(status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST, err.message));
+    return reply.code(status).send(errorBody(status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST, err.message));
   });
   registerRoutes(http, { hub, rooms, metrics, verify, monolithId: config.MONOLITH_ID });
   registerTokenRoutes(http, {

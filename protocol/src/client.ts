@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { ErrorCodeValue } from './errors.js';
+import { errorBody, type ErrorBody, type ErrorCodeValue } from './errors.js';
 import { Since } from './streams.js';
 import { compile } from './validate.js';
 
@@ -30,27 +30,23 @@ export const AppMessage = Type.Object({
   _id: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 64 })])),
   data: Type.Optional(Type.Unknown()),
 });
-export type C2BMessage = Static<typeof AppMessage>;
 export const validateAppMessage = compile(AppMessage);
-
-export type C2B = AuthFrame | C2BMessage;
 
 /** Requests may carry a correlation id; its reply echoes it. */
 export type RequestId = number | string;
 
-/** Balancer/monolith → client. */
-export interface B2CEvent<E extends string = string, D = unknown> {
-  event: E;
-  _id?: RequestId;
-  data?: D;
-}
-
-export interface B2CError {
+/** Balancer/monolith → client: the answer to a failed request (never ends the session). */
+export interface B2CError extends ErrorBody {
   event: 'error';
   _id?: RequestId;
-  code: ErrorCodeValue;
-  message: string;
-  human: string;
 }
 
-export type B2C = B2CEvent | B2CError;
+/**
+ * The serialized `error` event, from the balancer and the monolith alike. `id` is echoed only
+ * when it is a valid correlation id (a number or a string): it may come from an unvalidated frame.
+ */
+export function errorFrame(code: ErrorCodeValue, message: string, id?: unknown): string {
+  const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
+  const frame: B2CError = { event: 'error', _id, ...errorBody(code, message) };
+  return JSON.stringify(frame);
+}

@@ -27,3 +27,17 @@ export const ErrorHuman: Record<ErrorCodeValue, string> = {
   unavailable: 'The service is busy or restarting; try again shortly.',
   internal: 'Something went wrong on our side.',
 };
+
+/**
+ * The one error shape (STYLE 13): the body of an HTTP problem response, and the fields of a
+ * socket `error` event beside `event` and `_id` (client.ts `errorFrame`).
+ */
+export interface ErrorBody {
+  code: ErrorCodeValue;
+  message: string;
+  human: string;
+}
+
+export function errorBody(code: ErrorCodeValue, message: string): ErrorBody {
+  return { code, message, human: ErrorHuman[code] };
+}

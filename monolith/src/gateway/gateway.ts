@@ -1,4 +1,4 @@
-import { ErrorCode, ErrorHuman, ServerEvent, deeperThan, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
+import { ErrorCode, ErrorHuman, deeperThan, errorFrame, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
 import type { Conn, Rooms } from '../rooms/rooms.js';
 import { FailureLog } from './failure-log.js';
@@ -82,7 +82,7 @@ export class Gateway {
         rooms.unicast(conn, `{"event":${JSON.stringify(event)}${id},"data":${dataJson}}`);
       },
       error(code, message) {
-        rooms.unicast(conn, JSON.stringify({ event: ServerEvent.ERROR, _id: requestId, code, message, human: ErrorHuman[code] }));
+        rooms.unicast(conn, errorFrame(code, message, requestId));
       },
     };
   }

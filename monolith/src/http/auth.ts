@@ -1,10 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, ErrorHuman, type ErrorCodeValue, type TokenClaims } from '@gateway/protocol';
+import { ErrorCode, errorBody, type TokenClaims } from '@gateway/protocol';
 import type { VerifyResult } from '@gateway/protocol/node';
-
-export function problem(code: ErrorCodeValue, message: string) {
-  return { error: code, message, human: ErrorHuman[code] };
-}
 
 export type Verify = (token: string) => Promise<VerifyResult>;
 
@@ -18,11 +14,11 @@ export async function bearer(req: FastifyRequest, reply: FastifyReply, verify: V
   const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
   const verified = token ? await verify(token) : undefined;
   if (!verified?.ok) {
-    await reply.code(401).send(problem(ErrorCode.TOKEN_REJECTED, verified ? `token refused: ${verified.reason}` : 'a bearer token is required'));
+    await reply.code(401).send(errorBody(ErrorCode.TOKEN_REJECTED, verified ? `token refused: ${verified.reason}` : 'a bearer token is required'));
     return undefined;
   }
   if (verified.claims.use === 'ws') {
-    await reply.code(401).send(problem(ErrorCode.TOKEN_REJECTED, 'a websocket token is accepted on the socket only'));
+    await reply.code(401).send(errorBody(ErrorCode.TOKEN_REJECTED, 'a websocket token is accepted on the socket only'));
     return undefined;
   }
   return { ...verified.claims, subject: verified.subject };
@@ -33,7 +29,7 @@ export async function service(req: FastifyRequest, reply: FastifyReply, verify: 
   const claims = await bearer(req, reply, verify);
   if (!claims) return false;
   if (claims.service !== true && claims.admin !== true) {
-    await reply.code(403).send(problem(ErrorCode.FORBIDDEN, 'a service or admin token is required'));
+    await reply.code(403).send(errorBody(ErrorCode.FORBIDDEN, 'a service or admin token is required'));
     return false;
   }
   return true;

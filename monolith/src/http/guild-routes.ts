@@ -3,6 +3,7 @@ import {
   ApiEvent,
   ErrorCode,
   GUILD_POOLS,
+  errorBody,
   POOL_TYPES,
   guildLogsStream,
   guildStream,
@@ -15,7 +16,7 @@ import {
 import type { Hub } from '../hub/hub.js';
 import { publishFor } from './publish.js';
 import type { EntityStore } from '../store/store.js';
-import { problem, service, type Verify } from './auth.js';
+import { service, type Verify } from './auth.js';
 
 const SNOWFLAKE = /^[0-9]{1,20}$/;
 
@@ -41,10 +42,10 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; stor
   app.put<{ Params: PoolParams }>('/api/guilds/:guild_id/pools/:type/:id', async (req, reply) => {
     if (!(await service(req, reply, deps.verify))) return reply;
     const p = poolParams(req.params);
-    if (typeof p === 'string') return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, p));
+    if (typeof p === 'string') return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, p));
     const body = req.body;
     if (!validateEntityBody.check(body) || (body.id !== undefined && body.id !== req.params.id)) {
-      return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'body must be a JSON object whose id, if given, matches the path'));
+      return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'body must be a JSON object whose id, if given, matches the path'));
     }
     const entity = { ...(body as Record<string, unknown>), id: req.params.id };
     await store.put(p.type, p.guildId, entity);
@@ -56,9 +57,9 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; stor
   app.delete<{ Params: PoolParams }>('/api/guilds/:guild_id/pools/:type/:id', async (req, reply) => {
     if (!(await service(req, reply, deps.verify))) return reply;
     const p = poolParams(req.params);
-    if (typeof p === 'string') return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, p));
+    if (typeof p === 'string') return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, p));
     const existed = await store.delete(p.type, p.guildId, req.params.id);
-    if (!existed) return reply.code(404).send(problem(ErrorCode.NOT_FOUND, `${p.type} ${req.params.id} does not exist`));
+    if (!existed) return reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `${p.type} ${req.params.id} does not exist`));
     const message = JSON.stringify({ event: ApiEvent.LOG_POOL, data: { type: p.type, guild_id: req.params.guild_id, id: req.params.id, deleted: true } });
     return publishFor(req, reply, hub, guildStream(req.params.guild_id), message, 200, { deleted: true });
   });
@@ -66,8 +67,8 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; stor
   app.post<{ Params: { guild_id: string } }>('/api/guilds/:guild_id/logs', async (req, reply) => {
     if (!(await service(req, reply, deps.verify))) return reply;
     const entry = req.body;
-    if (!validateLogEntry.check(entry)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateLogEntry.explain(entry)));
-    if (entry.guild_id !== req.params.guild_id) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'guild_id differs from the path'));
+    if (!validateLogEntry.check(entry)) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, validateLogEntry.explain(entry)));
+    if (entry.guild_id !== req.params.guild_id) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'guild_id differs from the path'));
     return publishFor(req, reply, hub, guildLogsStream(entry.guild_id), JSON.stringify({ event: ApiEvent.LOG_OTHER, data: entry }), 202, { accepted: true });
   });
 
@@ -75,8 +76,8 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; stor
     if (!(await service(req, reply, deps.verify))) return reply;
     // The same rule as the user's own room on the socket: an id that cannot form one is refused.
     const room = ownRoom(req.params.id, false);
-    if (room === undefined) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid user id'));
-    if (!validateUserMessageBody.check(req.body)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateUserMessageBody.explain(req.body)));
+    if (room === undefined) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'invalid user id'));
+    if (!validateUserMessageBody.check(req.body)) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, validateUserMessageBody.explain(req.body)));
     const { event, data } = req.body;
     return publishFor(req, reply, hub, room, JSON.stringify({ event, data }), 202, { accepted: true });
   });

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode } from '@gateway/protocol';
+import { ErrorCode, errorBody } from '@gateway/protocol';
 import type { Hub } from '../hub/hub.js';
-import { problem } from './auth.js';
 
 /** Header making a retried publication land once (per stream, for IDEMPOTENCY_TTL_MS). */
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -24,12 +23,12 @@ export async function publishFor(
 ): Promise<FastifyReply> {
   const key = req.headers[IDEMPOTENCY_HEADER];
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
-    return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'Idempotency-Key must be 1-128 visible ASCII characters'));
+    return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'Idempotency-Key must be 1-128 visible ASCII characters'));
   }
   try {
     const at = await hub.publish(stream, messageJson, key);
     return reply.code(status).send({ ...extra, stream, offset: at.offset, epoch: at.epoch, ...(at.duplicate ? { duplicate: true } : {}) });
   } catch (err) {
-    return reply.code(503).send(problem(ErrorCode.UNAVAILABLE, `not stored, retry: ${(err as Error).message}`));
+    return reply.code(503).send(errorBody(ErrorCode.UNAVAILABLE, `not stored, retry: ${(err as Error).message}`));
   }
 }

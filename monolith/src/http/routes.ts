@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode, isRoomName, roomStream, validateBroadcastBody, type Metrics } from '@gateway/protocol';
-import { problem, service } from './auth.js';
+import { ErrorCode, errorBody, isRoomName, roomStream, validateBroadcastBody, type Metrics } from '@gateway/protocol';
+import { service } from './auth.js';
 import type { VerifyResult } from '@gateway/protocol/node';
 import type { Hub } from '../hub/hub.js';
 import type { Rooms } from '../rooms/rooms.js';
@@ -34,9 +34,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Params: { room: string } }>('/api/rooms/:room/broadcast', async (req, reply) => {
     if (!(await service(req, reply, deps.verify))) return reply;
     const { room } = req.params;
-    if (!isRoomName(room)) return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, 'invalid room name'));
+    if (!isRoomName(room)) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'invalid room name'));
     if (!validateBroadcastBody.check(req.body)) {
-      return reply.code(400).send(problem(ErrorCode.BAD_REQUEST, validateBroadcastBody.explain(req.body)));
+      return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, validateBroadcastBody.explain(req.body)));
     }
     const { event, data } = req.body;
     return publishFor(req, reply, hub, roomStream(room), JSON.stringify({ event, data }), 202, { accepted: true, room });

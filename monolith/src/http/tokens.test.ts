@@ -34,7 +34,7 @@ describe('POST /api/tokens/guest rate limit', () => {
     const limited = await guest(a);
     expect(limited.statusCode).toBe(429);
     expect(limited.headers['retry-after']).toBe('10');
-    expect(limited.json()).toMatchObject({ error: 'rate_limited' });
+    expect(limited.json()).toMatchObject({ code: 'rate_limited' });
     // Another address has its own bucket.
     expect((await guest(a, {}, '198.51.100.7')).statusCode).toBe(200);
     clock.now += 10_000;
@@ -96,7 +96,8 @@ describe('websocket tokens on the HTTP API', () => {
     expect((await broadcast(primary)).statusCode).toBe(202);
     const refused = await broadcast(ws);
     expect(refused.statusCode).toBe(401);
-    expect(refused.json()).toMatchObject({ error: 'token_rejected', message: 'a websocket token is accepted on the socket only' });
+    // The socket's error fields exactly (README, monolith HTTP API): no other spelling of the code.
+    expect(refused.json()).toEqual({ code: 'token_rejected', message: 'a websocket token is accepted on the socket only', human: expect.any(String) });
     expect((await app.inject({ method: 'POST', url: '/api/tokens/ws', headers: { authorization: `Bearer ${ws}` } })).statusCode).toBe(401);
   });
 });

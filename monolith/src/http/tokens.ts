@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrorCode, fullBucket, isFull, msUntilToken, takeToken, type Bucket } from '@gateway/protocol';
+import { ErrorCode, errorBody, fullBucket, isFull, msUntilToken, takeToken, type Bucket } from '@gateway/protocol';
 import { requestSource, type createSigner } from '@gateway/protocol/node';
-import { bearer, problem, type Verify } from './auth.js';
+import { bearer, type Verify } from './auth.js';
 
 export const GUEST_TOKEN_TTL_S = 3600;
 /** Seed 004: a short-lived, single-use token for the websocket, separate from the primary one. */
@@ -77,20 +77,20 @@ export function registerTokenRoutes(
   const now = deps.now ?? Date.now;
 
   app.post('/api/tokens/guest', async (req, reply) => {
-    if (!deps.sign) return reply.code(501).send(problem(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
+    if (!deps.sign) return reply.code(501).send(errorBody(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
     const waitMs = limiter.take(sourceOf(req, proxyHeader), now());
     if (waitMs > 0) {
       return reply
         .code(429)
         .header('retry-after', String(Math.ceil(waitMs / 1000)))
-        .send(problem(ErrorCode.RATE_LIMITED, `at most ${limit.perMinute} guest tokens per minute from one address`));
+        .send(errorBody(ErrorCode.RATE_LIMITED, `at most ${limit.perMinute} guest tokens per minute from one address`));
     }
     const token = await deps.sign({ guest: true, jti: randomUUID(), name: 'Guest' }, GUEST_TOKEN_TTL_S);
     return { token, expires_in: GUEST_TOKEN_TTL_S };
   });
 
   app.post('/api/tokens/ws', async (req, reply) => {
-    if (!deps.sign) return reply.code(501).send(problem(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
+    if (!deps.sign) return reply.code(501).send(errorBody(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
     // bearer() refuses a websocket token (401): one cannot mint another.
     const claims = await bearer(req, reply, deps.verify);
     if (!claims) return reply;
