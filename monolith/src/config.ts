@@ -12,7 +12,7 @@ export const monolithSpec = {
   HTTP_PORT: v.port('HTTP API port (fastify): `/health`, `/ready`, `/metrics`, `/api/...`.', 3000),
   LINK_PORT: v.port('Port balancers dial for their link (`/link`).', 3001),
   MONOLITH_ID: v.optional('Unique name of this monolith (default: hostname plus random suffix).'),
-  REDIS_URL: v.optional('Redis for the bus and room epochs, e.g. `redis://127.0.0.1:6379`; unset runs the embedded in-process bus.'),
+  REDIS_URL: v.optional('Redis for streams (history and pub/sub), room epochs, single-use keys and entities, e.g. `redis://127.0.0.1:6379`; unset runs everything embedded in process.'),
   ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer links both ways by challenge-response; never sent (at least 16 characters).', undefined, { minLength: 16 }),
   ...linkTlsSpec,
