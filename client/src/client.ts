@@ -1,6 +1,6 @@
 import type { Recovered, StreamPosition } from '@gateway/protocol';
-import { closeCodeName, ErrorCode, fullJitter } from '@gateway/protocol/codes';
-import { GatewayError } from './errors.js';
+import { closeCodeName, ErrorCode, fullJitter, isErrorCode } from '@gateway/protocol/codes';
+import { ClientErrorCode, GatewayError } from './errors.js';
 import { namesIn, positionOf, StreamPositions, type Recovery, type SpectateReply } from './positions.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
 
@@ -153,18 +153,18 @@ export class GatewayClient {
     this.setState('closed');
     clearTimeout(this.refreshTimer);
     clearTimeout(this.retryTimer);
-    this.failAll(new GatewayError('closed', 'the client was closed'));
+    this.failAll(new GatewayError(ClientErrorCode.CLOSED, 'the client was closed'));
     this.ws?.close(1000, 'client closed');
   }
 
   /** `data` is read when the frame is sent: a queued request carries positions current then. */
   private call<T>(event: string, data: () => unknown, opts: { timeout?: number; chunk?: (data: unknown) => boolean } = {}): Promise<T> {
-    if (this.state === 'closed') return Promise.reject(new GatewayError('closed', 'the client is closed'));
+    if (this.state === 'closed') return Promise.reject(new GatewayError(ClientErrorCode.CLOSED, 'the client is closed'));
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new GatewayError('timeout', `${event} got no reply in time`));
+        reject(new GatewayError(ClientErrorCode.TIMEOUT, `${event} got no reply in time`));
       }, opts.timeout ?? this.opts.requestTimeoutMs ?? 10_000);
       this.pending.set(id, { resolve: resolve as (d: unknown) => void, reject, timer, ...(opts.chunk ? { chunk: opts.chunk } : {}) });
       const send = () => this.ws?.send(JSON.stringify({ event, _id: id, data: data() }));
@@ -172,7 +172,7 @@ export class GatewayClient {
       if (this.queue.length >= (this.opts.maxQueued ?? 100)) {
         clearTimeout(timer);
         this.pending.delete(id);
-        return reject(new GatewayError('queue_full', 'too many requests waiting for the connection'));
+        return reject(new GatewayError(ClientErrorCode.QUEUE_FULL, 'too many requests waiting for the connection'));
       }
       this.queue.push(send);
     });
@@ -212,7 +212,7 @@ export class GatewayClient {
     };
     const expected = this.spectating?.streams ?? [];
     const refused = (err: unknown, streams: readonly string[]): Recovered => {
-      if (err instanceof GatewayError && (err.code === 'disconnected' || err.code === 'closed')) throw err;
+      if (err instanceof GatewayError && (err.code === ClientErrorCode.DISCONNECTED || err.code === ClientErrorCode.CLOSED)) throw err;
       this.positions.forget(streams);
       return Object.fromEntries(streams.map((s) => [s, false]));
     };
@@ -233,7 +233,7 @@ export class GatewayClient {
     try {
       token = await this.opts.getToken();
     } catch (err) {
-      this.emit('error', new GatewayError('token', `getToken failed: ${(err as Error).message}`));
+      this.emit('error', new GatewayError(ClientErrorCode.TOKEN, `getToken failed: ${(err as Error).message}`));
       return this.retry(1006);
     }
     // close() may have run while the token was being fetched.
@@ -256,7 +256,7 @@ export class GatewayClient {
       if (this.ws !== ws) return;
       this.ws = undefined;
       clearTimeout(this.refreshTimer);
-      this.failAll(new GatewayError('disconnected', `connection closed (${ev.code})`));
+      this.failAll(new GatewayError(ClientErrorCode.DISCONNECTED, `connection closed (${ev.code})`));
       this.emit('close', { code: ev.code, reason: ev.reason, name: closeCodeName(ev.code) });
       this.retry(ev.code);
     };
@@ -266,7 +266,7 @@ export class GatewayClient {
     if (this.state === 'closed') return;
     const delay = this.policy.next(code);
     if (delay === undefined) {
-      this.emit('error', new GatewayError(closeCodeName(code) ?? String(code), `closed with terminal code ${code}`));
+      this.emit('error', new GatewayError(ClientErrorCode.TERMINAL_CLOSE, `closed with terminal code ${code} (${closeCodeName(code) ?? 'uncatalogued'})`, undefined, code));
       return this.close();
     }
     this.setState('reconnecting');
@@ -290,7 +290,7 @@ export class GatewayClient {
     if (p) {
       if (event === 'error') {
         this.settle(id!, p);
-        return p.reject(new GatewayError(String(msg.code), String(msg.message), msg.human as string | undefined));
+        return p.reject(new GatewayError(isErrorCode(msg.code) ? msg.code : ErrorCode.INTERNAL, String(msg.message), msg.human as string | undefined));
       }
       if (p.chunk && !p.chunk(msg.data)) return; // more chunks to come
       this.settle(id!, p);
@@ -356,7 +356,7 @@ export class GatewayClient {
         this.ws?.send(JSON.stringify({ action: 'auth', token: fresh }));
         this.scheduleRefresh(fresh);
       } catch (err) {
-        this.emit('error', new GatewayError('token', `token refresh failed: ${(err as Error).message}`));
+        this.emit('error', new GatewayError(ClientErrorCode.TOKEN, `token refresh failed: ${(err as Error).message}`));
       }
     }, at);
   }

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, gatewayMiddleware, gatewayRequest, GatewayError, type Gateway, type SocketFactory, type State } from '../../client/src/index.js';
+import { CloseCode } from '@gateway/protocol';
+import { ClientErrorCode, connect, gatewayMiddleware, gatewayRequest, GatewayError, type Gateway, type SocketFactory, type State } from '../../client/src/index.js';
 import { guestToken, nowS, startBalancer, startMonolith, uniq, useHarness, userToken, waitFor, type BalancerHandle, type MonolithHandle } from '../harness/index.js';
 import { postLog, logEntry } from '../harness/gateway-http.js';
 
@@ -110,9 +111,9 @@ describe('client SDK against a real balancer and monolith', () => {
     const c = open({ getToken: () => (calls++, 'not-a-jwt') });
     c.on('error', (e) => errors.push(e));
     await until(c, 'closed');
-    expect(errors).toEqual([expect.objectContaining({ code: 'TOKEN_INVALID' })]);
+    expect(errors).toEqual([expect.objectContaining({ code: ClientErrorCode.TERMINAL_CLOSE, closeCode: CloseCode.TOKEN_INVALID })]);
     expect(calls).toBe(1);
-    await expect(c.request('ping')).rejects.toMatchObject({ code: 'closed' });
+    await expect(c.request('ping')).rejects.toMatchObject({ code: ClientErrorCode.CLOSED });
   });
 
   it('gives redux REST-like start/success/failure actions', async () => {

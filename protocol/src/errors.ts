@@ -28,6 +28,11 @@ export const ErrorHuman: Record<ErrorCodeValue, string> = {
   internal: 'Something went wrong on our side.',
 };
 
+/** A catalogued error code (e.g. one a thrown error or a received frame carries). */
+export function isErrorCode(value: unknown): value is ErrorCodeValue {
+  return typeof value === 'string' && Object.hasOwn(ErrorHuman, value);
+}
+
 /**
  * The one error shape (STYLE 13): the body of an HTTP problem response, and the fields of a
  * socket `error` event beside `event` and `_id` (client.ts `errorFrame`).

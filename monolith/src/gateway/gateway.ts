@@ -1,4 +1,4 @@
-import { ErrorCode, ErrorHuman, deeperThan, errorFrame, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
+import { ErrorCode, deeperThan, errorFrame, isErrorCode, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
 import type { Conn, Rooms } from '../rooms/rooms.js';
 import { FailureLog } from './failure-log.js';
@@ -59,7 +59,7 @@ export class Gateway {
   private failed(ctx: Context, event: string, err: unknown): void {
     // Errors that carry a catalogued code (e.g. StoreInputError: a bad cursor) are the client's.
     const code = (err as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string' && code in ErrorHuman) return ctx.error(code as ErrorCodeValue, (err as Error).message);
+    if (isErrorCode(code)) return ctx.error(code, (err as Error).message);
     this.failures.record(event, err, { conn: ctx.conn.id });
     ctx.error(ErrorCode.INTERNAL, 'internal error');
   }
