@@ -8,6 +8,8 @@ import { Hub } from './hub/hub.js';
 import { routingFor } from './hub/routing.js';
 import { createCoordination } from './coordination/create-coordination.js';
 import type { Coordination } from './coordination/coordination.js';
+import { Links } from './rooms/links.js';
+import { Ownership } from './rooms/ownership.js';
 import { Rooms } from './rooms/rooms.js';
 import { Channels } from './rooms/channels.js';
 import { registerSpectate } from './gateway/spectate.js';
@@ -55,7 +57,9 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const coordination = createCoordination(config);
   const channels = new Channels();
   const hub = new Hub(broker, channels, routingFor(config), { windowSize: config.HISTORY_WINDOW, maxReplay: config.MAX_REPLAY, log });
-  const rooms = new Rooms({ epochs: coordination.epochs, streams: hub, graceMs: config.ROOM_UNLOAD_GRACE_MS, log });
+  const links = new Links();
+  const ownership = new Ownership({ epochs: coordination.epochs, links, log });
+  const rooms = new Rooms({ ownership, streams: hub, graceMs: config.ROOM_UNLOAD_GRACE_MS });
   const sessionStreams = new SessionStreams({ hub, rooms, channels, resyncSubscribeMs: config.RESYNC_SUBSCRIBE_MS, log });
   const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH });
   const verify = verifierFromConfig(config);
@@ -92,7 +96,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     if (status === 500) log.error('http handler failed', { err: err.message });
     return reply.code(status).send(errorBody(status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST, err.message));
   });
-  registerRoutes(http, { hub, rooms, metrics, verify, monolithId: config.MONOLITH_ID });
+  registerRoutes(http, { hub, links, metrics, verify, monolithId: config.MONOLITH_ID });
   registerTokenRoutes(http, {
     verify,
     sign,
@@ -102,6 +106,8 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const link = createLinkServer({
     config,
     rooms,
+    links,
+    ownership,
     channels,
     admission,
     metrics,
@@ -114,7 +120,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
 
   metrics.collect('monolith_connections', 'Client connections in rooms owned here.', () => [[{}, rooms.connectionCount]]);
   metrics.collect('monolith_rooms', 'Rooms loaded here.', () => [[{}, rooms.roomCount]]);
-  metrics.collect('monolith_links', 'Balancer links connected.', () => [[{}, rooms.linkCount]]);
+  metrics.collect('monolith_links', 'Balancer links connected.', () => [[{}, links.size]]);
   metrics.collect('monolith_streams', 'Streams subscribed here, by family.', () => {
     const families = new Map<string, number>();
     for (const stream of hub.counts().keys()) {
@@ -135,7 +141,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     store,
     metrics,
     async drain(timeoutMs) {
-      rooms.draining = true;
+      ownership.draining = true;
       link.drain();
       const deadline = Date.now() + timeoutMs;
       while (rooms.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

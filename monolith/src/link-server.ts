@@ -18,7 +18,9 @@ import {
 import { LinkWriter, linkProof, safeEqual, type LinkHandshake, type Log } from '@gateway/protocol/node';
 import type { MonolithConfig } from './config.js';
 import type { Admission } from './gateway/admission.js';
-import type { LinkPeer, Rooms } from './rooms/rooms.js';
+import type { LinkPeer, Links } from './rooms/links.js';
+import type { Ownership } from './rooms/ownership.js';
+import type { Rooms } from './rooms/rooms.js';
 import type { Channels } from './rooms/channels.js';
 
 export interface LinkServer {
@@ -32,6 +34,8 @@ export interface LinkServer {
 export interface LinkServerDeps {
   config: MonolithConfig;
   rooms: Rooms;
+  links: Links;
+  ownership: Ownership;
   channels: Channels;
   admission: Admission;
   metrics: Metrics;
@@ -63,7 +67,7 @@ class Peer implements LinkPeer {
  * Over TLS with a CA configured, a balancer must also present a certificate the CA signed.
  */
 export function createLinkServer(deps: LinkServerDeps): LinkServer {
-  const { config, rooms, admission, metrics, log } = deps;
+  const { config, rooms, links, ownership, admission, metrics, log } = deps;
   const framesIn = metrics.counter('monolith_link_frames_in_total', 'Frames received from balancers.');
   // Frames sent by links that are gone, plus the live links' writers (a counter never decreases).
   let framesOutClosed = 0;
@@ -154,9 +158,10 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     });
     const peer = new Peer(id, ws, writer);
     peers.add(peer);
-    rooms.addLink(peer);
+    links.add(peer);
+    ownership.greet(peer);
     // Linked while draining (a balancer restarted or scaled up): it must not send rooms here.
-    if (rooms.draining) peer.send(DRAIN_FRAME);
+    if (ownership.draining) peer.send(DRAIN_FRAME);
     log.info('balancer linked', { link: peer.id });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       framesIn.value++;
@@ -177,7 +182,8 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
       writer.stop();
       framesOutClosed += writer.framesOut;
       peers.delete(peer);
-      const left = rooms.dropLink(peer);
+      links.delete(peer);
+      const left = rooms.leaveLink(peer);
       deps.channels.dropLink(peer);
       log.warn('balancer link closed; its connections left their rooms', { link: peer.id, left });
     });
@@ -207,7 +213,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     'counter',
   );
   // Periodic full room list: balancers repair any ownership they missed (DESIGN §4).
-  const gossip = setInterval(() => rooms.toAllLinks(rooms.gossipFrame()), config.GOSSIP_INTERVAL_MS);
+  const gossip = setInterval(() => links.toAll(ownership.gossipFrame()), config.GOSSIP_INTERVAL_MS);
   gossip.unref();
 
   return {
@@ -222,7 +228,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     },
     drain() {
       clearInterval(gossip);
-      rooms.toAllLinks(DRAIN_FRAME);
+      links.toAll(DRAIN_FRAME);
     },
     async close() {
       clearInterval(gossip);

@@ -1,8 +1,10 @@
 import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/protocol/node';
-import { sameToken, tokenTail, type Conn, type LinkPeer, type Rooms } from '../rooms/rooms.js';
+import type { LinkPeer } from '../rooms/links.js';
+import { sameToken, tokenTail, type Conn, type Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
-import { mayEnter, RESYNC, welcome, type Identity } from './session.js';
+import { mayEnter, type Identity } from './room-access.js';
+import { RESYNC, welcome } from './welcome.js';
 
 export interface AdmissionDeps {
   rooms: Rooms;

@@ -3,12 +3,12 @@ import { ErrorCode, errorBody, isRoomName, roomStream, validateBroadcastBody, ty
 import { service } from './auth.js';
 import type { VerifyResult } from '@gateway/protocol/node';
 import type { Hub } from '../hub/hub.js';
-import type { Rooms } from '../rooms/rooms.js';
+import type { Links } from '../rooms/links.js';
 import { publishFor } from './publish.js';
 
 export interface RouteDeps {
   hub: Hub;
-  rooms: Rooms;
+  links: Links;
   metrics: Metrics;
   verify: (token: string) => Promise<VerifyResult>;
   monolithId: string;
@@ -20,13 +20,13 @@ export interface RouteDeps {
  * claims include `service: true` or `admin: true` (a backend token signed with the same key).
  */
 export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { hub, rooms, metrics } = deps;
+  const { hub, links, metrics } = deps;
 
   app.get('/health', async () => ({ ok: true, monolith: deps.monolithId }));
 
   app.get('/ready', async (_req, reply) => {
     const ready = hub.connected;
-    return reply.code(ready ? 200 : 503).send({ ready, broker: hub.connected, links: rooms.linkCount });
+    return reply.code(ready ? 200 : 503).send({ ready, broker: hub.connected, links: links.size });
   });
 
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));

@@ -82,7 +82,7 @@ describe('websocket tokens on the HTTP API', () => {
     const routing = { policyOf: () => history, channelOf: (stream: string) => stream };
     registerRoutes(app, {
       hub: new Hub(new MemoryBroker(), { publish: () => 0 }, routing, { windowSize: 0, maxReplay: 10, log: createLog('test', 'error') }),
-      rooms: { linkCount: 0 } as never,
+      links: { size: 0 } as never,
       metrics: { render: () => '' } as never,
       verify,
       monolithId: 'm',

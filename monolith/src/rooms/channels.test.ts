@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { splitMessage } from '@gateway/protocol';
 import { Channels } from './channels.js';
-import type { Conn, LinkPeer } from './rooms.js';
+import type { LinkPeer } from './links.js';
+import type { Conn } from './rooms.js';
 
 class Link implements LinkPeer {
   frames: string[] = [];

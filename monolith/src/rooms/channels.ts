@@ -1,5 +1,6 @@
 import { encodeWithMessage, encodeM2B } from '@gateway/protocol';
-import type { Conn, LinkPeer } from './rooms.js';
+import type { LinkPeer } from './links.js';
+import type { Conn } from './rooms.js';
 
 /**
  * Fan-out channels (DESIGN §3): pushes that are not room-scoped (a guild's events reach its

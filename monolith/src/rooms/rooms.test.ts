@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { splitMessage } from '@gateway/protocol';
-import { createLog } from '@gateway/protocol/node';
-import { memoryEpochs } from '../coordination/memory-coordination.js';
-import { Rooms, type LinkPeer, type StreamRefs } from './rooms.js';
+import type { LinkPeer } from './links.js';
+import { Rooms, type RoomClaims, type StreamRefs } from './rooms.js';
 import { waitFor } from '../../../testing/wait.js';
 
-class RecordingLink implements LinkPeer {
-  readonly frames: string[] = [];
-  constructor(readonly id: string) {}
-  send(frame: string): void {
-    this.frames.push(frame);
+const link = (id: string): LinkPeer => ({ id, send() {} });
+
+/** What Rooms tells ownership, in order. */
+class RecordingClaims implements RoomClaims {
+  readonly calls: string[] = [];
+  loaded(room: string): void {
+    this.calls.push(`loaded ${room}`);
   }
-  ofType(type: string) {
-    return this.frames.map((f) => splitMessage(f)!).filter((f) => f.head.type === type);
+  unloaded(room: string, reason: string): void {
+    this.calls.push(`unloaded ${room} ${reason}`);
   }
 }
 
@@ -31,38 +31,35 @@ class CountingStreams implements StreamRefs {
 
 function setup(graceMs = 0) {
   const streams = new CountingStreams();
-  const rooms = new Rooms({ epochs: memoryEpochs(), streams, graceMs, log: createLog('test', 'error') });
-  const a = new RecordingLink('a');
-  const b = new RecordingLink('b');
-  rooms.addLink(a);
-  rooms.addLink(b);
-  return { streams, rooms, a, b };
+  const claims = new RecordingClaims();
+  const rooms = new Rooms({ ownership: claims, streams, graceMs });
+  return { streams, claims, rooms, a: link('a'), b: link('b') };
 }
 
 const claims = { sub: 'u' };
 const until = (cond: () => boolean) => waitFor(cond, { timeoutMs: 2000, intervalMs: 5 });
 
 describe('Rooms', () => {
-  it('announces loaded with a growing epoch, to every link, and unloaded when empty', async () => {
-    const { rooms, a, b } = setup();
+  it('loads a room with its first member and unloads it once empty, telling ownership each time', async () => {
+    const { rooms, claims: owner, a, b } = setup();
     rooms.join(a, 'c1', 'r1', 't', claims, 'u', false);
-    await until(() => a.ofType('loaded').length === 1);
-    expect(b.ofType('loaded')[0]!.head).toEqual({ type: 'loaded', room: 'r1', epoch: 1 });
+    rooms.join(b, 'c2', 'r1', 't', claims, 'u', false);
+    expect(owner.calls).toEqual(['loaded r1']);
     rooms.leave('c1');
-    await until(() => a.ofType('unloaded').length === 1);
+    rooms.leave('c2');
+    await until(() => owner.calls.length === 2);
+    expect(owner.calls[1]).toBe('unloaded r1 empty');
     expect(rooms.roomCount).toBe(0);
-    rooms.join(a, 'c2', 'r1', 't', claims, 'u', false);
-    await until(() => a.ofType('loaded').length === 2);
-    expect(a.ofType('loaded')[1]!.head.epoch).toBe(2);
+    rooms.join(a, 'c3', 'r1', 't', claims, 'u', false);
+    expect(owner.calls).toEqual(['loaded r1', 'unloaded r1 empty', 'loaded r1']);
   });
 
-  it('keeps an empty room through the grace period when someone rejoins', async () => {
-    const { rooms, a } = setup(10_000);
+  it('keeps an empty room through the grace period when someone rejoins', () => {
+    const { rooms, claims: owner, a } = setup(10_000);
     rooms.join(a, 'c1', 'r', 't', claims, 'u', false);
     rooms.leave('c1');
     rooms.join(a, 'c2', 'r', 't', claims, 'u', false);
-    await until(() => a.ofType('loaded').length === 1);
-    expect(a.ofType('unloaded')).toHaveLength(0);
+    expect(owner.calls).toEqual(['loaded r']);
     expect(rooms.members('r')).toBe(1);
   });
 
@@ -71,7 +68,7 @@ describe('Rooms', () => {
     rooms.join(a, 'a1', 'lobby', 't', claims, 'u', false);
     rooms.join(b, 'b1', 'lobby', 't', claims, 'u', false);
     rooms.join(b, 'b2', 'other', 't', claims, 'u', false);
-    expect(rooms.dropLink(b)).toBe(2);
+    expect(rooms.leaveLink(b)).toBe(2);
     expect(rooms.connectionCount).toBe(1);
     expect(rooms.get('b1')).toBeUndefined();
     expect(rooms.members('lobby')).toBe(1);
@@ -88,10 +85,11 @@ describe('Rooms', () => {
   });
 
   it('unloads every room on close, members or not, and releases their streams', () => {
-    const { rooms, streams, a, b } = setup(10_000);
+    const { rooms, streams, claims: owner, a, b } = setup(10_000);
     rooms.join(a, 'a1', 'lobby', 't', claims, 'u', false);
     rooms.join(b, 'b1', 'other', 't', claims, 'u', false);
     rooms.close();
+    expect(owner.calls.slice(2).sort()).toEqual(['unloaded lobby shutdown', 'unloaded other shutdown']);
     expect(rooms.roomCount).toBe(0);
     expect(rooms.connectionCount).toBe(0);
     expect(streams.refs.size).toBe(0);

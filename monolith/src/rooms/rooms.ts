@@ -1,17 +1,10 @@
-import { encodeWithMessage, roomStream, type TokenClaims, encodeM2B } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
-import type { EpochSource } from '../coordination/coordination.js';
+import { encodeWithMessage, roomStream, type TokenClaims } from '@gateway/protocol';
+import type { LinkPeer } from './links.js';
 
 /** The streams a loaded room needs (the hub's acquire/release). */
 export interface StreamRefs {
   acquire(stream: string): void;
   release(stream: string): void;
-}
-
-/** A balancer link as the room state sees it. `send` never throws. */
-export interface LinkPeer {
-  readonly id: string;
-  send(frame: string): void;
 }
 
 /** One client connection, as known to the monolith that owns its room. */
@@ -34,17 +27,21 @@ export interface Conn {
 interface Room {
   readonly name: string;
   readonly members: Set<Conn>;
-  epoch: number | undefined;
   unloadTimer: NodeJS.Timeout | undefined;
 }
 
+/** Who hears that a room is loaded here and unloaded again (Ownership: epochs, announcements). */
+export interface RoomClaims {
+  loaded(room: string): void;
+  unloaded(room: string, reason: string): void;
+}
+
 export interface RoomsDeps {
-  epochs: EpochSource;
+  ownership: RoomClaims;
   /** A loaded room holds its stream (`room:<room>`, or `user:<id>` for a user's own room). */
   streams: StreamRefs;
   /** How long an empty room stays loaded. */
   graceMs: number;
-  log: Log;
 }
 
 const TAIL = 24;
@@ -60,18 +57,16 @@ export function sameToken(conn: Conn, token: string): boolean {
 }
 
 /**
- * Room join/leave state on one monolith: which connections are in which room through which
- * balancer link, and room load/unload with ownership epochs. A loaded room holds its stream in
- * the hub; its pushes reach members through the room's channel (the hub's fan-out).
+ * Room membership on one monolith: which connections are in which room through which balancer
+ * link, and room load/unload (a room is loaded while it has members, and a grace period after).
+ * A loaded room holds its stream in the hub; its pushes reach members through the room's
+ * channel (the hub's fan-out). Ownership announces the loads and unloads to the balancers.
  */
 export class Rooms {
   private readonly conns = new Map<string, Conn>();
   private readonly rooms = new Map<string, Room>();
-  private readonly links = new Set<LinkPeer>();
   /** Called for every connection that leaves, before it is forgotten (spectate cleanup). */
   private readonly leaveListeners: Array<(conn: Conn) => void> = [];
-  /** Set while the monolith drains: rooms it still loads are not announced (no new claims). */
-  draining = false;
 
   constructor(private readonly deps: RoomsDeps) {}
 
@@ -79,15 +74,8 @@ export class Rooms {
     this.leaveListeners.push(listener);
   }
 
-  addLink(link: LinkPeer): void {
-    this.links.add(link);
-    // A draining monolith makes no claims: a balancer linking now must not route rooms here.
-    if (!this.draining) link.send(this.gossipFrame());
-  }
-
   /** A balancer link is gone: every connection that came through it leaves (no ghosts). */
-  dropLink(link: LinkPeer): number {
-    this.links.delete(link);
+  leaveLink(link: LinkPeer): number {
     let left = 0;
     for (const conn of this.conns.values()) {
       if (conn.link === link) {
@@ -134,27 +122,12 @@ export class Rooms {
     conn.link.send(encodeWithMessage({ type: 'unicast', room: conn.room, id: conn.id }, messageJson));
   }
 
-  /** Sends a link frame to every balancer. */
-  toAllLinks(frame: string): void {
-    for (const link of this.links) link.send(frame);
-  }
-
-  gossipFrame(): string {
-    const rooms: Array<{ room: string; epoch: number }> = [];
-    for (const r of this.rooms.values()) if (r.epoch !== undefined) rooms.push({ room: r.name, epoch: r.epoch });
-    return encodeM2B({ type: 'gossip', rooms });
-  }
-
   get connectionCount(): number {
     return this.conns.size;
   }
 
   get roomCount(): number {
     return this.rooms.size;
-  }
-
-  get linkCount(): number {
-    return this.links.size;
   }
 
   members(room: string): number {
@@ -174,29 +147,12 @@ export class Rooms {
     const r: Room = {
       name,
       members: new Set(),
-      epoch: undefined,
       unloadTimer: undefined,
     };
     this.rooms.set(name, r);
     this.deps.streams.acquire(roomStream(name));
-    this.announce(r, 0);
+    this.deps.ownership.loaded(name);
     return r;
-  }
-
-  /** Takes an epoch and announces `loaded`; retried with back-off while Redis is unreachable. */
-  private announce(r: Room, attempt: number): void {
-    this.deps.epochs.next(r.name).then(
-      (epoch) => {
-        if (this.rooms.get(r.name) !== r || this.draining) return;
-        r.epoch = epoch;
-        this.toAllLinks(encodeM2B({ type: 'loaded', room: r.name, epoch }));
-      },
-      (err: Error) => {
-        if (this.rooms.get(r.name) !== r) return;
-        if (attempt === 0) this.deps.log.warn('no epoch for room yet; routing stays by hashing, retrying', { room: r.name, err: err.message });
-        setTimeout(() => this.announce(r, attempt + 1), Math.min(5000, 100 * 2 ** attempt)).unref();
-      },
-    );
   }
 
   private unload(r: Room, reason: string): void {
@@ -204,6 +160,6 @@ export class Rooms {
     clearTimeout(r.unloadTimer);
     this.rooms.delete(r.name);
     this.deps.streams.release(roomStream(r.name));
-    if (r.epoch !== undefined) this.toAllLinks(encodeM2B({ type: 'unloaded', room: r.name, reason }));
+    this.deps.ownership.unloaded(r.name, reason);
   }
 }

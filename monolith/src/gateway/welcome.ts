@@ -1,18 +1,7 @@
-import { ServerEvent, isPrivateRoom, ownRoom, type TokenClaims, type WelcomeData } from '@gateway/protocol';
+import { ServerEvent, type WelcomeData } from '@gateway/protocol';
 import type { Conn } from '../rooms/rooms.js';
 
-export interface Identity {
-  claims: TokenClaims;
-  subject: string;
-  guest: boolean;
-}
-
-/** Private rooms are only for their own subject; the balancer checks too (defence in depth). */
-export function mayEnter(room: string, who: Identity): boolean {
-  // A subject that cannot form a valid room of its own enters none (protocol ownRoom).
-  const own = ownRoom(who.subject, who.guest);
-  return own !== undefined && (!isPrivateRoom(room) || room === own);
-}
+/** The frames that start a session on this monolith: `welcome`, and `resync` after a move. */
 
 export function welcome(conn: Conn, monolith: string, requestId?: number | string, extra: Record<string, unknown> = {}): string {
   const data: WelcomeData = {
