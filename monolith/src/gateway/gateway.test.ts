@@ -105,3 +105,94 @@ describe('Gateway handler failures', () => {
     gateway.close();
   });
 });
+
+describe('Gateway error mapping', () => {
+  it('answers an event without a handler unknown_event, echoing a string or numeric _id', () => {
+    const { gateway, conn, sent } = setup();
+    gateway.handle(conn, { event: 'nope', _id: 'r-1' });
+    gateway.handle(conn, { event: 'nope', _id: 2 });
+    expect(sent).toEqual([
+      expect.objectContaining({ event: 'error', _id: 'r-1', code: 'unknown_event', message: 'unknown event "nope"' }),
+      expect.objectContaining({ event: 'error', _id: 2, code: 'unknown_event' }),
+    ]);
+  });
+
+  it('answers a message that is not an app message bad_request and runs no handler', () => {
+    const { gateway, conn, sent } = setup();
+    const handler = vi.fn();
+    gateway.on('ping', handler);
+    gateway.handle(conn, { _id: 3, data: 1 });
+    gateway.handle(conn, { event: 42, _id: 4 });
+    expect(handler).not.toHaveBeenCalled();
+    expect(sent.map((m) => [m.event, m._id, m.code])).toEqual([
+      ['error', 3, 'bad_request'],
+      ['error', 4, 'bad_request'],
+    ]);
+  });
+
+  it('omits _id when the request had none; an _id of another type is bad_request, answered without it', () => {
+    const { gateway, conn, sent } = setup();
+    gateway.on('ping', (ctx) => ctx.reply('pong', { ok: true }));
+    gateway.handle(conn, { event: 'ping' });
+    gateway.handle(conn, { event: 'ping', _id: { nested: 1 } });
+    gateway.handle(conn, { event: 'nope' });
+    expect(sent).toEqual([
+      { event: 'pong', data: { ok: true } },
+      expect.objectContaining({ event: 'error', code: 'bad_request', message: expect.stringContaining('/_id') }),
+      expect.objectContaining({ event: 'error', code: 'unknown_event' }),
+    ]);
+    for (const m of sent) expect('_id' in m).toBe(false);
+  });
+
+  it('passes a thrown or rejected error with a catalogued code to the client as that code, logging nothing', async () => {
+    const { gateway, conn, sent, lines } = setup();
+    gateway.on('sync', () => {
+      throw Object.assign(new Error('bad cursor'), { code: 'bad_request' });
+    });
+    gateway.on('async', async () => {
+      throw Object.assign(new Error('no such pool'), { code: 'not_found' });
+    });
+    gateway.handle(conn, { event: 'sync', _id: 1 });
+    gateway.handle(conn, { event: 'async', _id: 2 });
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
+    expect(sent).toEqual([
+      expect.objectContaining({ event: 'error', _id: 1, code: 'bad_request', message: 'bad cursor' }),
+      expect.objectContaining({ event: 'error', _id: 2, code: 'not_found', message: 'no such pool' }),
+    ]);
+    expect(lines).toEqual([]);
+    gateway.close();
+  });
+
+  it('maps an error whose code is not catalogued (a Node errno, a number) to internal, hiding its message', () => {
+    const { gateway, conn, sent, lines } = setup();
+    gateway.on('io', () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6379'), { code: 'ECONNREFUSED' });
+    });
+    gateway.on('num', () => {
+      throw Object.assign(new Error('weird'), { code: 4000 });
+    });
+    gateway.handle(conn, { event: 'io', _id: 1 });
+    gateway.handle(conn, { event: 'num', _id: 2 });
+    expect(sent).toEqual([
+      expect.objectContaining({ event: 'error', _id: 1, code: 'internal', message: 'internal error' }),
+      expect.objectContaining({ event: 'error', _id: 2, code: 'internal', message: 'internal error' }),
+    ]);
+    expect(JSON.stringify(sent)).not.toContain('ECONNREFUSED');
+    expect(lines.map((l) => l.fields.event)).toEqual(['io', 'num']);
+    gateway.close();
+  });
+
+  it('ctx.error sends a catalogued error and replyRaw splices data already serialized', () => {
+    const { gateway, conn, sent } = setup();
+    gateway.on('deny', (ctx) => ctx.error('forbidden', 'not yours'));
+    gateway.on('raw', (ctx) => ctx.replyRaw('raw_reply', '{"n":[1,2,3]}'));
+    gateway.handle(conn, { event: 'deny', _id: 'd' });
+    gateway.handle(conn, { event: 'raw', _id: 'r' });
+    gateway.handle(conn, { event: 'raw' });
+    expect(sent).toEqual([
+      expect.objectContaining({ event: 'error', _id: 'd', code: 'forbidden', message: 'not yours' }),
+      { event: 'raw_reply', _id: 'r', data: { n: [1, 2, 3] } },
+      { event: 'raw_reply', data: { n: [1, 2, 3] } },
+    ]);
+  });
+});
