@@ -3,25 +3,25 @@
  * Side-by-side benchmark (`npm run bench`, `npm run bench -- --quick`): starts one redis-server,
  * then for each system (bench/systems/<name>.mjs: gateway, uws-raw, ws-loop, socketio) starts it,
  * drives it from a pool of load-generator processes through the scenarios (connect + idle,
- * fan-out, request/response, reconnect storm), stops it, and finally prints tables, writes
+ * fan-out, request/response, reconnect storm; for the gateway also fan-out with history on vs
+ * off and a recovery storm), stops it, and finally prints tables, writes
  * bench/results/<timestamp>.json (and latest.json) and redraws figures/bench.svg.
  *
- *   node bench/run.mjs [--quick] [--systems gateway,uws-raw] [--workers 4] [--system-dir <dir>]
+ *   node bench/run.mjs [--quick] [--systems gateway,uws-raw] [--workers 4] [--storm-clients N] [--system-dir <dir>]
  *
  * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
  * is stopped (by pid) and the exit status is non-zero.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { createPool } from './loadgen/pool.mjs';
 import { formatReport } from './loadgen/report.mjs';
 import * as scenario from './loadgen/scenarios.mjs';
+import { sourceState, startRedisServer } from './systems/processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
@@ -36,10 +36,12 @@ const COMMON = {
   fanoutMessageTimeoutMs: 5_000,
   stormBaseMs: 100,
   stormCapMs: 5_000,
+  // Recovery storm (gateway): publications each client misses while its balancer is down.
+  recoveryMissed: 100,
 };
 const MODES = {
-  quick: { ...COMMON, idle: [5_000], fanoutClosedMessages: 150, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 100, fanoutBurstTimeoutMs: 20_000, concurrencies: [10, 100], pingMs: 3_000, stormClients: 5_000, stormTimeoutMs: 30_000, deadlineMs: 6 * 60_000 },
-  full: { ...COMMON, idle: [5_000, 19_000], fanoutClosedMessages: 1_000, fanoutClosedMaxMs: 20_000, fanoutBurstMessages: 500, fanoutBurstTimeoutMs: 60_000, concurrencies: [1, 10, 100, 1000], pingMs: 10_000, stormClients: 19_000, stormTimeoutMs: 120_000, deadlineMs: 45 * 60_000 },
+  quick: { ...COMMON, idle: [5_000], fanoutClosedMessages: 150, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 100, fanoutBurstTimeoutMs: 20_000, historyRounds: 2, historyClosedMessages: 30, historyBurstMessages: 100, concurrencies: [10, 100], pingMs: 3_000, stormClients: 5_000, stormTimeoutMs: 30_000, deadlineMs: 8 * 60_000 },
+  full: { ...COMMON, idle: [5_000, 19_000], fanoutClosedMessages: 1_000, fanoutClosedMaxMs: 20_000, fanoutBurstMessages: 500, fanoutBurstTimeoutMs: 60_000, historyRounds: 4, historyClosedMessages: 300, historyBurstMessages: 500, concurrencies: [1, 10, 100, 1000], pingMs: 10_000, stormClients: 19_000, stormTimeoutMs: 120_000, deadlineMs: 50 * 60_000 },
 };
 
 const { values: args } = parseArgs({
@@ -48,10 +50,13 @@ const { values: args } = parseArgs({
     systems: { type: 'string', default: ALL_SYSTEMS.join(',') },
     workers: { type: 'string', default: '4' },
     'system-dir': { type: 'string', default: join(here, 'systems') },
+    // Clients of both storms (plain and recovery), instead of the mode's.
+    'storm-clients': { type: 'string' },
   },
 });
 const mode = args.quick ? 'quick' : 'full';
-const cfg = MODES[mode];
+const cfg = { ...MODES[mode], ...(args['storm-clients'] ? { stormClients: Number(args['storm-clients']) } : {}) };
+if (!(Number.isInteger(cfg.stormClients) && cfg.stormClients > 0)) throw new Error('--storm-clients must be a positive integer');
 const systems = args.systems.split(',').map((s) => s.trim()).filter(Boolean);
 const workers = Number(args.workers);
 const log = (text) => process.stdout.write(`${text}\n`);
@@ -76,46 +81,11 @@ async function fail(err) {
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(new Error(`${sig} received`)));
 const watchdog = setTimeout(() => fail(new Error(`whole run exceeded ${cfg.deadlineMs / 60_000} minutes`)), cfg.deadlineMs);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** One redis-server for the whole run, without persistence; resolves once it accepts clients. */
+/** One redis-server for the whole run, without persistence, stopped by pid on the way out. */
 async function startRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '10000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(() => stopChild(child));
-  await scenario.withTimeout(
-    new Promise((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        if (line.includes('Ready to accept connections')) resolve();
-      });
-    }),
-    10_000,
-    'redis-server start',
-  );
-  return { url: `redis://127.0.0.1:${port}`, pid: child.pid };
-}
-
-function stopChild(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
+  const redis = await startRedisServer();
+  cleanups.push(() => redis.stop());
+  return redis;
 }
 
 /** Runs every scenario against one system; returns its results. */
@@ -132,7 +102,12 @@ async function runSystem(name, index, redis, addrBase) {
   cleanups.push(stopHandle);
   const pool = await createPool({ size: workers, systemPath, jwtSecret: JWT_SECRET });
   cleanups.push(() => pool.stop());
-  const ctx = { pool, handle, system, cfg, redisPid: redis.pid, log };
+  // INFO commandstats around the storms: Redis commands per reconnecting client.
+  const info = new Redis(redis.url, { connectionName: 'bench-info' });
+  cleanups.push(async () => info.disconnect());
+  const ctx = { pool, handle, system, cfg, redisPid: redis.pid, redis: info, log };
+  // The gateway publishes positioned streams and can switch history off (INTERFACE.md, Changes).
+  const delivery = typeof handle.setHistory === 'function';
   res.processes = handle.processes.map(({ role, pid }) => ({ role, pid }));
   res.urls = handle.urls;
   log(`  started: ${res.processes.map((p) => `${p.role} ${p.pid}`).join(', ')}; urls ${handle.urls.join(' ')}`);
@@ -150,6 +125,12 @@ async function runSystem(name, index, redis, addrBase) {
   for (const k of ['closed', 'burst']) {
     const f = res.fanout[k];
     log(`  fan-out ${k}: ${f.delivered}/${f.expected} deliveries, ${f.perSec}/s, p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, ${f.cpuUsPerDelivery} µs CPU/delivery`);
+  }
+  if (delivery) {
+    log(`  fan-out, history on vs off (${cfg.historyRounds} rounds, alternating):`);
+    res.history = await scenario.fanoutHistory(ctx, { group: 'main', room: ROOM, rounds: cfg.historyRounds, seqFrom: res.fanout.nextSeq });
+    const r = res.history.ratio;
+    log(`  history on ÷ off (medians): CPU/delivery closed ${r.closed.cpuUsPerDelivery}×, burst ${r.burst.cpuUsPerDelivery}×; publish rate closed ${r.closed.publishPerSec}×, burst ${r.burst.publishPerSec}×; p99 closed ${r.closed.p99Ms}×, burst ${r.burst.p99Ms}×`);
   }
 
   log('  request/response:');
@@ -175,9 +156,22 @@ async function runSystem(name, index, redis, addrBase) {
 
   res.storm = await scenario.storm(ctx, { count: cfg.stormClients, room: `${ROOM}-storm`, addrOctet: octet(2) });
   const s = res.storm;
-  log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts`);
+  log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s (${s.secondsFromRestart} s from the restart)` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts, ${s.redisCommands?.perClient ?? 'n/a'} Redis commands per client`);
   await pool.all('close', { group: 'storm' }, 30_000);
 
+  if (delivery) {
+    res.recoveryStorm = await scenario.recoveryStorm(ctx, { count: cfg.stormClients, room: `${ROOM}-rstorm`, addrOctet: octet(3), missed: cfg.recoveryMissed });
+    const q = res.recoveryStorm;
+    res.recoveryStorm.ratioToStorm = Number.isFinite(q.secondsFromRestart) && s.secondsFromRestart > 0 ? Number((q.secondsFromRestart / s.secondsFromRestart).toFixed(2)) : null;
+    log(
+      `  recovery storm: ${q.dropped}/${q.clients} dropped, each missing ${q.missed}; ${q.allRecovered ? `all recovered ${q.secondsFromRestart} s from the restart (${q.ratioToStorm}× the plain storm)` : `${q.recovered} recovered, ${q.stillDown} still down`}; ` +
+        `${q.replayedPerClient} replayed per client, ${q.told} told recovered:false, ${q.dups} duplicates, ${q.gaps} gaps; ${q.redisCommands?.perClient ?? 'n/a'} Redis commands per client ${JSON.stringify(q.redisCommands?.byCommand ?? {})}`,
+    );
+    await pool.all('close', { group: 'rstorm' }, 30_000);
+  }
+
+  info.disconnect();
+  cleanups.pop();
   await pool.stop();
   cleanups.pop();
   await stopHandle();
@@ -197,7 +191,7 @@ async function direct(ctx, system, systemPath, handle, addrOctet) {
     return null;
   }
   const count = Math.max(...ctx.cfg.concurrencies);
-  const c = await scenario.connect(ctx, { group: 'direct', count, room: `${ROOM}-direct`, urls: [d.url], headers: d.headers, clientPath, addrOctet });
+  const c = await scenario.connect(ctx, { group: 'direct', count, room: `${ROOM}-direct`, urls: [d.url], headers: d.headers, clientOptions: d.options, clientPath, addrOctet });
   log(`  direct to monolith (${d.url}): ${c.connected}/${count} sockets`);
   const out = await scenario.requestResponse(ctx, { group: 'direct', concurrencies: ctx.cfg.concurrencies });
   await ctx.pool.all('close', { group: 'direct' }, 30_000);
@@ -221,7 +215,7 @@ async function main() {
   const perWorker = Math.ceil(Math.max(...cfg.idle, cfg.stormClients) / workers);
   if (!(perWorker <= 18_000)) throw new Error(`--workers ${args.workers}: ${perWorker} sockets per worker exceeds 18,000`);
   const startedAt = new Date();
-  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL_SYSTEMS.join(',') ? ` (systems ${args.systems})` : ''}`;
+  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL_SYSTEMS.join(',') ? ` (systems ${args.systems})` : ''}${args['storm-clients'] ? ` (storm clients ${cfg.stormClients})` : ''}`;
   log(`# bench (${mode}): ${systems.join(', ')}; ${workers} load-generator workers; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0].toFixed(2)}`);
   const redis = await startRedis();
   const addrBase = 10 + Math.floor(Math.random() * 200);
@@ -229,6 +223,7 @@ async function main() {
     command,
     mode,
     startedAt: startedAt.toISOString(),
+    source: sourceState(),
     host: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, loadavg: loadavg().map((x) => Number(x.toFixed(2))) },
     workers,
     config: cfg,

@@ -1,6 +1,7 @@
 /**
- * A pool of load-generator worker processes (worker.mjs), each below the 20,000 descriptor limit,
- * driven over IPC. Every call has a timeout; stop() ends the workers by pid.
+ * A pool of load-generator worker processes (worker.mjs, or another `worker` module speaking the
+ * same `{id, cmd, args}` IPC), each below the 20,000 descriptor limit, driven over IPC. Every
+ * call has a timeout; stop() ends the workers by pid.
  *
  *   const pool = await createPool({ size: 4, systemPath, jwtSecret });
  *   const results = await pool.all('connect', (i) => ({ ...args, count: share(n, 4, i) }), 60_000);
@@ -122,17 +123,18 @@ function signal(pid, sig) {
 }
 
 /**
- * Forks `size` workers and initialises each with the system adapter module.
- * @param {{ size?: number, systemPath: string, jwtSecret: string, onExit?: (index: number, code: number|null) => void }} opts
+ * Forks `size` workers and initialises each: worker.mjs with the system adapter module, another
+ * `worker` with `init` (each also gets its `index`).
+ * @param {{ size?: number, systemPath?: string, jwtSecret: string, worker?: string, init?: object, onExit?: (index: number, code: number|null) => void }} opts
  */
-export async function createPool({ size = 4, systemPath, jwtSecret, onExit }) {
+export async function createPool({ size = 4, systemPath, jwtSecret, worker = WORKER, init, onExit }) {
   const workers = [];
   let pool;
   for (let i = 0; i < size; i++) {
     // The default heap is ample for a few thousand sockets; stdout/stderr are shared with ours.
     // LOADGEN_PROF_DIR=<dir> profiles every worker (node --cpu-prof), to see where its time goes.
     const execArgv = process.env.LOADGEN_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOADGEN_PROF_DIR}`] : [];
-    const child = fork(WORKER, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const child = fork(worker, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     const w = new Worker(i, child);
     child.on('message', (msg) => {
       if (msg.id !== undefined) return w.settle(msg);
@@ -147,7 +149,7 @@ export async function createPool({ size = 4, systemPath, jwtSecret, onExit }) {
   }
   pool = new Pool(workers);
   try {
-    await pool.all('init', { systemPath, jwtSecret }, 30_000);
+    await pool.all('init', (i) => ({ ...(init ?? { systemPath }), jwtSecret, index: i }), 30_000);
   } catch (err) {
     await pool.stop();
     throw err;

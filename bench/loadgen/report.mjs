@@ -114,6 +114,8 @@ export function formatReport(results) {
     );
   }
 
+  out.push(...deliveryTables(systems));
+
   const gen = systems.map((s) => {
     const all = [s.fanout?.closed, s.fanout?.burst, ...(s.reqresp ?? [])].filter(Boolean);
     const top = all.reduce((m, r) => (r.genCores > (m?.genCores ?? -1) ? r : m), null);
@@ -121,6 +123,54 @@ export function formatReport(results) {
   });
   out.push(`\nBusiest generator moment per system: ${gen.join('; ')} (of ${results.host.cores} cores shared by all).`);
   return out.join('\n');
+}
+
+/** The gateway's delivery scenarios: fan-out with history on vs off, and the two storms. */
+function deliveryTables(systems) {
+  const out = [];
+  for (const s of systems) {
+    const h = s.history;
+    if (h) {
+      out.push(`\n## Fan-out with history on vs off (${s.name}; ${num(h.subscribers)} subscribers, medians of ${h.rounds} alternating rounds)\n`);
+      const rows = [];
+      for (const kind of ['closed', 'burst']) {
+        for (const mode of ['on', 'off']) {
+          const m = h.medians[kind][mode];
+          const size = h.runs[mode][0]?.policy.size;
+          rows.push([kind === 'closed' ? 'closed loop' : 'burst', `${mode} (size ${num(size)})`, num(m.publishPerSec), k(m.perSec), lat(m), num(m.cpuUsPerDelivery, 3), num(m.redisUsPerPublication, 2), m.complete ? 'all' : 'some missing']);
+        }
+        const r = h.ratio[kind];
+        const on = h.medians[kind].on.redisUsPerPublication;
+        const off = h.medians[kind].off.redisUsPerPublication;
+        rows.push([kind === 'closed' ? 'closed loop' : 'burst', '**on ÷ off**', ratio(r.publishPerSec, 1), ratio(r.perSec, 1), `${ratio(r.p50Ms, 1)} / ${ratio(r.p99Ms, 1)}`, `**${ratio(r.cpuUsPerDelivery, 1)}**`, ratio(on / off, 1), '']);
+      }
+      out.push(table(['mode', 'history', 'publications/s', 'deliveries/s', 'p50 / p99 ms', 'CPU µs/delivery', 'Redis µs/publication (commandstats)', 'delivered'], rows));
+    }
+    const q = s.recoveryStorm;
+    if (q && s.storm) {
+      out.push(`\n## Reconnect storm vs recovery storm (${s.name}; every client of one balancer, the balancer restarted)\n`);
+      const dropped = (x) => (Object.keys(x.droppedAgain ?? {}).length ? Object.entries(x.droppedAgain).map(([c, n]) => `${num(n)}× ${c}`).join(', ') : 'none');
+      const row = (label, x, missed, recovered) => [
+        label,
+        num(x.clients),
+        num(missed),
+        recovered ? (x.allRecovered ? 'all recovered' : `${num(x.recovered)} recovered, ${num(x.stillDown)} down`) : x.allBack ? 'all back' : `${num(x.stillDown)} down`,
+        num(x.secondsFromRestart, 2),
+        recovered ? `${lat(x.toRecovered)}` : lat(x.welcome),
+        recovered ? `${num(x.replayedPerClient, 1)}; ${num(x.told)} / ${num(x.dups)} / ${num(x.gaps)}` : 'n/a',
+        x.redisCommands ? num(x.redisCommands.perClient, 2) : 'n/a',
+        dropped(x),
+      ];
+      out.push(
+        table(
+          ['storm', 'clients', 'missed each', 'outcome', 's from restart to the last', 'per client open → welcome (recovered) p50 / p99 ms', 'replayed per client; told / dups / gaps', 'Redis commands per client', 'dropped again'],
+          [row('plain reconnect', s.storm, 0, false), row('recovery (auth with since)', q, q.missed, true)],
+        ),
+      );
+      out.push(`\nRecovery storm ÷ plain storm (s from restart): ${q.ratioToStorm === null || q.ratioToStorm === undefined ? 'n/a (not all recovered)' : `${q.ratioToStorm.toFixed(2)}×`}.`);
+    }
+  }
+  return out;
 }
 
 function ratio(a, b) {

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { Histogram } from './histogram.mjs';
 import { share, shareStart } from './pool.mjs';
 import { CpuMeter, rssBytes } from './procstat.mjs';
+import { commandDelta, parseCommandStats } from './redis-stats.mjs';
 
 const ms = (us) => Number((us / 1000).toFixed(3));
 const round = (x, digits = 1) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
@@ -38,16 +39,18 @@ function meter(ctx) {
 function cpuSummary(reading) {
   let serverUs = 0;
   const byRole = {};
+  const usByRole = {};
   for (const [label, us] of Object.entries(reading.byLabel)) {
     if (!label.startsWith('server:')) continue;
     serverUs += us;
     byRole[label.slice(7)] = round(us / reading.wallUs, 3);
+    usByRole[label.slice(7)] = us;
   }
   const genUs = (reading.byLabel.generator ?? 0) + reading.selfUs;
   // Whatever else ran on the machine meanwhile (a shared box): busy time not ours, and steal.
   const otherUs = Math.max(0, reading.busyUs - serverUs - genUs);
   const cores = (us) => round(us / reading.wallUs, 3);
-  return { serverUs, genUs, serverCores: cores(serverUs), genCores: cores(genUs), otherCores: cores(otherUs), stealCores: cores(reading.stealUs), serverCoresByRole: byRole };
+  return { serverUs, genUs, serverCores: cores(serverUs), genCores: cores(genUs), otherCores: cores(otherUs), stealCores: cores(reading.stealUs), serverCoresByRole: byRole, serverUsByRole: usByRole };
 }
 
 function latency(hist) {
@@ -72,7 +75,7 @@ export function bytesPerConn(ctx, before, after, conns) {
  * Opens `count` connections (group, room) spread over `urls` round robin and over the workers,
  * each completing the system's auth step; returns connections/s and connect+auth latency.
  */
-export async function connect(ctx, { group, count, room, urls, startIndex = 0, headers, clientPath, addrOctet }) {
+export async function connect(ctx, { group, count, room, urls, startIndex = 0, headers, clientPath, clientOptions, track, addrOctet }) {
   const { pool, cfg } = ctx;
   await pool.all(
     'prepare',
@@ -82,6 +85,8 @@ export async function connect(ctx, { group, count, room, urls, startIndex = 0, h
       urls,
       headers,
       clientPath,
+      clientOptions,
+      track,
       addrOctet,
       startIndex: startIndex + shareStart(count, pool.size, i),
       count: share(count, pool.size, i),
@@ -125,7 +130,60 @@ export async function fanout(ctx, { group, room }) {
   seq += cfg.fanoutClosedMessages;
   await sleep(200);
   const burst = await fanoutRun(ctx, { group, room, seqFrom: seq, count: cfg.fanoutBurstMessages, closedLoop: false });
-  return { subscribers: closed.subscribers, closed, burst };
+  return { subscribers: closed.subscribers, closed, burst, nextSeq: seq + cfg.fanoutBurstMessages };
+}
+
+/** The median of the finite numbers in `xs` (null if none). */
+export function median(xs) {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+const HISTORY_METRICS = ['cpuUsPerDelivery', 'perSec', 'publishPerSec', 'p99Ms', 'p50Ms'];
+
+/**
+ * Fan-out with history on and off (gateway: `handle.setHistory`), to the same members of one
+ * warmed-up room, in `rounds` rounds that alternate which goes first (off, on / on, off / ...),
+ * so drift on a shared machine hits both alike. Each run is a closed loop then a burst, as
+ * `fanout`; per mode the medians over rounds, and the ratios on ÷ off of those medians.
+ */
+export async function fanoutHistory(ctx, { group, room, rounds, seqFrom }) {
+  const { cfg, handle } = ctx;
+  const runs = { on: [], off: [] };
+  let seq = seqFrom;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+        handle.setHistory(mode === 'on');
+        const policy = handle.history();
+        const closed = await fanoutRun(ctx, { group, room, seqFrom: seq, count: cfg.historyClosedMessages, closedLoop: true });
+        seq += cfg.historyClosedMessages;
+        await sleep(200);
+        const burst = await fanoutRun(ctx, { group, room, seqFrom: seq, count: cfg.historyBurstMessages, closedLoop: false });
+        seq += cfg.historyBurstMessages;
+        await sleep(200);
+        runs[mode].push({ round: r, policy, closed, burst });
+        ctx.log(`    history ${mode} (size ${policy.size}) round ${r + 1}: closed ${closed.publishPerSec} pub/s, ${closed.cpuUsPerDelivery} µs CPU/delivery, p99 ${closed.p99Ms} ms; burst ${burst.publishPerSec} pub/s acknowledged, ${burst.perSec} del/s, ${burst.cpuUsPerDelivery} µs CPU/delivery, p99 ${burst.p99Ms} ms, Redis commands ${burst.redisCommandUsPerPublication} µs/publication`);
+      }
+    }
+  } finally {
+    handle.setHistory(true);
+  }
+  const medians = {};
+  const ratio = {};
+  for (const kind of ['closed', 'burst']) {
+    medians[kind] = {};
+    ratio[kind] = {};
+    for (const mode of ['on', 'off']) {
+      medians[kind][mode] = Object.fromEntries(HISTORY_METRICS.map((k) => [k, round(median(runs[mode].map((x) => x[kind][k])), 3)]));
+      medians[kind][mode].redisUsPerPublication = round(median(runs[mode].map((x) => x[kind].redisCommandUsPerPublication)), 2);
+      medians[kind][mode].complete = runs[mode].every((x) => !x[kind].stalled && x[kind].delivered === x[kind].expected);
+    }
+    for (const k of HISTORY_METRICS) ratio[kind][k] = round(medians[kind].on[k] / medians[kind].off[k], 3);
+  }
+  return { rounds, subscribers: runs.on[0]?.closed.subscribers, runs, medians, ratio, nextSeq: seq };
 }
 
 /**
@@ -178,10 +236,12 @@ async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
   const arm = await pool.all('fanout', { group, seqFrom, seqTo, closedLoop }, 10_000);
   const subscribers = arm.reduce((s, r) => s + r.members, 0);
   busy = arm.filter((r) => r.members > 0).length;
+  const usec0 = await redisUsec(ctx);
   const m = meter(ctx);
   const t0 = Number(process.hrtime.bigint());
   let published = 0;
   let stalled = false;
+  let publishedNs = 0;
   try {
     if (closedLoop) {
       const deadline = Date.now() + cfg.fanoutClosedMaxMs;
@@ -200,6 +260,7 @@ async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
       const sends = [];
       for (let s = seqFrom; s < seqTo; s++) sends.push(handle.publish(room, system.payload(s, process.hrtime.bigint())));
       await withTimeout(Promise.all(sends), 30_000, 'burst publish');
+      publishedNs = Number(process.hrtime.bigint());
       published = count;
       stalled = !(await Promise.race([allDone.then(() => true), sleep(cfg.fanoutBurstTimeoutMs).then(() => false)]));
     }
@@ -207,6 +268,7 @@ async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
     off();
   }
   const cpu = cpuSummary(m.stop());
+  const usec1 = await redisUsec(ctx);
   const reports = await pool.all('fanoutReport', {}, 10_000);
   const hist = new Histogram();
   let delivered = 0;
@@ -217,6 +279,9 @@ async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
     lastNs = Math.max(lastNs, r.lastNs);
   }
   const seconds = (lastNs - t0) / 1e9;
+  // Publications per second: acknowledged by the system (burst: all sent at once), or published
+  // and delivered everywhere before the next (closed loop).
+  const publishSeconds = closedLoop ? seconds : (publishedNs - t0) / 1e9;
   return {
     subscribers,
     published,
@@ -225,8 +290,14 @@ async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
     stalled,
     seconds: round(seconds, 3),
     perSec: Math.round(delivered / seconds),
+    publishPerSec: Math.round(published / publishSeconds),
     ...latency(hist),
     cpuUsPerDelivery: round(cpu.serverUs / delivered, 3),
+    // What each server role spent per publication (Redis: the publish script, history or not).
+    cpuUsPerPublicationByRole: Object.fromEntries(Object.entries(cpu.serverUsByRole).map(([role, us]) => [role, round(us / published, 1)])),
+    // Redis' own account (INFO commandstats): µs its commands took per publication (the publish
+    // script and what it calls, for the gateway; PUBLISH for the peers), finer than /proc ticks.
+    redisCommandUsPerPublication: usec0 && usec1 ? round(commandDelta(usec0, usec1).total / published, 2) : null,
     ...cpu,
   };
 }
@@ -279,42 +350,101 @@ function socketStates(port) {
   }
 }
 
+/** Calls (or µs) per Redis command so far (INFO commandstats), or null without a Redis connection. */
+async function redisCommands(ctx, field = 'calls') {
+  if (!ctx.redis) return null;
+  return parseCommandStats(await withTimeout(ctx.redis.info('commandstats'), 5000, 'INFO commandstats'), field);
+}
+const redisUsec = (ctx) => redisCommands(ctx, 'usec');
+
 /**
  * Reconnect storm: `count` clients on urls[0], the process behind it restarted; time until every
  * client is welcomed again (full-jitter back-off in the workers) and how many attempts failed.
  */
-export async function storm(ctx, { count, room, addrOctet }) {
-  const { pool, handle, cfg } = ctx;
-  const connected = await connect(ctx, { group: 'storm', count, room, urls: [handle.urls[0]], startIndex: 0, addrOctet });
-  ctx.log(`    ${connected.connected} storm clients on ${handle.urls[0]}${connected.failed ? ` (${connected.failed} failed attempts: ${JSON.stringify(connected.failures)})` : ''}`);
+export function storm(ctx, { count, room, addrOctet }) {
+  return restartStorm(ctx, { group: 'storm', count, room, addrOctet, missed: 0 });
+}
+
+/**
+ * Recovery storm (gateway): as `storm`, but each client follows its room stream's position, and
+ * while the balancer is down `missed` publications go to the room (one more client on urls[1]
+ * keeps the room loaded, as other members of a room on other balancers do); the clients come
+ * back with `since` in their auth frame and count as recovered once they hold the last of them.
+ * Besides the times: what was replayed, duplicates, gaps, `recovered: false`, and the Redis
+ * commands the recovery cost per client.
+ */
+export async function recoveryStorm(ctx, { count, room, addrOctet, missed }) {
+  const anchor = ctx.handle.urls[1];
+  if (anchor) {
+    const a = await connect(ctx, { group: 'rstorm-anchor', count: 1, startIndex: count, room, urls: [anchor], addrOctet });
+    if (a.connected !== 1) throw new Error(`recovery storm: the anchor client did not connect (${JSON.stringify(a.failures)})`);
+  }
+  try {
+    return await restartStorm(ctx, { group: 'rstorm', count, room, addrOctet, missed });
+  } finally {
+    await ctx.pool.all('close', { group: 'rstorm-anchor' }, 30_000);
+  }
+}
+
+async function restartStorm(ctx, { group, count, room, addrOctet, missed }) {
+  const { pool, handle, cfg, system } = ctx;
+  const track = missed > 0;
+  const connected = await connect(ctx, { group, count, room, urls: [handle.urls[0]], startIndex: 0, addrOctet, track });
+  ctx.log(`    ${connected.connected} ${group} clients on ${handle.urls[0]}${connected.failed ? ` (${connected.failed} failed attempts: ${JSON.stringify(connected.failures)})` : ''}`);
+  // Every client receives the room's publications (and holds a position) before the restart.
+  if (track) await warmUp(ctx, { group, room });
   const role = handle.processes.find((p) => p.role === 'balancer')?.role ?? handle.processes[0].role;
-  await pool.all('storm', { group: 'storm', base: cfg.stormBaseMs, cap: cfg.stormCapMs, timeoutMs: cfg.connectTimeoutMs }, 10_000);
+  await pool.all('storm', { group, base: cfg.stormBaseMs, cap: cfg.stormCapMs, timeoutMs: cfg.connectTimeoutMs }, 10_000);
+  let redis0 = await redisCommands(ctx);
   const t0 = Number(process.hrtime.bigint());
+  let t1 = t0;
+  let target = null;
+  const whileDown = async () => {
+    for (let i = 0; i < missed; i++) target = await withTimeout(handle.publish(room, system.payload(-1, process.hrtime.bigint())), 5000, 'publish while down');
+    if (target) await pool.all('stormTarget', target, 10_000);
+    // The commands of the reconnects only, not of the publications.
+    redis0 = await redisCommands(ctx);
+    t1 = Number(process.hrtime.bigint());
+  };
   // The adapters retry binding the port for up to 75 s (INTERFACE.md, Changes): a slow rebind is
   // a result (restartMs), not a failure. What holds the port is logged meanwhile.
   const port = new URL(handle.urls[0]).port;
   const watch = setInterval(() => ctx.log(`    restart pending; sockets on :${port}: ${socketStates(port)}`), 5000);
   try {
-    await withTimeout(handle.restart(role), 90_000, `adapter.restart('${role}')`);
+    await withTimeout(handle.restart(role, { whileDown }), 90_000, `adapter.restart('${role}')`);
   } finally {
     clearInterval(watch);
   }
+  if (track && target === null) throw new Error(`recovery storm: adapter.restart('${role}') did not call whileDown`);
   const restartMs = (Number(process.hrtime.bigint()) - t0) / 1e6;
   const deadline = Date.now() + cfg.stormTimeoutMs;
+  const sum = (all) => {
+    const out = {};
+    for (const r of all) {
+      for (const [k, v] of Object.entries(r)) {
+        if (k === 'failures' || k === 'droppedAgain') for (const [why, n] of Object.entries(v)) (out[k] ??= {})[why] = (out[k][why] ?? 0) + n;
+        else if (k.endsWith('Hist')) (out[k] ??= new Histogram()).add(v);
+        else out[k] = k.endsWith('Ns') ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
+      }
+    }
+    return out;
+  };
   let status;
+  const done = (st) => st.dropped >= connected.connected && st.down === 0 && (!track || st.recovered >= st.dropped);
   for (;;) {
-    const all = await pool.all('stormStatus', {}, 10_000);
-    status = all.reduce(
-      (s, r) => ({ dropped: s.dropped + r.dropped, down: s.down + r.down, attempts: s.attempts + r.attempts, failed: s.failed + r.failed, lastWelcomeNs: Math.max(s.lastWelcomeNs, r.lastWelcomeNs) }),
-      { dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0 },
-    );
-    if (status.dropped >= connected.connected && status.down === 0) break;
+    status = sum(await pool.all('stormStatus', {}, 10_000));
+    if (done(status)) break;
     if (Date.now() > deadline) break;
     // A restart that dropped nobody restarted another process than the one behind urls[0].
     if (status.dropped === 0 && (Number(process.hrtime.bigint()) - t0) / 1e6 > restartMs + 5000) break;
     await sleep(100);
   }
+  const redis1 = await redisCommands(ctx);
   const allBack = status.dropped >= connected.connected && status.down === 0;
+  const allRecovered = track ? done(status) : null;
+  const lastNs = track ? status.lastRecoveredNs : status.lastWelcomeNs;
+  const commands = redis0 && redis1 ? commandDelta(redis0, redis1) : null;
+  const perClient = (n) => round(n / Math.max(1, status.dropped), 3);
   return {
     role,
     clients: connected.connected,
@@ -323,8 +453,34 @@ export async function storm(ctx, { count, room, addrOctet }) {
     stillDown: status.down,
     allBack,
     restartMs: round(restartMs, 0),
+    downMs: round((t1 - t0) / 1e6, 0),
     secondsToAllBack: allBack ? round((status.lastWelcomeNs - t0) / 1e9, 3) : null,
     attempts: status.attempts,
     failedAttempts: status.failed,
+    failures: status.failures ?? {},
+    // Clients dropped again after they were back, by close code (a storm that does not settle).
+    droppedAgain: status.droppedAgain ?? {},
+    // Per client, from the start of its successful attempt to its welcome (and to holding the
+    // last missed publication): the server's share of the storm, without the back-off waits.
+    welcome: latency(status.welcomeHist ?? new Histogram()),
+    // From the restart of the process (after the kill and what ran while it was down) to the last
+    // client back (plain) or recovered (recovery storm): the figure the two storms compare.
+    secondsFromRestart: (track ? allRecovered : allBack) ? round((lastNs - t1) / 1e9, 3) : null,
+    redisCommands: commands && { total: commands.total, perClient: perClient(commands.total), byCommand: commands.byCommand },
+    ...(track
+      ? {
+          missed,
+          target,
+          allRecovered,
+          recovered: status.recovered,
+          secondsToAllRecovered: allRecovered ? round((status.lastRecoveredNs - t0) / 1e9, 3) : null,
+          replayedPerClient: perClient(status.replayed),
+          toRecovered: latency(status.recoveredHist ?? new Histogram()),
+          told: status.told,
+          dups: status.dups,
+          gaps: status.gaps,
+          epochs: status.epochs,
+        }
+      : {}),
   };
 }

@@ -3,24 +3,34 @@
  * one system under test and driving them on command over IPC. Commands and their replies:
  *
  *   init     { systemPath, jwtSecret, index }                        → {}
- *   prepare  { group, startIndex, count, urls, room, clientPath?, headers?, addrOctet, timeoutMs }
+ *   prepare  { group, startIndex, count, urls, room, clientPath?, headers?, clientOptions?, track?, addrOctet, timeoutMs }
  *   connect  { inflight, rate? }              → { connected, failed, failures, startNs, endNs, hist }
  *   fanout   { seqFrom, seqTo, closedLoop }   arms delivery counting for seqs in [from, to)
  *   fanoutReport {}                           → { delivered, expected, hist, firstNs, lastNs }
  *   ping     { group, concurrency, durationMs } → { count, inWindow, hist, windowNs }
  *   storm    { group, base, cap, timeoutMs }   arms reconnect-with-back-off on close
- *   stormStatus {}                            → { dropped, down, attempts, failed, lastWelcomeNs }
+ *   stormTarget { offset, epoch }             a storm client is recovered once it holds this position
+ *   stormStatus {}                            → { dropped, down, attempts, failed, failures, droppedAgain, lastWelcomeNs,
+ *                                                 recovered, lastRecoveredNs, told, dups, gaps, epochs, replayed,
+ *                                                 welcomeHist, recoveredHist }
  *   status   {}                               → { groups: { name: { open, welcomed } }, unexpectedCloses }
  *   close    { group }                        → { closed }
  *
  * Events sent without a request: { ev: 'seq', seq } when every fan-out member of this worker got
  * message seq (closed loop), { ev: 'fanout-done' } when all armed seqs arrived everywhere here.
  * Timestamps are process.hrtime.bigint() as Numbers (ns): comparable across processes.
+ *
+ * A group prepared with `track: true` follows its session stream's position (positions.mjs):
+ * from the welcome's `positions`, then from every positioned push, counting duplicates, gaps
+ * and epoch changes; it reconnects with `since` (the adapter client's `hello(token, room,
+ * since)`), and a `recovered: false` in a later welcome counts as `told`.
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { SignJWT } from 'jose';
 import { Histogram } from './histogram.mjs';
+import { localAddress } from './addresses.mjs';
+import { readPosition, replyPositions, sinceOf, step } from './positions.mjs';
 import { openWebSocket } from './rfc6455.mjs';
 
 const now = () => Number(process.hrtime.bigint());
@@ -37,17 +47,30 @@ let prepared = [];
 /** Fan-out accounting, armed by `fanout`. */
 const fan = { from: 0, to: 0, closedLoop: false, perSeq: 0, counts: new Int32Array(0), delivered: 0, hist: new Histogram(), firstNs: 0, lastNs: 0, done: false };
 /** Reconnect storm accounting, armed by `storm`. */
-const storm = { armed: false, group: '', base: 100, cap: 5000, timeoutMs: 10_000, dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0 };
+const storm = { armed: false, group: '', base: 100, cap: 5000, timeoutMs: 10_000, dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0, ...recoveryCounts() };
+
+/** Recovery accounting of a storm over tracked clients (`stormTarget`, `stormStatus`). */
+function recoveryCounts() {
+  // welcomeHist / recoveredHist: from the start of a client's successful attempt (open) to its
+  // welcome / to holding the target: the server's part of a storm, without the back-off waits.
+  return { target: null, recovered: 0, lastRecoveredNs: 0, told: 0, dups: 0, gaps: 0, epochs: 0, replayed: 0, failures: {}, droppedAgain: {}, welcomeHist: new Histogram(), recoveredHist: new Histogram() };
+}
 
 /** One client: its socket, identity and per-scenario state. */
 class Conn {
-  constructor(index, group, target, token, room, client) {
+  constructor(index, group, target, token, room, client, options, track) {
     this.index = index;
     this.group = group;
     this.target = target; // { host, port, path, headers, localAddress, timeoutMs }
     this.token = token;
     this.room = room;
     this.client = client; // the adapter's client side: hello, classify, ping
+    this.options = options; // per-group client options (e.g. a link secret), passed to classify
+    this.track = track; // follow the session stream's position, reconnect with since
+    /** @type {{ stream: string, offset: number, epoch: string } | undefined} */
+    this.pos = undefined;
+    this.recovered = false;
+    this.attemptNs = 0;
     this.ws = null;
     this.welcomed = false;
     this.closing = false;
@@ -57,13 +80,18 @@ class Conn {
     this.attempt = 0;
   }
 
+  /** The upgrade headers this client sends (the adapter client's classify may need them). */
+  get headers() {
+    return this.target.headers;
+  }
+
   /** Opens the socket and sends the hello frames; `onWelcome` fires on welcome or failure. */
   open() {
     this.welcomed = false;
     const handlers = { onText: (text, ws) => onText(text, ws, this), onClose: (code, _r, ws) => onClose(code, ws, this) };
     return openWebSocket(this.target, handlers).then((ws) => {
       this.ws = ws;
-      const frames = this.client.hello(this.token, this.room);
+      const frames = this.client.hello(this.token, this.room, this.track ? sinceOf(this.pos) : undefined);
       ws.cork();
       for (const f of frames) ws.sendText(f);
       ws.uncork();
@@ -73,14 +101,16 @@ class Conn {
 }
 
 function onText(text, ws, conn) {
-  const c = conn.client.classify(text);
+  const c = conn.client.classify(text, conn);
   switch (c.kind) {
     case 'delivery':
+      if (conn.track) onPosition(conn, readPosition(text));
       return onDelivery(c);
     case 'pong':
       if (conn.onPong !== null) conn.onPong(c.id);
       return;
     case 'welcome':
+      if (conn.track) onWelcomePositions(conn, text);
       conn.welcomed = true;
       if (conn.onWelcome !== null) conn.onWelcome(true);
       return;
@@ -103,11 +133,54 @@ function onClose(code, ws, conn) {
   if (conn.closing) return;
   if (storm.armed && conn.group === storm.group && wasWelcomed) {
     if (!conn.everDropped) storm.dropped++;
+    else storm.droppedAgain[code] = (storm.droppedAgain[code] ?? 0) + 1;
     conn.everDropped = true;
     storm.down++;
     return stormReconnect(conn);
   }
   unexpectedCloses[code] = (unexpectedCloses[code] ?? 0) + 1;
+}
+
+/** A tracked client's welcome: its start position, or whether its `since` was recovered. */
+function onWelcomePositions(conn, text) {
+  const { positions, recovered } = replyPositions(text);
+  const stream = conn.pos?.stream ?? Object.keys(positions)[0];
+  if (stream === undefined) return;
+  if (recovered[stream] === false) {
+    countStorm(conn, 'told');
+    conn.pos = undefined; // reload: start again where the welcome says
+  }
+  if (conn.pos === undefined && positions[stream]) conn.pos = { stream, ...positions[stream] };
+  checkRecovered(conn);
+}
+
+function onPosition(conn, pos) {
+  if (pos === undefined) return;
+  const held = conn.pos?.stream === pos.stream ? conn.pos : undefined;
+  const s = step(held, pos);
+  if (s.kind === 'dup') return countStorm(conn, 'dups');
+  if (s.kind === 'gap') countStorm(conn, 'gaps', s.missing);
+  if (s.kind === 'epoch') countStorm(conn, 'epochs');
+  conn.pos = pos;
+  if (storm.target !== null && conn.everDropped && !conn.recovered) {
+    storm.replayed++;
+    checkRecovered(conn);
+  }
+}
+
+function countStorm(conn, key, n = 1) {
+  if (storm.armed && conn.group === storm.group) storm[key] += n;
+}
+
+/** A dropped storm client is recovered once it is welcomed again and holds the target position. */
+function checkRecovered(conn) {
+  const t = storm.target;
+  if (t === null || conn.recovered || !conn.everDropped || conn.group !== storm.group || !conn.pos) return;
+  if (conn.pos.epoch !== t.epoch || conn.pos.offset < t.offset) return;
+  conn.recovered = true;
+  storm.recovered++;
+  storm.lastRecoveredNs = now();
+  storm.recoveredHist.record((storm.lastRecoveredNs - conn.attemptNs) / 1000);
 }
 
 function onDelivery(c) {
@@ -132,14 +205,18 @@ function stormReconnect(conn) {
   setTimeout(async () => {
     if (conn.closing) return;
     storm.attempts++;
+    const t0 = now();
+    conn.attemptNs = t0;
     const ok = await connectOne(conn, storm.timeoutMs);
     if (conn.closing) return conn.ws?.destroy();
     if (ok === true) {
       conn.attempt = 0;
       storm.down--;
       storm.lastWelcomeNs = now();
+      storm.welcomeHist.record((storm.lastWelcomeNs - t0) / 1000);
     } else {
       storm.failed++;
+      storm.failures[ok] = (storm.failures[ok] ?? 0) + 1;
       conn.attempt++;
       stormReconnect(conn);
     }
@@ -162,12 +239,6 @@ function connectOne(conn, timeoutMs) {
     conn.onWelcome = (ok, code) => finish(ok, `closed ${code} before welcome`);
     conn.open().catch((err) => finish(false, err.message));
   });
-}
-
-export function localAddress(octet, index) {
-  // One loopback source address per client (127.<octet>.<x>.<y>), so no address runs short of
-  // ephemeral ports and TIME_WAIT sockets of a previous run (another octet) do not collide.
-  return `127.${octet}.${Math.floor(index / 250) & 255}.${1 + (index % 250)}`;
 }
 
 async function signTokens(startIndex, count) {
@@ -209,7 +280,7 @@ const commands = {
       // A link nonce must differ per connection; every other header is passed as given.
       if ('x-link-nonce' in headers) headers['x-link-nonce'] = randomBytes(12).toString('hex');
       const target = { host: url.hostname, port: Number(url.port), path: url.pathname + url.search, headers, localAddress: localAddress(a.addrOctet, index), timeoutMs: a.timeoutMs };
-      prepared.push(new Conn(index, a.group, target, tokens[k], a.room, client));
+      prepared.push(new Conn(index, a.group, target, tokens[k], a.room, client, a.clientOptions ?? {}, a.track === true));
     }
     return { prepared: prepared.length };
   },
@@ -316,14 +387,23 @@ const commands = {
   },
 
   storm({ group, base, cap, timeoutMs }) {
-    Object.assign(storm, { armed: true, group, base, cap, timeoutMs, dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0 });
-    for (const c of groups.get(group) ?? []) c.everDropped = false;
+    Object.assign(storm, { armed: true, group, base, cap, timeoutMs, dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0, ...recoveryCounts() });
+    for (const c of groups.get(group) ?? []) {
+      c.everDropped = false;
+      c.recovered = false;
+    }
     return { members: (groups.get(group) ?? []).length };
   },
 
+  stormTarget({ offset, epoch }) {
+    storm.target = { offset, epoch };
+    for (const c of groups.get(storm.group) ?? []) checkRecovered(c);
+    return {};
+  },
+
   stormStatus() {
-    const { dropped, down, attempts, failed, lastWelcomeNs } = storm;
-    return { dropped, down, attempts, failed, lastWelcomeNs };
+    const { dropped, down, attempts, failed, lastWelcomeNs, recovered, lastRecoveredNs, told, dups, gaps, epochs, replayed, failures, droppedAgain } = storm;
+    return { dropped, down, attempts, failed, lastWelcomeNs, recovered, lastRecoveredNs, told, dups, gaps, epochs, replayed, failures, droppedAgain, welcomeHist: storm.welcomeHist.toJSON(), recoveredHist: storm.recoveredHist.toJSON() };
   },
 
   status() {

@@ -1,31 +1,53 @@
 /**
- * The gateway under test: one monolith (Redis bus) and one or two balancers linked to it, from
- * the built balancer/dist and monolith/dist (`tsc -b protocol balancer monolith` first).
- * Published messages enter as the README's bus format, `PUBLISH room:<room> {"event","data"}`;
- * the monolith sends one broadcast frame per balancer link, each balancer one native publish.
+ * The gateway under test: one monolith (Redis broker) and one or two balancers linked to it, from
+ * the built balancer/dist and monolith/dist (`node scripts/run.mjs build` first).
+ * Published messages enter through Redis the way a service publishing directly must (README,
+ * Delivery guarantees): the monolith's publish script appends `{"event":"m","data"}` to stream
+ * `room:<room>` and publishes it with its position; the monolith fans each publication out as
+ * one `publish` frame per balancer link, each balancer one native publish.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { linkProof } from '@gateway/protocol/node';
 import { killAll, pollReady, rootDir, startServer, startServerRetrying } from './processes.mjs';
-import { redisPublisher } from './redis-feed.mjs';
+import { streamPublisher } from './redis-feed.mjs';
 import { classifyLink, jsonClient, linkConnectionId, payload } from './wire.mjs';
 
 const MONOLITH = join(rootDir, 'monolith', 'dist', 'main.js');
 const BALANCER = join(rootDir, 'balancer', 'dist', 'main.js');
+const LINK_INIT = '{"type":"init"';
+/** Room history as the monolith is configured (its defaults: HISTORY_ROOM_SIZE, HISTORY_ROOM_TTL_S). */
+const ROOM_HISTORY = { size: 100, ttlMs: 300_000 };
+/** Recent publications the monolith keeps in memory per stream (HISTORY_WINDOW, its default). */
+const WINDOW = 100;
 
 /**
  * The client side of a socket straight to the monolith's link endpoint (`direct` in start()'s
  * result): one link carrying one connection, to price the balancer hop without the balancer.
- * `ping` needs the connection's token and room, since every link envelope carries them
- * (INTERFACE.md, Changes).
+ * The link handshake comes first (README, Balancer ↔ monolith link): the monolith's `init` is
+ * answered with the balancer's `hello` proof of LINK_SECRET (`options.linkSecret`), bound to
+ * this socket's `x-link-nonce` and `x-balancer-id`, then the `join`. `classify` gets the
+ * connection (`token`, `room`, `headers`, `options`) for that; `ping` needs the token and room,
+ * since every link envelope carries them (INTERFACE.md, Changes).
  */
 export const directClient = {
   path: '/link',
-  hello(token, room) {
-    return [JSON.stringify({ type: 'join', token, room, id: linkConnectionId(token) })];
+  hello() {
+    return [];
   },
-  classify: classifyLink,
+  classify(text, conn) {
+    if (!text.startsWith(LINK_INIT)) return classifyLink(text);
+    const init = JSON.parse(text);
+    const proof = linkProof(conn.options.linkSecret, 'balancer', {
+      balancerNonce: conn.headers['x-link-nonce'],
+      monolithNonce: init.nonce,
+      balancerId: conn.headers['x-balancer-id'],
+      monolithId: init.id,
+    });
+    const join = { type: 'join', token: conn.token, room: conn.room, id: linkConnectionId(conn.token) };
+    return { kind: 'reply', frames: [JSON.stringify({ type: 'hello', token: proof }), JSON.stringify(join)] };
+  },
   ping(id, token, room) {
     if (typeof token !== 'string') throw new Error('directClient.ping(id, token, room): the link envelope needs the connection token and room');
     return `{"type":"message","token":${JSON.stringify(token)},"room":${JSON.stringify(room)},"id":${JSON.stringify(linkConnectionId(token))},"message":{"event":"ping","_id":${id}}}`;
@@ -49,6 +71,9 @@ export default {
       LINK_PORT: String(linkPort),
       MONOLITH_ID: 'bench-m1',
       REDIS_URL: redisUrl,
+      HISTORY_ROOM_SIZE: String(ROOM_HISTORY.size),
+      HISTORY_ROOM_TTL_S: String(ROOM_HISTORY.ttlMs / 1000),
+      HISTORY_WINDOW: String(WINDOW),
       // The request/response scenarios send far more than an interactive user would.
       INTERPRET_RATE: '1000000',
       INTERPRET_BURST: '1000000',
@@ -93,8 +118,16 @@ export default {
     }
 
     const { httpPort, linkPort } = monolith.info;
-    // README, bus formats: `room:<room>` carries `{"event","data"}` to every member of the room.
-    const publisher = redisPublisher(redisUrl, (room) => `room:${room}`);
+    // History on: what the monolith stores for its own room publications; off: size 0, as
+    // HISTORY_ROOM_SIZE=0 would publish (positions assigned, nothing stored).
+    let history = true;
+    let publisher;
+    try {
+      publisher = await streamPublisher(redisUrl, () => (history ? ROOM_HISTORY : { size: 0, ttlMs: ROOM_HISTORY.ttlMs }));
+    } catch (err) {
+      await killAll(servers);
+      throw err;
+    }
     const processes = () => servers.map((s) => ({ role: s.role, pid: s.pid }));
 
     return {
@@ -104,23 +137,31 @@ export default {
       },
       direct: {
         url: `ws://${host}:${linkPort}/link`,
-        headers: { authorization: `Bearer ${linkSecret}`, 'x-link-nonce': randomBytes(12).toString('hex'), 'x-balancer-id': 'bench-direct' },
+        headers: { 'x-link-nonce': randomBytes(12).toString('hex'), 'x-balancer-id': 'bench-direct' },
         client: directClient,
+        options: { linkSecret },
       },
-      publish: (room, payloadString) => publisher.publish(room, payloadString),
+      publish: (room, payloadString) => publisher.publish(`room:${room}`, payloadString),
+      setHistory(on) {
+        history = on;
+      },
+      /** The room history policy publications get now, and the monolith's window. */
+      history: () => ({ size: history ? ROOM_HISTORY.size : 0, ttlMs: ROOM_HISTORY.ttlMs, window: WINDOW }),
       async gc() {
         await Promise.all(servers.map((s) => s.gc()));
       },
-      async restart(role) {
+      async restart(role, { whileDown } = {}) {
         if (role === 'balancer') {
           const old = balancerProcs[0];
           await old.kill();
+          await whileDown?.();
           const b = await startServerRetrying({ role: 'balancer', script: BALANCER, env: balancerEnv(0, old.info.port, linkPort), readyName: 'balancer' });
           balancerProcs[0] = b;
           servers[servers.indexOf(old)] = b;
           await balancerReady(b);
         } else if (role === 'monolith') {
           await monolith.kill();
+          await whileDown?.();
           const m = await startServerRetrying({ role: 'monolith', script: MONOLITH, env: monolithEnv(httpPort, linkPort), readyName: 'monolith' });
           servers[servers.indexOf(monolith)] = m;
           monolith = m;

@@ -3,8 +3,8 @@
  * print their `{"ready":...}` line, killed by pid. Every live child is also killed when this
  * process exits, so an orchestrator that crashes leaves nothing behind.
  */
-import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
 export const rootDir = dirname(benchDir);
 const gcHook = join(benchDir, 'gc-hook.cjs');
+// BENCH_ECHO_SERVERS=1 copies every server output line to our stderr, prefixed with its role and pid.
+const echo = process.env.BENCH_ECHO_SERVERS === '1';
 
 const live = new Set();
 process.on('exit', () => {
@@ -20,7 +22,8 @@ process.on('exit', () => {
 
 /** One started server process: its ready line (`info`), stdout line waiters, stderr tail. */
 export class ServerProcess {
-  constructor(role, child) {
+  /** @param {((line: string, stream: 'stdout' | 'stderr') => void) | undefined} onLine sees every output line */
+  constructor(role, child, onLine) {
     this.role = role;
     this.child = child;
     this.pid = child.pid;
@@ -30,9 +33,13 @@ export class ServerProcess {
     this.stderrTail = [];
     live.add(this);
     createInterface({ input: child.stdout }).on('line', (line) => {
+      if (echo) process.stderr.write(`[${role} ${this.pid}] ${line}\n`);
+      onLine?.(line, 'stdout');
       for (const w of this.waiters) if (w.test(line)) w.resolve(line);
     });
     createInterface({ input: child.stderr }).on('line', (line) => {
+      if (echo) process.stderr.write(`[${role} ${this.pid} stderr] ${line}\n`);
+      onLine?.(line, 'stderr');
       this.stderrTail.push(line);
       if (this.stderrTail.length > 20) this.stderrTail.shift();
     });
@@ -84,13 +91,13 @@ export class ServerProcess {
  * Starts `node --expose-gc --require bench/gc-hook.cjs <script>` with `env` added to ours and
  * resolves once it prints `{"ready":"<readyName>",...}` (parsed into `info`).
  */
-export async function startServer({ role, script, env, readyName, timeoutMs = 20_000 }) {
+export async function startServer({ role, script, env, readyName, timeoutMs = 20_000, onLine }) {
   const child = spawn(process.execPath, ['--expose-gc', '--require', gcHook, script], {
     cwd: rootDir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const server = new ServerProcess(role, child);
+  const server = new ServerProcess(role, child, onLine);
   const prefix = `{"ready":${JSON.stringify(readyName)}`;
   try {
     server.info = JSON.parse(await server.waitLine((line) => line.startsWith(prefix), timeoutMs, 'ready line'));
@@ -172,4 +179,66 @@ export const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Kills every process in `servers` (in parallel) and waits until all are gone. */
 export function killAll(servers) {
   return Promise.all(servers.map((s) => s.kill()));
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released: a start-up race is possible, and retried by callers that bind fixed ports). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A redis-server on a free port of 127.0.0.1, without persistence; resolves once it accepts
+ * clients with `{ url, port, pid, stop() }` (stop: SIGTERM, SIGKILL after 3 s, by pid).
+ */
+export async function startRedisServer({ maxclients = 10_000, timeoutMs = 10_000 } = {}) {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', String(maxclients)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  let timer;
+  try {
+    await new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`redis-server not ready within ${timeoutMs} ms`)), timeoutMs);
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line.includes('Ready to accept connections')) resolve();
+      });
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid, stop };
+}
+
+/**
+ * The commit the built processes come from, and the files that differed from it (outside
+ * bench/): dist/ is built from the work tree, so a figure names what it measured.
+ */
+export function sourceState() {
+  try {
+    const git = (...a) => execFileSync('git', a, { cwd: rootDir, encoding: 'utf8', timeout: 5000 }).trimEnd();
+    const changed = git('status', '--porcelain', '--', '.', ':(exclude)bench').split('\n').filter(Boolean).map((l) => l.slice(3));
+    return { commit: git('rev-parse', '--short', 'HEAD'), changedOutsideBench: changed };
+  } catch (err) {
+    return { commit: null, error: err.message };
+  }
 }

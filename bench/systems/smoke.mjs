@@ -59,8 +59,12 @@ function withTimeout(promise, what, ms = TIMEOUT_MS) {
 
 /** A raw websocket client driven only by the adapter's client object, as the load generator does. */
 class Client {
-  constructor(url, client, headers) {
+  constructor(url, client, headers = {}, options = {}) {
     this.client = client;
+    // What the adapter client's classify(text, conn) may read (INTERFACE.md).
+    this.headers = headers;
+    this.options = options;
+    this.room = room;
     this.frames = [];
     this.waiters = [];
     this.closed = false;
@@ -71,7 +75,7 @@ class Client {
     this.ws.once('open', () => this.ws._socket.prependOnceListener('end', () => this.ws._socket.resetAndDestroy()));
     this.opened.catch(() => {});
     this.ws.on('message', (data) => {
-      const c = client.classify(data.toString());
+      const c = client.classify(data.toString(), this);
       if (c.kind === 'reply') for (const f of c.frames) this.ws.send(f);
       this.frames.push(c);
       for (const w of [...this.waiters]) if (w.test(c)) w.resolve(c);
@@ -183,9 +187,9 @@ async function smoke(name) {
     notes.push(`restart ${role} in ${restartMs.toFixed(0)} ms (${onFirst.length} dropped, new client ok)`);
 
     if (handle.direct) {
-      const { url, headers, client } = handle.direct;
+      const { url, headers, client, options } = handle.direct;
       if (!Object.values(await import(pathToFileURL(join(here, `${name}.mjs`)).href)).includes(client)) throw new Error('direct.client is not a module export');
-      const direct = new Client(url, client, headers);
+      const direct = new Client(url, client, headers, options);
       clients.push(direct);
       await direct.hello();
       notes.push(`direct ping ${(await pingOnce(direct, 9)).toFixed(1)} ms`);

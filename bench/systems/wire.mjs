@@ -36,11 +36,14 @@ function classifyJson(text, at) {
   return OTHER;
 }
 
-/** The gateway's client protocol: `auth` first frame, `{"event":"ping","_id":n}` round trips. */
+/**
+ * The gateway's client protocol: `auth` first frame (with `since`, the positions a reconnecting
+ * client holds, when given), `{"event":"ping","_id":n}` round trips.
+ */
 export const jsonClient = {
   path: '/ws',
-  hello(token, room) {
-    return [JSON.stringify({ action: 'auth', token, room })];
+  hello(token, room, since) {
+    return [JSON.stringify(since ? { action: 'auth', token, room, since } : { action: 'auth', token, room })];
   },
   classify(text) {
     return classifyJson(text, 0);
