@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, StreamPositions, type Gateway, type Recovery, type SocketLike } from '../../client/src/index.js';
-import { waitFor } from '../harness/wait.js';
+import { connect, StreamPositions, type Gateway, type Recovery, type SocketLike } from './index.js';
+import { waitFor } from '../../testing/wait.js';
 
 /**
  * The SDK's stream positions, duplicate drop and resubscription (README "Client SDK"), against
- * a fake socket: no process, every frame the server would send is written here. (A unit test;
- * it lives in e2e/tests because the unit project's include does not list client/ yet.)
+ * a fake socket: no process, every frame the server would send is written here.
  */
 
 type Frame = Record<string, unknown> & { event?: string; action?: string; _id?: number; data?: Record<string, unknown> };
