@@ -15,17 +15,16 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { mintToken, parseReadyLine } from '@gateway/protocol/node';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, 'e2e', 'package.json'));
 const WebSocket = require('ws');
-const { SignJWT } = await import(require.resolve('jose'));
 const SPECTATORS = Number(process.argv[2] ?? 1000);
 const SEARCHES = Number(process.argv[3] ?? 2000);
 const WRITES = Number(process.argv[4] ?? 100);
 const GUILD = '1234567890';
 const env = { ...process.env, JWT_SECRET: 'bench-jwt-secret-0123456789abcdef', LINK_SECRET: 'bench-link-secret-0123456789', LOG_LEVEL: 'warn' };
-const key = new TextEncoder().encode(env.JWT_SECRET);
 const children = [];
 
 const freePort = () => new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
@@ -38,9 +37,9 @@ function start(args, extra, readyTest) {
   children.push(child);
   return new Promise((resolve) => createInterface({ input: child.stdout }).on('line', (line) => { const r = readyTest(line); if (r) resolve({ child, ...r }); }));
 }
-const jsonReady = (name) => (line) => { try { const m = JSON.parse(line); return m.ready === name ? m : undefined; } catch { return undefined; } };
+const jsonReady = (name) => (line) => parseReadyLine(line, name);
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
-const token = (sub, extra = {}) => new SignJWT({ guilds: { [GUILD]: 0x207 }, ...extra }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('1h').sign(key);
+const token = (sub, extra = {}) => mintToken({ sub, guilds: { [GUILD]: 0x207 }, ...extra }, { secret: env.JWT_SECRET, ttlSeconds: 3600 });
 
 try {
   const redisPort = await freePort();

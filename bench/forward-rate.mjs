@@ -13,11 +13,11 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { mintToken, parseReadyLine } from '@gateway/protocol/node';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, 'e2e', 'package.json'));
 const WebSocket = require('ws');
-const { SignJWT } = await import(require.resolve('jose'));
 
 const CLIENTS = Number(process.argv[2] ?? 50);
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -28,10 +28,8 @@ function start(script, extra, name) {
   const child = spawn(process.execPath, [...profile, join(root, script)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line);
-        if (msg.ready === name) resolve({ child, ...msg });
-      } catch {}
+      const msg = parseReadyLine(line, name);
+      if (msg) resolve({ child, ...msg });
     });
   });
 }
@@ -49,13 +47,12 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 50));
 }
 
-const key = new TextEncoder().encode(env.JWT_SECRET);
 let count = 0;
 let running = true;
 const sockets = [];
 await Promise.all(
   Array.from({ length: CLIENTS }, async (_, i) => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`bench-${i}`).setExpirationTime('1h').sign(key);
+    const token = await mintToken({ sub: `bench-${i}` }, { secret: env.JWT_SECRET, ttlSeconds: 3600 });
     const ws = new WebSocket(`ws://127.0.0.1:${bal.port}/ws`);
     sockets.push(ws);
     await new Promise((resolve) => {

@@ -10,28 +10,27 @@
  * token carries guild 1234567890 with ADMINISTRATOR | VIEW_PUBLIC_LOGS | VIEW_PRIVATE_LOGS |
  * MANAGE_SETTINGS (0x207) and expires in 24 hours. Never use the dev secret in production.
  */
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEV_JWT_SECRET } from './dev-env.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 
-/** jose is a dependency of the monolith, not of the root: resolve it from there. */
-async function loadJose() {
-  const require = createRequire(join(root, 'monolith', 'package.json'));
-  return import(pathToFileURL(require.resolve('jose')).href);
+/**
+ * The protocol's one minting helper, from its build (loaded on first use: scripts/run.mjs imports
+ * this file before it builds).
+ */
+async function loadMint() {
+  const built = join(root, 'protocol', 'dist', 'node.js');
+  if (!existsSync(built)) throw new Error('protocol/dist is missing: run `npm run build` first');
+  return (await import(pathToFileURL(built).href)).mintToken;
 }
 
 /** Builds and signs the token; exported for scripts/dev-token.test.ts. */
 export async function devToken({ sub = 'demo', name = sub, secret = DEV_JWT_SECRET, admin = false } = {}) {
-  const { SignJWT } = await loadJose();
-  return new SignJWT({ name, guilds: { '1234567890': 0x207 }, ...(admin ? { admin: true } : {}) })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime('24h')
-    .sign(new TextEncoder().encode(secret));
+  const mintToken = await loadMint();
+  return mintToken({ sub, name, guilds: { '1234567890': 0x207 }, ...(admin ? { admin: true } : {}) }, { secret, ttlSeconds: 24 * 3600 });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

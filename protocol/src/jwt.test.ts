@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, UnsecuredJWT, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { readConfig, jwtSpec } from './config-schema.js';
-import { canonicalSignature, createVerifier, verifierFromConfig } from './jwt.js';
+import { canonicalSignature, createVerifier, mintToken, verifierFromConfig } from './jwt.js';
 
 const secret = 'unit-test-secret-0123456789abcdef';
 const key = new TextEncoder().encode(secret);
@@ -133,5 +133,16 @@ describe('createVerifier hygiene rules', () => {
     expect(await fromConfig(await hs({}, { sub: '1', exp: now() + 60 }))).toMatchObject({ ok: true });
     expect(await fromConfig(await hs({}, { sub: '1', iat: now() + 2, exp: now() + 60 }))).toMatchObject({ ok: false, reason: 'not_yet_valid' });
     expect(readConfig(jwtSpec, { JWT_SECRET: secret })).toMatchObject({ JWT_MAX_LIFETIME_S: 86400, JWT_CLOCK_TOLERANCE_S: 5 });
+  });
+});
+
+describe('mintToken', () => {
+  it('mints an HS256 token with the claims, iat and exp exactly ttlSeconds apart, that the verifier accepts', async () => {
+    const token = await mintToken({ sub: '42', name: 'Ann', admin: true }, { secret, ttlSeconds: 86_400, issuer: 'i', audience: 'a', now: () => Date.now() - 500 });
+    const { payload, protectedHeader } = await jwtVerify(token, key, { algorithms: ['HS256'] });
+    expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(payload).toMatchObject({ sub: '42', name: 'Ann', admin: true, iss: 'i', aud: 'a' });
+    expect(payload.exp! - payload.iat!).toBe(86_400);
+    expect(await createVerifier({ secret, issuer: 'i', audience: 'a', maxLifetimeS: 86_400 })(token)).toMatchObject({ ok: true, subject: '42' });
   });
 });

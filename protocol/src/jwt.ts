@@ -149,13 +149,33 @@ export function verifierFromConfig(config: JwtConfig): (token: string) => Promis
   });
 }
 
+export interface MintOptions {
+  /** The HS256 secret (at least 32 bytes in production; `JWT_SECRET`). */
+  secret: string;
+  /** Lifetime: `iat` is now and `exp` now + this, read from one clock reading. */
+  ttlSeconds: number;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  /** Milliseconds since the epoch; `Date.now` by default. */
+  now?: () => number;
+}
+
+/**
+ * The one way this project mints a token (STYLE 13): HS256, `typ: JWT`, the caller's claims
+ * (`sub` among them when there is one) with `iat` and `exp` from a single clock reading, so the
+ * lifetime is exactly `ttlSeconds` (the verifier checks it against JWT_MAX_LIFETIME_S).
+ * Used by the monolith's token endpoints, the dev token script and the benchmarks; tests that
+ * need a token the verifier must refuse build it by hand (testing/tokens.ts).
+ */
+export function mintToken(claims: Record<string, unknown>, opts: MintOptions): Promise<string> {
+  const iat = Math.floor((opts.now ?? Date.now)() / 1000);
+  const jwt = new SignJWT({ ...claims, iat, exp: iat + opts.ttlSeconds }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' });
+  if (opts.issuer) jwt.setIssuer(opts.issuer);
+  if (opts.audience) jwt.setAudience(opts.audience);
+  return jwt.sign(new TextEncoder().encode(opts.secret));
+}
+
 /** Mints HS256 tokens (the monolith's token endpoints; needs JWT_SECRET). */
 export function createSigner(secret: string, opts: { issuer?: string | undefined; audience?: string | undefined } = {}) {
-  const key = new TextEncoder().encode(secret);
-  return (claims: Record<string, unknown>, ttlSeconds: number): Promise<string> => {
-    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(`${ttlSeconds}s`);
-    if (opts.issuer) jwt.setIssuer(opts.issuer);
-    if (opts.audience) jwt.setAudience(opts.audience);
-    return jwt.sign(key);
-  };
+  return (claims: Record<string, unknown>, ttlSeconds: number): Promise<string> => mintToken(claims, { secret, ttlSeconds, ...opts });
 }
