@@ -11,9 +11,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEV_JWT_SECRET, DEV_LINK_SECRET } from './dev-env.mjs';
-import { startWebServer } from './serve-web.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const PNPM = 'pnpm@10.20.0';
@@ -58,8 +57,11 @@ function test(args) {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-/** A child service whose stdout is echoed with a prefix and scanned for its `{"ready":..}` line. */
-function startService(name, script, env, onReady) {
+/**
+ * A child service whose stdout is echoed with a prefix and scanned for its ready line (read by
+ * the protocol's parseReadyLine, the reader of what the services' announceReady writes).
+ */
+function startService(name, script, env, onReady, parseReadyLine) {
   // detached: the child gets its own process group, so a terminal Ctrl-C reaches it once, by our
   // forwarding below, instead of twice.
   const child = spawn(process.execPath, [join(root, script)], {
@@ -70,18 +72,16 @@ function startService(name, script, env, onReady) {
   });
   createInterface({ input: child.stdout }).on('line', (line) => {
     process.stdout.write(`[${name}] ${line}\n`);
-    if (!line.startsWith('{')) return;
-    try {
-      const msg = JSON.parse(line);
-      if (msg && msg.ready === name) onReady(msg);
-    } catch {
-      // not a JSON line: already echoed
-    }
+    const ready = parseReadyLine(line, name);
+    if (ready) onReady(ready);
   });
   return child;
 }
 
-function start() {
+/** Loaded after the build: the protocol's dist does not exist before it on a fresh checkout. */
+async function start() {
+  const { parseReadyLine } = await import(pathToFileURL(join(root, 'protocol', 'dist', 'node.js')).href);
+  const { startWebServer } = await import('./serve-web.mjs');
   const base = { ...process.env };
   const shared = {
     JWT_SECRET: base.JWT_SECRET ?? DEV_JWT_SECRET,
@@ -169,7 +169,7 @@ function start() {
     ['monolith', 'monolith/dist/main.js', monolithEnv],
     ['balancer', 'balancer/dist/main.js', balancerEnv],
   ]) {
-    const child = startService(name, script, env, onReady(name));
+    const child = startService(name, script, env, onReady(name), parseReadyLine);
     children.set(name, child);
     child.on('exit', onExit(name));
   }
@@ -198,7 +198,7 @@ switch (command) {
     break;
   case 'start':
     installAndBuild();
-    start();
+    await start();
     break;
   case 'bench': {
     installAndBuild();

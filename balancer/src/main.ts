@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createLog, loadOrExit } from '@gateway/protocol/node';
+import { announceReady, createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { createBalancer } from './server.js';
 
@@ -8,8 +8,7 @@ const log = createLog('balancer', config.LOG_LEVEL);
 const balancer = createBalancer(config, log);
 const { port, adminPort } = await balancer.listen();
 log.info('balancer listening', { id: config.BALANCER_ID, host: config.BALANCER_HOST, port, adminHost: config.ADMIN_HOST, adminPort });
-// A machine-readable line for process supervisors and the e2e harness.
-process.stdout.write(JSON.stringify({ ready: 'balancer', id: config.BALANCER_ID, port, adminPort }) + '\n');
+announceReady('balancer', { id: config.BALANCER_ID, port, adminPort });
 
 process.on('SIGTERM', () => {
   log.info('SIGTERM: draining', { windowMs: config.DRAIN_WINDOW_MS });

@@ -4,8 +4,8 @@
  * gateway's pattern, and a welcome of the same shape and size as the gateway's.
  */
 import { jwtVerify } from 'jose';
-
-const ROOM = /^[A-Za-z0-9][A-Za-z0-9:_.-]{0,127}$/;
+import { isPrivateRoom, isRoomName } from '@gateway/protocol';
+import { announceReady } from '@gateway/protocol/node';
 
 /** Reads the peers' settings once (the only place a peer reads `process.env`). */
 export function peerConfig(name, env = process.env) {
@@ -33,7 +33,7 @@ export function createVerifier(secret) {
 }
 
 export function validRoom(room) {
-  return typeof room === 'string' && ROOM.test(room) && !room.startsWith('user:') && !room.startsWith('guest:');
+  return isRoomName(room) && !isPrivateRoom(room);
 }
 
 /** The gateway's welcome `data` (connection id, room, user, permissions, serving process). */
@@ -47,9 +47,9 @@ export function welcomeData(id, room, claims, server) {
   };
 }
 
-/** Prints the machine-readable ready line the adapters wait for. */
+/** Prints the machine-readable ready line the adapters wait for (the gateway services' format). */
 export function announce(name, port) {
-  process.stdout.write(JSON.stringify({ ready: name, port }) + '\n');
+  announceReady(name, { port });
 }
 
 /** Exits on SIGINT/SIGTERM (adapters normally SIGKILL; this is for runs by hand). */

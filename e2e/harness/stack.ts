@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { parseReadyLine } from '@gateway/protocol/node';
 import { spawnProc, type ExitStatus, type Proc } from './processes.js';
 import { startRedis, type RedisHandle } from './redis.js';
 import { JWT_SECRET } from './tokens.js';
@@ -78,16 +79,8 @@ function buildEnv(base: Record<string, string>, env: Record<string, string> = {}
   return out;
 }
 
-function readyLine<T>(kind: string) {
-  return (line: { stream: string; text: string }): T | undefined => {
-    if (line.stream !== 'stdout' || !line.text.startsWith('{')) return undefined;
-    try {
-      const parsed = JSON.parse(line.text) as { ready?: string } & T;
-      return parsed.ready === kind ? parsed : undefined;
-    } catch {
-      return undefined;
-    }
-  };
+function readyLine<S extends 'balancer' | 'monolith'>(service: S) {
+  return (line: { stream: string; text: string }) => (line.stream === 'stdout' ? parseReadyLine(line.text, service) : undefined);
 }
 
 export async function startMonolith(opts: MonolithOptions = {}): Promise<MonolithHandle> {
@@ -110,7 +103,7 @@ export async function startMonolith(opts: MonolithOptions = {}): Promise<Monolit
     opts.omit,
   );
   const proc = spawnProc(`monolith ${id}`, process.execPath, [MONOLITH_MAIN], env, ROOT);
-  const ready = await proc.waitForLine(readyLine<{ id: string; httpPort: number; linkPort: number }>('monolith'), READY_TIMEOUT_MS, 'ready line');
+  const ready = await proc.waitForLine(readyLine('monolith'), READY_TIMEOUT_MS, 'ready line');
   const http = `http://127.0.0.1:${ready.httpPort}`;
   return {
     proc,
@@ -166,7 +159,7 @@ export async function startBalancer(opts: BalancerOptions): Promise<BalancerHand
     opts.omit,
   );
   const proc = spawnProc(`balancer ${id}`, process.execPath, [BALANCER_MAIN], env, ROOT);
-  const ready = await proc.waitForLine(readyLine<{ id: string; port: number; adminPort: number }>('balancer'), READY_TIMEOUT_MS, 'ready line');
+  const ready = await proc.waitForLine(readyLine('balancer'), READY_TIMEOUT_MS, 'ready line');
   const http = `http://127.0.0.1:${ready.port}`;
   const admin = `http://127.0.0.1:${ready.adminPort}`;
   const handle: BalancerHandle = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createLog, loadOrExit } from '@gateway/protocol/node';
+import { announceReady, createLog, loadOrExit } from '@gateway/protocol/node';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { loadFixture } from './store/fixture.js';
@@ -22,8 +22,7 @@ const registry = config.REGISTRY_ADDRESS
   : undefined;
 registry?.start();
 log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, broker: config.REDIS_URL ? 'redis' : 'embedded' });
-// A machine-readable line for process supervisors and the e2e harness.
-process.stdout.write(JSON.stringify({ ready: 'monolith', id: config.MONOLITH_ID, httpPort, linkPort }) + '\n');
+announceReady('monolith', { id: config.MONOLITH_ID, httpPort, linkPort });
 
 process.on('SIGTERM', () => {
   log.info('SIGTERM: draining', { timeoutMs: config.DRAIN_TIMEOUT_MS });

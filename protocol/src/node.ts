@@ -5,3 +5,4 @@ export * from './log.js';
 export * from './source-key.js';
 export * from './link-tls.js';
 export * from './link-writer.js';
+export * from './ready-line.js';
