@@ -23,6 +23,8 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// Built by `npm run build` (scripts/run.mjs imports this file only after building).
+import { ErrorCode, errorBody, isSnowflake } from '../protocol/dist/codes.js';
 import { DEV_JWT_SECRET } from './dev-env.mjs';
 import { devToken } from './dev-token.mjs';
 
@@ -46,8 +48,6 @@ const MOUNTS = [
   ['/client/', join(root, 'client', 'dist')],
   ['/protocol/', join(root, 'protocol', 'dist')],
 ];
-
-const SNOWFLAKE = /^\d{1,20}$/;
 
 /** The file a GET path names, or undefined (unknown prefix, traversal, NUL). */
 export function resolveStatic(pathname) {
@@ -130,11 +130,11 @@ export async function startWebServer({
       if (route === 'PUT /demo/auto-response') {
         const body = await readJson(req);
         const { guild_id: guild, id, trigger, response } = body;
-        if (typeof guild !== 'string' || !SNOWFLAKE.test(guild) || typeof id !== 'string' || !SNOWFLAKE.test(id)) {
-          return send(res, 400, { error: 'guild_id and id must be snowflakes (digits)' });
+        if (!isSnowflake(guild) || !isSnowflake(id)) {
+          return send(res, 400, errorBody(ErrorCode.BAD_REQUEST, 'guild_id and id must be snowflakes (digits)'));
         }
         if (typeof trigger !== 'string' || !trigger.trim() || typeof response !== 'string' || !response.trim()) {
-          return send(res, 400, { error: 'trigger and response must be non-empty strings' });
+          return send(res, 400, errorBody(ErrorCode.BAD_REQUEST, 'trigger and response must be non-empty strings'));
         }
         const upstream = await fetch(`${monolithHttp}/api/guilds/${guild}/pools/autoResponse/${id}`, {
           method: 'PUT',
@@ -143,14 +143,14 @@ export async function startWebServer({
         });
         return relay(res, upstream);
       }
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, errorBody(ErrorCode.BAD_REQUEST, 'method not allowed'));
       const file = resolveStatic(url.pathname);
-      if (!file) return send(res, 404, { error: 'not found' });
+      if (!file) return send(res, 404, errorBody(ErrorCode.NOT_FOUND, 'not found'));
       let data;
       try {
         data = await readFile(file);
       } catch {
-        return send(res, 404, { error: 'not found' });
+        return send(res, 404, errorBody(ErrorCode.NOT_FOUND, 'not found'));
       }
       res.writeHead(200, {
         'content-type': MIME[extname(file)] ?? 'application/octet-stream',

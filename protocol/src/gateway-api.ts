@@ -1,12 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Since } from './streams.js';
+import { SNOWFLAKE_PATTERN } from './ids.js';
 import { compile } from './validate.js';
 
 /**
  * The gateway API's request payloads and pushes (DESIGN §5, seeds 000-002). Ids of guilds,
  * users and other entities are strings of digits: snowflakes exceed 2^53.
  */
-const Snowflake = Type.String({ pattern: '^[0-9]{1,20}$' });
+const Snowflake = Type.String({ pattern: SNOWFLAKE_PATTERN });
 
 export const POOL_TYPES = ['member', 'channel', 'role', 'user', 'customEmoji', 'guild', 'autoResponse', 'settingValue'] as const;
 export type PoolType = (typeof POOL_TYPES)[number];
@@ -118,6 +119,3 @@ export const guildChannel = (guildId: string) => `guild:${guildId}`;
 export const guildLogsChannel = (guildId: string) => `guild:${guildId}:logs`;
 export const guildPrivateLogsChannel = (guildId: string) => `guild:${guildId}:logs:private`;
 
-/** Bus topics (seed 001 "MQ topics"); payload formats in the README. */
-export const guildTopic = (guildId: string) => guildId;
-export const guildLogsTopic = (guildId: string) => `${guildId}_logs`;

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { SNOWFLAKE_PATTERN } from './ids.js';
 import { compile } from './validate.js';
 
 /** Permission bits carried per guild in the token's `guilds` claim (DESIGN §5). */
@@ -21,7 +22,7 @@ export const TokenClaims = Type.Object({
   guest: Type.Optional(Type.Boolean()),
   admin: Type.Optional(Type.Boolean()),
   guilds: Type.Optional(
-    Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.Integer({ minimum: 0 }), { additionalProperties: false, maxProperties: 500 }),
+    Type.Record(Type.String({ pattern: SNOWFLAKE_PATTERN }), Type.Integer({ minimum: 0 }), { additionalProperties: false, maxProperties: 500 }),
   ),
   rooms: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
   /** A backend service (HTTP publishing endpoints), not a person. */

@@ -1,8 +1,5 @@
-/** Branded identifiers: a plain string cannot be passed where one of these is expected. */
-export type ConnectionId = string & { readonly __brand: 'ConnectionId' };
+/** A room name that passed `isRoomName`: a plain string cannot be passed where one is expected. */
 export type RoomName = string & { readonly __brand: 'RoomName' };
-export type MonolithId = string & { readonly __brand: 'MonolithId' };
-export type ChannelName = string & { readonly __brand: 'ChannelName' };
 
 /**
  * Room names are also uWS topic names on the balancer. They may not contain `/`, which is
@@ -13,6 +10,18 @@ const roomRe = new RegExp(ROOM_PATTERN);
 
 export function isRoomName(value: unknown): value is RoomName {
   return typeof value === 'string' && roomRe.test(value);
+}
+
+/**
+ * A Discord-style snowflake id (guilds, entities, log entries, users in paths): 1-20 decimal
+ * digits. The one pattern the schemas, the HTTP routes and the dashboard's server all check.
+ */
+export const SNOWFLAKE_DIGITS = '[0-9]{1,20}';
+export const SNOWFLAKE_PATTERN = `^${SNOWFLAKE_DIGITS}$`;
+const snowflakeRe = new RegExp(SNOWFLAKE_PATTERN);
+
+export function isSnowflake(value: unknown): value is string {
+  return typeof value === 'string' && snowflakeRe.test(value);
 }
 
 /** Private rooms, `user:<sub>` and `guest:<jti>`, may only be entered by their own subject. */

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { SNOWFLAKE_DIGITS } from './ids.js';
 import { compile } from './validate.js';
 
 /**
@@ -51,6 +52,13 @@ export function roomStream(room: string): string {
 }
 export const guildStream = (guildId: string) => `guild:${guildId}`;
 export const guildLogsStream = (guildId: string) => `guild:${guildId}:logs`;
+const guildStreamRe = new RegExp(`^guild:(${SNOWFLAKE_DIGITS})(:logs)?$`);
+
+/** The guild of a `guildStream` or `guildLogsStream` name; undefined for any other stream. */
+export function parseGuildStream(stream: string): { guildId: string; logs: boolean } | undefined {
+  const m = guildStreamRe.exec(stream);
+  return m ? { guildId: m[1]!, logs: m[2] !== undefined } : undefined;
+}
 
 /**
  * Adds `stream`, `offset` and `epoch` to a serialized client message (`{"event":..}`) by

@@ -5,6 +5,7 @@ import {
   can,
   guildPrivateLogsChannel,
   inGuild,
+  parseGuildStream,
   roomStream,
   validateHistoryRequest,
   type TokenClaims,
@@ -13,7 +14,6 @@ import type { Hub } from '../hub/hub.js';
 import type { Conn } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
 
-const GUILD_STREAM = /^guild:([0-9]{1,20})(:logs)?$/;
 const DEFAULT_LIMIT = 100;
 
 /**
@@ -23,11 +23,11 @@ const DEFAULT_LIMIT = 100;
  */
 function access(conn: Conn, claims: TokenClaims, stream: string, hub: Hub): ((data: string) => boolean) | string {
   if (stream === roomStream(conn.room)) return () => true;
-  const m = GUILD_STREAM.exec(stream);
-  if (!m) return `stream ${stream} is not yours to read`;
-  const guildId = m[1]!;
+  const guild = parseGuildStream(stream);
+  if (!guild) return `stream ${stream} is not yours to read`;
+  const { guildId } = guild;
   if (!inGuild(claims, guildId)) return `guild ${guildId} is not in your token`;
-  if (!m[2]) return () => true;
+  if (!guild.logs) return () => true;
   if (!can(claims, guildId, Permission.VIEW_PUBLIC_LOGS)) return 'reading logs needs VIEW_PUBLIC_LOGS';
   if (can(claims, guildId, Permission.VIEW_PRIVATE_LOGS)) return () => true;
   const privateChannel = guildPrivateLogsChannel(guildId);

@@ -7,6 +7,7 @@ import {
   POOL_TYPES,
   guildLogsStream,
   guildStream,
+  isSnowflake,
   ownRoom,
   validateEntityBody,
   validateLogEntry,
@@ -17,8 +18,6 @@ import type { Hub } from '../hub/hub.js';
 import { publishFor } from './publish.js';
 import type { EntityStore } from '../store/store.js';
 import { service, type Verify } from './auth.js';
-
-const SNOWFLAKE = /^[0-9]{1,20}$/;
 
 /**
  * Backend writes that store and publish (DESIGN §6, §10): each answers 2xx only once the
@@ -32,7 +31,7 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; stor
   type PoolParams = { guild_id: string; type: string; id: string };
 
   const poolParams = (p: PoolParams): { type: PoolType; guildId: string | undefined } | string => {
-    if (!SNOWFLAKE.test(p.guild_id)) return 'guild_id must be a snowflake (digits)';
+    if (!isSnowflake(p.guild_id)) return 'guild_id must be a snowflake (digits)';
     if (!(POOL_TYPES as readonly string[]).includes(p.type)) return `unknown pool type ${p.type}`;
     if (p.id.length === 0 || p.id.length > 64) return 'invalid id';
     const type = p.type as PoolType;
