@@ -1,3 +1,5 @@
+import { parseMetrics } from '@gateway/protocol';
+
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
@@ -34,9 +36,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: number | WaitOp
 export async function metric(url: string, name: string): Promise<number> {
   const res = await fetch(url);
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
-  const text = await res.text();
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `)) return Number(line.slice(name.length + 1));
-  }
+  const sample = parseMetrics(await res.text(), name).find((s) => Object.keys(s.labels).length === 0);
+  if (sample) return sample.value;
   throw new Error(`metric ${name} not found at ${url}`);
 }

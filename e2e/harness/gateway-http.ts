@@ -1,3 +1,4 @@
+import { parseMetrics, type Sample } from '@gateway/protocol';
 import { adminToken } from './tokens.js';
 
 /** HTTP helpers for the monoliths' publishing API and for labelled Prometheus series. */
@@ -57,24 +58,13 @@ export async function putPool(monolith: HasHttp, guild: string, type: string, en
   return res.status;
 }
 
-export interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
+export type { Sample };
 
 /** Every sample of one metric (labelled or not) from a Prometheus text endpoint. */
 export async function metricSeries(http: string, name: string): Promise<Sample[]> {
   const res = await fetch(`${http}/metrics`);
   if (res.status !== 200) throw new Error(`GET ${http}/metrics: ${res.status}`);
-  const out: Sample[] = [];
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
+  return parseMetrics(await res.text(), name);
 }
 
 /** `GET /ready`: status and JSON body; status 0 when the port refuses the connection. */

@@ -68,3 +68,30 @@ export class Metrics {
     return f;
   }
 }
+
+/** One sample of a scraped metric. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+const sampleRe = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
+const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+/**
+ * Every sample of metric `name` in Prometheus text (what `Metrics.render` writes), labelled or
+ * not: the one reader for the e2e harness, the tests and the benchmarks. Comments are skipped.
+ */
+export function parseMetrics(text: string, name: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const m = sampleRe.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (m[2] ?? '').matchAll(labelRe)) {
+      labels[key!] = value!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    }
+    out.push({ labels, value: Number(m[3]) });
+  }
+  return out;
+}
