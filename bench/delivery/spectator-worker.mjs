@@ -22,7 +22,7 @@
  * Times are process.hrtime (CLOCK_MONOTONIC) in ms: comparable with the orchestrator's.
  */
 import { ApiEvent, ErrorCode, Permission, ServerEvent, fullJitter, guildLogsStream, guildStream, isTerminal } from '@gateway/protocol';
-import { SignJWT } from 'jose';
+import { mintToken } from '@gateway/protocol/node';
 import { localAddress } from '../loadgen/addresses.mjs';
 import { readPosition } from '../loadgen/positions.mjs';
 import { openWebSocket } from '../loadgen/rfc6455.mjs';
@@ -34,7 +34,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const RETRYABLE = new Set([ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMITED]);
 
-let jwtKey;
+let jwtSecret;
 let workerIndex = 0;
 /** @type {Spectator[]} */
 let clients = [];
@@ -261,19 +261,14 @@ class Spectator {
 }
 
 async function signToken(sub, guild) {
-  return new SignJWT({ name: sub, guilds: { [guild]: Permission.VIEW_PUBLIC_LOGS | Permission.VIEW_PRIVATE_LOGS } })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(jwtKey);
+  return mintToken({ sub, name: sub, guilds: { [guild]: Permission.VIEW_PUBLIC_LOGS | Permission.VIEW_PRIVATE_LOGS } }, { secret: jwtSecret, ttlSeconds: 2 * 3600 });
 }
 
 let prepared = [];
 
 const commands = {
-  init({ jwtSecret, index }) {
-    jwtKey = new TextEncoder().encode(jwtSecret);
+  init({ jwtSecret: secret, index }) {
+    jwtSecret = secret;
     workerIndex = index;
     return {};
   },

@@ -27,7 +27,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { SignJWT } from 'jose';
+import { fullJitter } from '@gateway/protocol';
+import { mintToken } from '@gateway/protocol/node';
 import { Histogram } from './histogram.mjs';
 import { localAddress } from './addresses.mjs';
 import { readPosition, replyPositions, sinceOf, step } from './positions.mjs';
@@ -37,7 +38,7 @@ const now = () => Number(process.hrtime.bigint());
 const CONNECT_ATTEMPTS = 8;
 
 let mod; // the system adapter module
-let jwtKey;
+let jwtSecret;
 /** @type {Map<string, Conn[]>} */
 const groups = new Map();
 let unexpectedCloses = {};
@@ -199,9 +200,9 @@ function onDelivery(c) {
   }
 }
 
-/** Full-jitter exponential back-off, as the client SDK does (DESIGN §4): random(0, min(cap, base·2^attempt)). */
+/** Full-jitter exponential back-off, as the client SDK does (DESIGN §4): the protocol's fullJitter. */
 function stormReconnect(conn) {
-  const delay = Math.random() * Math.min(storm.cap, storm.base * 2 ** conn.attempt);
+  const delay = fullJitter(conn.attempt, storm.base, storm.cap);
   setTimeout(async () => {
     if (conn.closing) return;
     storm.attempts++;
@@ -244,12 +245,7 @@ function connectOne(conn, timeoutMs) {
 async function signTokens(startIndex, count) {
   const tokens = new Array(count);
   for (let k = 0; k < count; k++) {
-    tokens[k] = await new SignJWT({ name: `bench ${startIndex + k}` })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(`bench-${startIndex + k}`)
-      .setIssuedAt()
-      .setExpirationTime('4h')
-      .sign(jwtKey);
+    tokens[k] = await mintToken({ sub: `bench-${startIndex + k}`, name: `bench ${startIndex + k}` }, { secret: jwtSecret, ttlSeconds: 4 * 3600 });
   }
   return tokens;
 }
@@ -262,9 +258,9 @@ function resolveClient(clientPath) {
 }
 
 const commands = {
-  async init({ systemPath, jwtSecret }) {
+  async init({ systemPath, jwtSecret: secret }) {
     mod = await import(pathToFileURL(systemPath).href);
-    jwtKey = new TextEncoder().encode(jwtSecret);
+    jwtSecret = secret;
     return {};
   },
 
@@ -323,7 +319,7 @@ const commands = {
           }
           failed++;
           failures[ok] = (failures[ok] ?? 0) + 1;
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
+          await new Promise((r) => setTimeout(r, fullJitter(attempt, 100, 2000)));
         }
       }
     };

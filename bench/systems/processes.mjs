@@ -8,6 +8,7 @@ import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { parseReadyLine } from '@gateway/protocol/node';
 
 export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
 export const rootDir = dirname(benchDir);
@@ -98,9 +99,8 @@ export async function startServer({ role, script, env, readyName, timeoutMs = 20
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const server = new ServerProcess(role, child, onLine);
-  const prefix = `{"ready":${JSON.stringify(readyName)}`;
   try {
-    server.info = JSON.parse(await server.waitLine((line) => line.startsWith(prefix), timeoutMs, 'ready line'));
+    server.info = parseReadyLine(await server.waitLine((line) => parseReadyLine(line, readyName) !== undefined, timeoutMs, 'ready line'), readyName);
   } catch (err) {
     await server.kill();
     throw err;

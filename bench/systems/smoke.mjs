@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
+import { mintToken } from '@gateway/protocol/node';
 import { Redis } from 'ioredis';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +26,6 @@ const host = '127.0.0.1';
 const jwtSecret = 'smoke-jwt-secret-0123456789abcdef';
 const room = 'bench-room';
 const TIMEOUT_MS = 10_000;
-const key = new TextEncoder().encode(jwtSecret);
 let clientCount = 0;
 
 function freePort() {
@@ -88,11 +87,7 @@ class Client {
   }
 
   async hello() {
-    this.token = await new SignJWT({ name: `smoke ${clientCount}` })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(`smoke-${clientCount++}`)
-      .setExpirationTime('1h')
-      .sign(key);
+    this.token = await mintToken({ sub: `smoke-${clientCount}`, name: `smoke ${clientCount++}` }, { secret: jwtSecret, ttlSeconds: 3600 });
     await withTimeout(this.opened, 'open');
     for (const f of this.client.hello(this.token, room)) this.ws.send(f);
     const welcome = await this.next((c) => c.kind === 'welcome', 'welcome');
