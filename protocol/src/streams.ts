@@ -27,7 +27,6 @@ export type StreamPosition = Static<typeof StreamPosition>;
 /** `since`: the last position a client holds per stream. */
 export const Since = Type.Record(StreamName, StreamPosition, { maxProperties: 16 });
 export type Since = Static<typeof Since>;
-export const validateSince = compile(Since);
 
 /** `recover {since}`: recovers the streams bound to the session (its room's, its user's). */
 export const RecoverRequest = Type.Object({ since: Since });
