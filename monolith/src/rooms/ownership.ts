@@ -1,4 +1,4 @@
-import { encodeM2B } from '@gateway/protocol';
+import { encodeM2B, redisRetryDelay } from '@gateway/protocol';
 import type { Log } from '@gateway/protocol/node';
 import type { EpochSource } from '../coordination/coordination.js';
 import type { LinkPeer, Links } from './links.js';
@@ -69,7 +69,7 @@ export class Ownership {
       (err: Error) => {
         if (this.claims.get(room) !== claim) return;
         if (attempt === 0) this.deps.log.warn('no epoch for room yet; routing stays by hashing, retrying', { room, err: err.message });
-        setTimeout(() => this.announce(claim, attempt + 1), Math.min(5000, 100 * 2 ** attempt)).unref();
+        setTimeout(() => this.announce(claim, attempt + 1), redisRetryDelay(attempt)).unref();
       },
     );
   }
