@@ -1,6 +1,6 @@
-import { ApiEvent, ErrorHuman, ServerEvent, type ErrorCodeValue } from '@gateway/protocol';
+import { ApiEvent } from '@gateway/protocol';
 
-/** What the balancer itself answers a client: reply frames and close reasons. */
+/** What the balancer itself answers a client: reply frames and close reasons (error frames: protocol errorFrame). */
 
 /** RFC 6455 caps a close reason at 123 bytes; cut on a character boundary. */
 export function closeReason(text: string): string {
@@ -16,9 +16,4 @@ export function closeReason(text: string): string {
 export function elevationResult(result: boolean, id: unknown): string {
   const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
   return JSON.stringify({ event: ApiEvent.REQUEST_ELEVATION, _id, data: { result } });
-}
-
-export function errorFrame(code: ErrorCodeValue, message: string, id: unknown): string {
-  const _id = typeof id === 'number' || typeof id === 'string' ? id : undefined;
-  return JSON.stringify({ event: ServerEvent.ERROR, _id, code, message, human: ErrorHuman[code] });
 }

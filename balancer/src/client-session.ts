@@ -4,6 +4,7 @@ import {
   CloseCode,
   CloseReason,
   ErrorCode,
+  errorFrame,
   frameDeeperThan,
   takeToken,
   ServerEvent,
@@ -24,7 +25,7 @@ import type { BalancerConfig } from './config.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
 import { dropChannels } from './channel-topics.js';
-import { closeReason, elevationResult, errorFrame } from './client-replies.js';
+import { closeReason, elevationResult } from './client-replies.js';
 import { chooseRoom } from './room-policy.js';
 import { SessionEvent as E, SessionState as S, transition, type SessionEvent, type SessionState } from './session-states.js';
 import type { WebSocket } from './uws.js';
