@@ -11,6 +11,7 @@ import {
   type Stack,
   type TestClient,
 } from '../harness/index.js';
+import { roomOn } from '../harness/placement.js';
 
 useHarness();
 
@@ -90,15 +91,8 @@ describe('room broadcast over 2 balancers × 2 monoliths with Redis', () => {
   });
 
   it('keeps two rooms on different monoliths apart, each reachable from both monoliths', async () => {
-    // Find two room names that hash to different monoliths.
-    const rooms = new Map<string, string>();
-    for (let i = 0; i < 32 && rooms.size < 2; i++) {
-      const room = uniq(`split${i}`);
-      const probe = await member(0, room, 'frame');
-      if (!rooms.has(probe.monolith)) rooms.set(probe.monolith, room);
-      probe.client.close();
-    }
-    expect(rooms.size).toBe(2);
+    // One room placed on each monolith (both balancers link both).
+    const rooms = new Map(stack.monoliths.map((m) => [m.id, roomOn(m, stack.monoliths, 'split')]));
     const [roomA, roomB] = [...rooms.values()] as [string, string];
     const ownerOf = (room: string) => stack.monoliths.find((m) => rooms.get(m.id) === room)!;
     const otherThan = (m: MonolithHandle) => stack.monoliths.find((x) => x !== m)!;

@@ -16,6 +16,7 @@ import {
   type RedisHandle,
 } from '../harness/index.js';
 import { logEntry } from '../harness/gateway-http.js';
+import { roomOn } from '../harness/placement.js';
 
 /**
  * The SDK's delivery recovery (README "Client SDK", DESIGN §10) against real processes: after
@@ -308,13 +309,8 @@ describe('client SDK recovery against real processes', () => {
       const balancer = await startBalancer({ monoliths: [m1, m2] });
       toStop.push(balancer, m1, m2, redis);
       const guild = newGuild();
-      let w: Watched | undefined;
-      for (let i = 0; i < 40 && !w; i++) {
-        const candidate = await watcher(balancer, { guild });
-        if ((candidate.c.welcome as { monolith?: string }).monolith === m1.id) w = candidate;
-        else candidate.c.close();
-      }
-      if (!w) throw new Error(`no room placed on ${m1.id}`);
+      const w = await watcher(balancer, { guild, room: roomOn(m1, [m1, m2], 'sdkrec') });
+      expect((w.c.welcome as { monolith?: string }).monolith).toBe(m1.id);
       const socket = sockets.at(-1)!;
       await w.c.spectate(guild, true);
       const acked: Ack[] = [];

@@ -15,6 +15,7 @@ import {
   type TestClient,
 } from '../harness/index.js';
 import { metricSeries, readyOf } from '../harness/gateway-http.js';
+import { roomOn } from '../harness/placement.js';
 
 useHarness();
 
@@ -36,14 +37,11 @@ async function join(balancer: BalancerHandle, room: string): Promise<{ c: TestCl
   return { c, monolith: String(welcome.data.monolith) };
 }
 
-/** Joins fresh rooms until one lands on `monolith` (rendezvous hashing over the linked ones). */
-async function clientOn(balancer: BalancerHandle, monolith: MonolithHandle): Promise<TestClient> {
-  for (let i = 0; i < 40; i++) {
-    const j = await join(balancer, uniq(`place${i}`));
-    if (j.monolith === monolith.id) return j.c;
-    j.c.close();
-  }
-  throw new Error(`no new room was placed on ${monolith.id}`);
+/** A client in a fresh room that the balancer, linked to `linked`, places on `monolith`. */
+async function clientOn(balancer: BalancerHandle, monolith: MonolithHandle, linked: MonolithHandle[]): Promise<TestClient> {
+  const j = await join(balancer, roomOn(monolith, linked, 'place'));
+  expect(j.monolith).toBe(monolith.id);
+  return j.c;
 }
 
 describe('Redis registry discovery (MONOLITH_REGISTRY)', () => {
@@ -78,7 +76,7 @@ describe('Redis registry discovery (MONOLITH_REGISTRY)', () => {
     const m2 = await monolith();
     await waitFor(async () => (await links(balancer)).get(m2.linkAddress) === 1, { what: 'm2 linked from the registry' });
     expect(await readyOf(balancer.http)).toMatchObject({ status: 200, body: { monoliths: 2 } });
-    const onM2 = await clientOn(balancer, m2);
+    const onM2 = await clientOn(balancer, m2, [m1, m2]);
 
     // SIGTERM: m2 removes its entry and drains; its client moves to m1 without a disconnect.
     const exited = m2.stop(10_000);
@@ -92,7 +90,7 @@ describe('Redis registry discovery (MONOLITH_REGISTRY)', () => {
     const m3 = await monolith();
     toStop.push(m3);
     await waitFor(async () => (await links(balancer)).get(m3.linkAddress) === 1, { what: 'm3 linked from the registry' });
-    const onM3 = await clientOn(balancer, m3);
+    const onM3 = await clientOn(balancer, m3, [m1, m3]);
     await m3.kill();
     expect((await onM3.nextEvent('welcome', undefined, 10_000)).data.monolith).toBe(m1.id);
     await onM3.nextEvent('resync');
@@ -128,7 +126,7 @@ describe('Redis registry discovery across a Redis restart', () => {
       waitForMonoliths: 2,
     });
     toStop.push(balancer);
-    const clients = [await clientOn(balancer, m1), await clientOn(balancer, m2)];
+    const clients = [await clientOn(balancer, m1, [m1, m2]), await clientOn(balancer, m2, [m1, m2])];
 
     // A restarted Redis (persistence off) has no registry until each monolith's next heartbeat.
     await redis.kill();

@@ -14,6 +14,7 @@ import {
   type Stack,
   type TestClient,
 } from '../harness/index.js';
+import { roomOn } from '../harness/placement.js';
 
 useHarness();
 
@@ -85,15 +86,13 @@ describe('a monolith that dies', () => {
     const balancer = stack.balancers[0]!;
     const [m1, m2] = stack.monoliths as [typeof stack.monoliths[0], typeof stack.monoliths[0]];
     // One client in a room on each monolith.
-    const onMonolith = new Map<string, TestClient>();
-    for (let i = 0; i < 32 && onMonolith.size < 2; i++) {
-      const j = await joinRoom(balancer, uniq(`place${i}`));
-      if (onMonolith.has(j.monolith)) j.client.close();
-      else onMonolith.set(j.monolith, j.client);
-    }
-    expect([...onMonolith.keys()].sort()).toEqual([m1.id, m2.id].sort());
-    const moved = onMonolith.get(m2.id)!;
-    const stayed = onMonolith.get(m1.id)!;
+    const [stayed, moved] = await Promise.all(
+      [m1, m2].map(async (m) => {
+        const j = await joinRoom(balancer, roomOn(m, [m1, m2], 'place'));
+        expect(j.monolith).toBe(m.id);
+        return j.client;
+      }),
+    ) as [TestClient, TestClient];
 
     await m2.kill();
     const welcome = await moved.nextEvent('welcome', undefined, 15_000);
@@ -129,18 +128,14 @@ describe('a frozen peer (heartbeats)', () => {
     const stack = await stackOf(2, 1);
     const balancer = stack.balancers[0]!;
     const [m1, m2] = stack.monoliths as [typeof stack.monoliths[0], typeof stack.monoliths[0]];
-    let client: TestClient | undefined;
-    for (let i = 0; i < 32 && !client; i++) {
-      const j = await joinRoom(balancer, uniq(`frozen-m${i}`));
-      if (j.monolith === m2.id) client = j.client;
-      else j.client.close();
-    }
-    expect(client).toBeDefined();
+    const j = await joinRoom(balancer, roomOn(m2, [m1, m2], 'frozen-m'));
+    expect(j.monolith).toBe(m2.id);
+    const client = j.client;
 
     m2.proc.signal('SIGSTOP');
-    expect((await client!.nextEvent('welcome', undefined, 15_000)).data.monolith).toBe(m1.id);
-    await client!.nextEvent('resync');
-    expect(await client!.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
+    expect((await client.nextEvent('welcome', undefined, 15_000)).data.monolith).toBe(m1.id);
+    await client.nextEvent('resync');
+    expect(await client.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
     await m2.kill();
   });
 });

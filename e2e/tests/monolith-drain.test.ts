@@ -15,6 +15,7 @@ import {
   type TestClient,
 } from '../harness/index.js';
 import { metricSeries, readyOf } from '../harness/gateway-http.js';
+import { roomOn } from '../harness/placement.js';
 
 useHarness();
 
@@ -35,14 +36,11 @@ async function holdingLink(linkAddress: string): Promise<RawLink> {
   return link;
 }
 
-/** Joins fresh rooms until one lands on `monolithId`; returns that client. */
-async function clientOn(balancer: BalancerHandle, monolithId: string): Promise<TestClient> {
-  for (let i = 0; i < 40; i++) {
-    const c = await connect(balancer.url());
-    if ((await c.auth(await userToken(), uniq(`place${i}`))).data.monolith === monolithId) return c;
-    c.close();
-  }
-  throw new Error(`no room placed on ${monolithId}`);
+/** A client in a fresh room that the balancer, linked to `linked`, places on `monolithId`. */
+async function clientOn(balancer: BalancerHandle, monolithId: string, linked: string[]): Promise<TestClient> {
+  const c = await connect(balancer.url());
+  expect((await c.auth(await userToken(), roomOn(monolithId, linked, 'place'))).data.monolith).toBe(monolithId);
+  return c;
 }
 
 async function join(balancer: BalancerHandle, room: string): Promise<string> {
@@ -96,7 +94,7 @@ describe('a monolith SIGTERM while Redis does not answer', () => {
     const [m1, m2] = await Promise.all([startMonolith({ redisUrl: redis.url, env }), startMonolith({ redisUrl: redis.url, env })]);
     const balancer = await startBalancer({ monoliths: [m1, m2] });
     toStop.push(balancer, m1, m2, redis);
-    const client = await clientOn(balancer, m1.id);
+    const client = await clientOn(balancer, m1.id, [m1.id, m2.id]);
 
     redis.proc!.signal('SIGSTOP');
     try {

@@ -13,6 +13,7 @@ import {
   type TestClient,
 } from '../harness/index.js';
 import { broadcastTo, readyOf } from '../harness/gateway-http.js';
+import { roomOn } from '../harness/placement.js';
 import { RECOVER_ONLY, recoverLive } from '../harness/streams.js';
 import { startTcpGate, type TcpGate } from '../harness/tcp-gate.js';
 
@@ -121,14 +122,8 @@ describe('two monoliths claiming one room', () => {
     const a = await startBalancer({ monoliths: [m1, m2] });
     const b = await startBalancer({ monoliths: [toM1.address, m2.linkAddress] });
     toStop.push(a, b);
-    // A room owned by m1, with members through both balancers.
-    let room = '';
-    for (let i = 0; i < 40 && !room; i++) {
-      const probe = await join(a, uniq(`split${i}`));
-      if (probe.monolith === m1.id) room = String(probe.c.received[0]!.data.room);
-      probe.c.close();
-    }
-    expect(room).not.toBe('');
+    // A room owned by m1 (both balancers link both monoliths), with members through both.
+    const room = roomOn(m1, [m1, m2], 'split');
     const onA = [await join(a, room), await join(a, room)];
     const onB = [await join(b, room), await join(b, room)];
     for (const j of [...onA, ...onB]) expect(j.monolith).toBe(m1.id);

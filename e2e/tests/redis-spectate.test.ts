@@ -6,7 +6,6 @@ import {
   startBalancer,
   startMonolith,
   startRedis,
-  uniq,
   useHarness,
   userToken,
   waitFor,
@@ -16,6 +15,7 @@ import {
   type TestClient,
 } from '../harness/index.js';
 import { logEntry, postLog } from '../harness/gateway-http.js';
+import { roomOn } from '../harness/placement.js';
 import { subscribers } from '../harness/streams.js';
 
 useHarness();
@@ -33,19 +33,13 @@ const ONE = '720000000000000002';
 const LEFT = '730000000000000003';
 const NEW = '740000000000000004';
 
-/** A spectator of `guild` whose room is on `monolith` (rooms are tried until one lands there). */
-async function spectator(balancer: BalancerHandle, monolith: MonolithHandle, guild: string): Promise<TestClient> {
-  for (let i = 0; i < 40; i++) {
-    const c = await connect(balancer.url());
-    const welcome = await c.auth(await userToken({ guilds: { [guild]: VIEW_ALL, [NEW]: VIEW_ALL } }), uniq(`spec${i}`));
-    if (welcome.data.monolith !== monolith.id) {
-      c.close();
-      continue;
-    }
-    expect(await c.request('spectate', 'sp', { guild_id: guild, include_logs: true })).toMatchObject({ event: 'spectate' });
-    return c;
-  }
-  throw new Error(`no room placed on ${monolith.id}`);
+/** A spectator of `guild` in a room that the balancer, linked to `linked`, places on `monolith`. */
+async function spectator(balancer: BalancerHandle, monolith: MonolithHandle, linked: MonolithHandle[], guild: string): Promise<TestClient> {
+  const c = await connect(balancer.url());
+  const welcome = await c.auth(await userToken({ guilds: { [guild]: VIEW_ALL, [NEW]: VIEW_ALL } }), roomOn(monolith, linked, 'spec'));
+  expect(welcome.data.monolith).toBe(monolith.id);
+  expect(await c.request('spectate', 'sp', { guild_id: guild, include_logs: true })).toMatchObject({ event: 'spectate' });
+  return c;
 }
 
 async function ready(monolith: MonolithHandle): Promise<number> {
@@ -59,9 +53,10 @@ describe('guild subscriptions across a Redis restart', () => {
     const [m1, m2] = await Promise.all([startMonolith({ redisUrl: redis.url }), startMonolith({ redisUrl: redis.url })]);
     const balancer = await startBalancer({ monoliths: [m1, m2] });
     toStop.push(balancer, m1, m2);
-    const both = [await spectator(balancer, m1, BOTH), await spectator(balancer, m2, BOTH), await spectator(balancer, m2, BOTH)];
-    const one = await spectator(balancer, m1, ONE);
-    const leaver = await spectator(balancer, m2, LEFT);
+    const linked = [m1, m2];
+    const both = [await spectator(balancer, m1, linked, BOTH), await spectator(balancer, m2, linked, BOTH), await spectator(balancer, m2, linked, BOTH)];
+    const one = await spectator(balancer, m1, linked, ONE);
+    const leaver = await spectator(balancer, m2, linked, LEFT);
     const newcomer = both[1]!;
 
     const expected: Record<string, number> = { [BOTH]: 2, [ONE]: 1, [LEFT]: 1, [NEW]: 0 };

@@ -13,6 +13,7 @@ import {
   type Stack,
   type TestClient,
 } from '../harness/index.js';
+import { placement, roomOn, subjectOn } from '../harness/placement.js';
 
 useHarness();
 
@@ -38,6 +39,8 @@ describe('rendezvous placement', () => {
     for (const room of rooms) {
       const [a, b] = await Promise.all([join(0, room), join(1, room)]);
       expect(b.monolith, `room ${room}`).toBe(a.monolith);
+      // Exactly rendezvous over the linked monolith ids: what e2e/harness/placement.ts computes.
+      expect(a.monolith, `room ${room}`).toBe(placement(room, stack.monoliths));
       seen.add(a.monolith);
       a.client.close();
       b.client.close();
@@ -65,13 +68,12 @@ describe('rendezvous placement', () => {
 
   it('serves rooms owned by different monoliths side by side', async () => {
     const byMonolith = new Map<string, { client: TestClient; room: string }>();
-    for (let i = 0; i < 32 && byMonolith.size < 2; i++) {
-      const room = uniq(`side${i}`);
+    for (const [i, m] of stack.monoliths.entries()) {
+      const room = roomOn(m, stack.monoliths, 'side');
       const j = await join(i % 2, room);
-      if (byMonolith.has(j.monolith)) j.client.close();
-      else byMonolith.set(j.monolith, { client: j.client, room });
+      expect(j.monolith).toBe(m.id);
+      byMonolith.set(j.monolith, { client: j.client, room });
     }
-    expect(byMonolith.size).toBe(2);
     let n = 0;
     for (const { client } of byMonolith.values()) {
       n++;
@@ -96,17 +98,9 @@ describe('announced ownership', () => {
     const [b1, b2] = await Promise.all([startBalancer({ monoliths: [m1] }), startBalancer({ monoliths: [m1, m2] })]);
     const ownedOn = (b: BalancerHandle) => b.metric('gateway_owned_rooms');
 
-    // A room that b2 places on m2 by hashing (probe, then let it unload again).
-    let room: string | undefined;
-    for (let i = 0; i < 32 && !room; i++) {
-      const name = uniq(`owned${i}`);
-      const probe = await connect(b2.url());
-      const welcome = await probe.auth(await userToken({ sub: uniq('probe') }), name);
-      probe.close();
-      if (welcome.data.monolith === m2.id) room = name;
-    }
-    expect(room).toBeDefined();
-    await waitFor(async () => (await ownedOn(b2)) === 0, { what: 'probe rooms unloaded (b2 knows no owners)' });
+    // A room that b2 places on m2 by hashing; b2 knows no owners yet.
+    const room = roomOn(m2, [m1, m2], 'owned');
+    expect(await ownedOn(b2)).toBe(0);
 
     // m1 loads it through b1 and announces `loaded` to b2 as well.
     const first = await connect(b1.url());
@@ -137,17 +131,9 @@ describe('elevation across monoliths', () => {
     const guest = await client.auth(await guestToken());
     const from = byId(guest.data.monolith);
     const to = monoliths.find((m) => m !== from)!;
-    // A user whose room hashes to the other monolith (probe, then let it unload).
-    let sub: string | undefined;
-    for (let i = 0; i < 32 && !sub; i++) {
-      const candidate = uniq(`elev${i}`);
-      const probe = await connect(balancer.url());
-      const w = await probe.auth(await userToken({ sub: candidate }));
-      probe.close();
-      if (w.data.monolith === to.id) sub = candidate;
-    }
-    expect(sub).toBeDefined();
-    await waitFor(async () => (await to.metric('monolith_connections')) === 0, { what: 'probes gone' });
+    // A user whose own room hashes to the other monolith.
+    const sub = subjectOn(to, monoliths, 'elev');
+    expect(await to.metric('monolith_connections')).toBe(0);
     expect(await from.metric('monolith_connections')).toBe(1);
 
     client.send({ action: 'auth', token: await userToken({ sub }) });
