@@ -32,11 +32,18 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: number | WaitOp
   }
 }
 
-/** Reads one unlabelled series from a Prometheus text endpoint; throws if it is absent. */
+/** Reads one series (`name`, or `name{label="v",...}` for a labelled one) from a Prometheus text endpoint; throws if it is absent. */
 export async function metric(url: string, name: string): Promise<number> {
   const res = await fetch(url);
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
-  const sample = parseMetrics(await res.text(), name).find((s) => Object.keys(s.labels).length === 0);
+  // `name` or `name{label="value",...}`: the sample with exactly those labels.
+  const at = name.indexOf('{');
+  const base = at < 0 ? name : name.slice(0, at);
+  const want: Record<string, string> = {};
+  if (at >= 0) for (const [, key, value] of name.slice(at).matchAll(/(\w+)="([^"]*)"/g)) want[key!] = value!;
+  const same = (labels: Record<string, string>) =>
+    Object.keys(labels).length === Object.keys(want).length && Object.entries(want).every(([k, v]) => labels[k] === v);
+  const sample = parseMetrics(await res.text(), base).find((s) => same(s.labels));
   if (sample) return sample.value;
   throw new Error(`metric ${name} not found at ${url}`);
 }
