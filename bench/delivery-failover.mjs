@@ -312,6 +312,7 @@ function serverMessages() {
 async function main() {
   const command = `node bench/delivery-failover.mjs ${process.argv.slice(2).join(' ')}`.trim();
   const startedAt = new Date();
+  const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
   log(`# delivery failover (kill -9): ${N} spectators of ${G} guilds, ${RATE} publications/s, ${WORKERS} load-generator processes; ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`);
   const { monoliths, balancers } = await startStack();
   log(`  started: redis ${redis.pid}, ${servers.map((s) => `${s.role} ${s.pid}`).join(', ')}`);
@@ -371,7 +372,7 @@ async function main() {
     command,
     startedAt: startedAt.toISOString(),
     source: sourceState(),
-    host: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, loadavgAtStart: loadavg().map((x) => Number(x.toFixed(2))) },
+    host: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, loadavgAtStart: loadAtStart, loadavgAtEnd: loadavg().map((x) => Number(x.toFixed(2))) },
     config: { spectators: N, guilds: G, rate: RATE, beforeMs: BEFORE_MS, afterMs: AFTER_MS, workers: WORKERS },
     victim: { id: victim.id, pid: victim.server.pid, spectators: victimCount },
     byMonolith,
