@@ -391,8 +391,22 @@ async function restartStorm(ctx, { group, count, room, addrOctet, missed }) {
   const track = missed > 0;
   const connected = await connect(ctx, { group, count, room, urls: [handle.urls[0]], startIndex: 0, addrOctet, track });
   ctx.log(`    ${connected.connected} ${group} clients on ${handle.urls[0]}${connected.failed ? ` (${connected.failed} failed attempts: ${JSON.stringify(connected.failures)})` : ''}`);
-  // Every client receives the room's publications (and holds a position) before the restart.
-  if (track) await warmUp(ctx, { group, room });
+  // Every client holds the room's latest position before the restart (a fence publication all
+  // of them have), so each misses exactly `missed`: a client still behind would miss more than
+  // the history keeps and be told `recovered: false` for a reason of the bench's own.
+  let behindAtRestart = 0;
+  if (track) {
+    await warmUp(ctx, { group, room });
+    const fence = await withTimeout(handle.publish(room, system.payload(-1, process.hrtime.bigint())), 5000, 'fence publish');
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const all = await pool.all('holding', { group, ...fence }, 10_000);
+      behindAtRestart = all.reduce((n, r) => n + r.members - r.holding, 0);
+      if (behindAtRestart === 0 || Date.now() > deadline) break;
+      await sleep(100);
+    }
+    if (behindAtRestart > 0) ctx.log(`    ${behindAtRestart} ${group} clients still behind the fence publication after 30 s`);
+  }
   const role = handle.processes.find((p) => p.role === 'balancer')?.role ?? handle.processes[0].role;
   await pool.all('storm', { group, base: cfg.stormBaseMs, cap: cfg.stormCapMs, timeoutMs: cfg.connectTimeoutMs }, 10_000);
   let redis0 = await redisCommands(ctx);
@@ -470,6 +484,7 @@ async function restartStorm(ctx, { group, count, room, addrOctet, missed }) {
     ...(track
       ? {
           missed,
+          behindAtRestart,
           target,
           allRecovered,
           recovered: status.recovered,

@@ -9,6 +9,7 @@
  *   fanoutReport {}                           → { delivered, expected, hist, firstNs, lastNs }
  *   ping     { group, concurrency, durationMs } → { count, inWindow, hist, windowNs }
  *   storm    { group, base, cap, timeoutMs }   arms reconnect-with-back-off on close
+ *   holding  { group, offset, epoch }         → { members, holding }: tracked members holding the position
  *   stormTarget { offset, epoch }             a storm client is recovered once it holds this position
  *   stormStatus {}                            → { dropped, down, attempts, failed, failures, droppedAgain, lastWelcomeNs,
  *                                                 recovered, lastRecoveredNs, told, dups, gaps, epochs, replayed,
@@ -389,6 +390,13 @@ const commands = {
       c.recovered = false;
     }
     return { members: (groups.get(group) ?? []).length };
+  },
+
+  /** How many welcomed, tracked members of `group` hold at least this position. */
+  holding({ group, offset, epoch }) {
+    const list = (groups.get(group) ?? []).filter((c) => c.welcomed);
+    const holding = list.filter((c) => c.pos && c.pos.epoch === epoch && c.pos.offset >= offset).length;
+    return { members: list.length, holding };
   },
 
   stormTarget({ offset, epoch }) {
