@@ -156,15 +156,15 @@ async function runSystem(name, index, redis, addrBase) {
 
   res.storm = await scenario.storm(ctx, { count: cfg.stormClients, room: `${ROOM}-storm`, addrOctet: octet(2) });
   const s = res.storm;
-  log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s (${s.secondsFromRestart} s from the restart)` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts, ${s.redisCommands?.perClient ?? 'n/a'} Redis commands per client`);
+  log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s (restart ${s.restartMs} ms, then ${s.secondsFromReady} s)` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts, ${s.redisCommands?.perClient ?? 'n/a'} Redis commands per client`);
   await pool.all('close', { group: 'storm' }, 30_000);
 
   if (delivery) {
     res.recoveryStorm = await scenario.recoveryStorm(ctx, { count: cfg.stormClients, room: `${ROOM}-rstorm`, addrOctet: octet(3), missed: cfg.recoveryMissed });
     const q = res.recoveryStorm;
-    res.recoveryStorm.ratioToStorm = Number.isFinite(q.secondsFromRestart) && s.secondsFromRestart > 0 ? Number((q.secondsFromRestart / s.secondsFromRestart).toFixed(2)) : null;
+    res.recoveryStorm.ratioToStorm = Number.isFinite(q.secondsFromReady) && s.secondsFromReady > 0 ? Number((q.secondsFromReady / s.secondsFromReady).toFixed(2)) : null;
     log(
-      `  recovery storm: ${q.dropped}/${q.clients} dropped, each missing ${q.missed}; ${q.allRecovered ? `all recovered ${q.secondsFromRestart} s from the restart (${q.ratioToStorm}× the plain storm)` : `${q.recovered} recovered, ${q.stillDown} still down`}; ` +
+      `  recovery storm: ${q.dropped}/${q.clients} dropped, each missing ${q.missed}; ${q.allRecovered ? `all recovered ${q.secondsFromReady} s after the balancer was ready again (${q.ratioToStorm}× the plain storm)` : `${q.recovered} recovered, ${q.stillDown} still down`}; ` +
         `${q.replayedPerClient} replayed per client, ${q.told} told recovered:false, ${q.dups} duplicates, ${q.gaps} gaps; ${q.redisCommands?.perClient ?? 'n/a'} Redis commands per client ${JSON.stringify(q.redisCommands?.byCommand ?? {})}`,
     );
     await pool.all('close', { group: 'rstorm' }, 30_000);

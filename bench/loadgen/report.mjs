@@ -155,7 +155,7 @@ function deliveryTables(systems) {
         num(x.clients),
         num(missed),
         recovered ? (x.allRecovered ? 'all recovered' : `${num(x.recovered)} recovered, ${num(x.stillDown)} down`) : x.allBack ? 'all back' : `${num(x.stillDown)} down`,
-        num(x.secondsFromRestart, 2),
+        `${num(x.restartMs / 1000, 2)} + ${num(x.secondsFromReady, 2)}`,
         recovered ? `${lat(x.toRecovered)}` : lat(x.welcome),
         recovered ? `${num(x.replayedPerClient, 1)}; ${num(x.told)} / ${num(x.dups)} / ${num(x.gaps)}` : 'n/a',
         x.redisCommands ? num(x.redisCommands.perClient, 2) : 'n/a',
@@ -163,11 +163,11 @@ function deliveryTables(systems) {
       ];
       out.push(
         table(
-          ['storm', 'clients', 'missed each', 'outcome', 's from restart to the last', 'per client open → welcome (recovered) p50 / p99 ms', 'replayed per client; told / dups / gaps', 'Redis commands per client', 'dropped again'],
+          ['storm', 'clients', 'missed each', 'outcome', 'restart s + s from ready to the last', 'per client open → welcome (recovered) p50 / p99 ms', 'replayed per client; told / dups / gaps', 'Redis commands per client', 'dropped again'],
           [row('plain reconnect', s.storm, 0, false), row('recovery (auth with since)', q, q.missed, true)],
         ),
       );
-      out.push(`\nRecovery storm ÷ plain storm (s from restart): ${q.ratioToStorm === null || q.ratioToStorm === undefined ? 'n/a (not all recovered)' : `${q.ratioToStorm.toFixed(2)}×`}.`);
+      out.push(`\nRecovery storm ÷ plain storm (s from the balancer ready again to the last client): ${q.ratioToStorm === null || q.ratioToStorm === undefined ? 'n/a (not all recovered)' : `${q.ratioToStorm.toFixed(2)}×`}.`);
     }
   }
   return out;
