@@ -53,10 +53,16 @@ class Peer implements LinkPeer {
     readonly id: string,
     readonly ws: WebSocket,
     readonly writer: LinkWriter,
+    /** Unsent bytes below which a recovery's replay may go (well under the reset bound). */
+    private readonly lowWater: number,
   ) {}
 
   send(frame: string): void {
     this.writer.send(frame);
+  }
+
+  drained(): Promise<void> {
+    return this.writer.drained(this.lowWater);
   }
 }
 
@@ -156,7 +162,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
       heartbeatMs: config.LINK_HEARTBEAT_MS,
       onFailure: (reason) => log.warn('balancer link reset', { link: id, reason }),
     });
-    const peer = new Peer(id, ws, writer);
+    const peer = new Peer(id, ws, writer, Math.min(4 * 1024 * 1024, config.LINK_MAX_BUFFER_BYTES / 4));
     peers.add(peer);
     links.add(peer);
     ownership.greet(peer);

@@ -73,4 +73,27 @@ describe('LinkWriter', () => {
     expect(ws.terminated).toBe(true);
     w.stop();
   });
+
+  it('lets bursts through one at a time, each only once the buffer is below the low-water mark', async () => {
+    const ws = new FakeLinkSocket();
+    const w = new LinkWriter(ws, { maxBufferBytes: 1_000_000, heartbeatMs: 60_000, onFailure: () => {} });
+    const order: string[] = [];
+    ws.bufferedAmount = 500;
+    const first = w.drained(100, 1).then(() => {
+      order.push('first');
+      ws.bufferedAmount = 400; // its burst fills the buffer again
+    });
+    const second = w.drained(100, 1).then(() => order.push('second'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(order).toEqual([]);
+    ws.bufferedAmount = 50;
+    await first;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The first one's burst is still unsent: the second waits.
+    expect(order).toEqual(['first']);
+    ws.bufferedAmount = 0;
+    await second;
+    expect(order).toEqual(['first', 'second']);
+    w.stop();
+  });
 });

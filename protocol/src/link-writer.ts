@@ -30,6 +30,7 @@ export class LinkWriter {
   private corked = false;
   private alive = true;
   private failed = false;
+  private gate: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   private readonly uncork = () => {
     this.corked = false;
@@ -68,6 +69,27 @@ export class LinkWriter {
     ws.send(frame);
     this.framesOut++;
     return true;
+  }
+
+  /**
+   * Resolves once the unsent bytes are at most `lowWaterBytes` (or the link is gone), polling
+   * every `pollMs`. One caller at a time, in call order: each next one is checked only after the
+   * previous one was let through and had its turn to send.
+   */
+  drained(lowWaterBytes: number, pollMs = 5): Promise<void> {
+    const turn = this.gate.then(
+      () =>
+        new Promise<void>((resolve) => {
+          const check = () => {
+            if (this.failed || this.ws.readyState !== OPEN || this.ws.bufferedAmount <= lowWaterBytes) resolve();
+            else setTimeout(check, pollMs).unref();
+          };
+          check();
+        }),
+    );
+    // The next caller starts checking after this one's continuation (which sends) has run.
+    this.gate = turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    return turn;
   }
 
   /** Stops the heartbeat (the link is closing). */

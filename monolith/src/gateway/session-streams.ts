@@ -47,7 +47,7 @@ export class SessionStreams {
       return;
     }
     const position = since?.[stream];
-    const recovery = await this.read(conn, stream, position);
+    const recovery = await this.paced(conn, await this.read(conn, stream, position));
     if (recovery === 'gone') return;
     if (recovery === 'failed') {
       // No history now (the broker is away): the session still opens, live, and says so.
@@ -81,7 +81,7 @@ export class SessionStreams {
       this.deps.channels.unsubscribe(conn, stream);
       conn.inRoomChannel = false;
     }
-    const recovery = await this.read(conn, stream, since);
+    const recovery = await this.paced(conn, await this.read(conn, stream, since));
     if (recovery === 'gone') return undefined;
     if (recovery === 'failed') {
       this.joinLive(conn, stream);
@@ -107,6 +107,19 @@ export class SessionStreams {
     } finally {
       this.recovering.delete(conn.id);
     }
+  }
+
+  /**
+   * Waits until the connection's link can take the replay (LinkPeer.drained: a reconnect storm's
+   * replays go one after another as the balancer reads them). Live publications keep being
+   * buffered for the recovery meanwhile; the caller replays and subscribes right after.
+   */
+  private async paced(conn: Conn, recovery: Recovery | 'failed' | 'gone'): Promise<Recovery | 'failed' | 'gone'> {
+    if (typeof recovery === 'string' || !conn.link.drained) return recovery;
+    await conn.link.drained();
+    if (this.deps.rooms.get(conn.id) === conn) return recovery;
+    recovery.abandon();
+    return 'gone';
   }
 
   private join(conn: Conn, stream: string, recovery: Recovery): void {

@@ -109,6 +109,8 @@ export function registerSpectate(gateway: Gateway, rooms: Rooms, channels: Chann
       give();
       return ctx.error(ErrorCode.UNAVAILABLE, `cannot read history now: ${(err as Error).message}`);
     }
+    // The replay waits for the link to take it (a storm's replays are paced; see LinkPeer.drained).
+    await conn.link.drained?.();
     // The connection left, or spectated again meanwhile: this one joins nothing.
     if (rooms.get(conn.id) !== conn || seq.get(conn.id) !== mine) {
       for (const r of recoveries) r.abandon();

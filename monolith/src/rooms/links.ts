@@ -2,6 +2,13 @@
 export interface LinkPeer {
   readonly id: string;
   send(frame: string): void;
+  /**
+   * Resolves when the link can take a burst (a recovery's replay): its unsent bytes are below a
+   * low-water mark. Callers are let through one at a time, in order, so a reconnect storm's
+   * replays are paced by what the balancer reads instead of piling past the link's buffer bound
+   * (which resets the link). Undefined: no pacing (test doubles).
+   */
+  drained?(): Promise<void>;
 }
 
 /**
