@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { testEnv } from './config.js';
 
 /** One captured output line of a spawned process. */
 export interface LogLine {
@@ -127,7 +128,7 @@ const live: Set<Proc> = (registry.__e2eLiveProcs ??= new Set<Proc>());
 export function spawnProc(name: string, command: string, args: string[], env: Record<string, string>, cwd?: string): Proc {
   const child = spawn(command, args, {
     // Only PATH and what the caller passes: a developer's shell env must not change the result.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    env: { PATH: testEnv.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd,
   });

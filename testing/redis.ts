@@ -1,6 +1,7 @@
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { spawnProc, type Proc } from './processes.js';
+import { testEnv } from './config.js';
 
 export interface RedisHandle {
   url: string;
@@ -61,7 +62,7 @@ export interface RedisOptions {
  * `port` restarts one on a known port (after a kill); `external: false` ignores REDIS_URL.
  */
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
-  const external = process.env.REDIS_URL;
+  const external = testEnv.REDIS_URL;
   if (external && opts.external !== false) return { url: external, proc: undefined, stop: async () => {}, kill: async () => {} };
 
   let lastError: unknown;

@@ -17,11 +17,11 @@ import {
   validateElevationRequest,
   type CloseCodeName,
   type Metrics,
-  type Series,
   type Since, encodeB2M } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/protocol/node';
 import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
+import { SessionMetrics } from './session-metrics.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
 import { dropChannels } from './channel-topics.js';
@@ -89,18 +89,13 @@ export class Sessions {
    * are (mis)configured with one BALANCER_ID or a balancer restarts, since monoliths key on them.
    */
   private readonly idPrefix: string;
-  private readonly framesIn: Series;
-  private readonly closes = new Map<number, Series>();
-  private readonly authFailures = new Map<string, Series>();
+  private readonly counts: SessionMetrics;
   private readonly now: () => number;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.now ?? Date.now;
     this.idPrefix = `${deps.config.BALANCER_ID}.${randomBytes(3).toString('hex')}.`;
-    this.framesIn = deps.metrics.counter('gateway_client_frames_in_total', 'Frames received from clients.');
-    for (const reason of Object.keys(TOKEN_FAILURE_CLOSE).concat('forbidden_room', 'timeout', 'verify_timeout', 'not_auth')) {
-      this.authFailures.set(reason, deps.metrics.counter('gateway_auth_failures_total', 'Refused authentications by reason.', { reason }));
-    }
+    this.counts = new SessionMetrics(deps.metrics);
   }
 
   create(pathRoom: string | undefined): Session {
@@ -138,7 +133,7 @@ export class Sessions {
 
   message(ws: WebSocket<Session>, data: ArrayBuffer, isBinary: boolean): void {
     const s = ws.getUserData();
-    this.framesIn.value++;
+    this.counts.framesIn.value++;
     if (isBinary) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
     if (data.byteLength > this.deps.config.MAX_PAYLOAD_BYTES) return this.close(s, E.LIMIT, 'MESSAGE_TOO_LARGE');
     if (!this.take(s)) return this.close(s, E.LIMIT, 'FLOOD');
@@ -161,7 +156,7 @@ export class Sessions {
         s.queue.push(text);
         return;
       default:
-        this.authFailures.get('not_auth')!.value++;
+        this.counts.authFailed('not_auth');
         return this.close(s, E.NOT_AUTH, 'AUTH_REQUIRED');
     }
   }
@@ -184,7 +179,7 @@ export class Sessions {
     this.all.delete(s.id);
     s.link?.send(encodeB2M({ type: 'leave', room: s.room, id: s.id }));
     s.link = undefined;
-    this.closeCounter(code).value++;
+    this.counts.closed(code);
   }
 
   /** Moves this balancer's connections in `room` off `from` (it lost the room) to the owner. */
@@ -225,11 +220,11 @@ export class Sessions {
         // Native fan-out (publish) bypasses per-socket checks; catch its slow readers here.
         if (s.ws !== undefined && s.ws.getBufferedAmount() > limit) this.close(s, E.LIMIT, 'SLOW_CONSUMER');
       } else if (s.deadline <= now && s.state === S.AWAITING_AUTH) {
-        this.authFailures.get('timeout')!.value++;
+        this.counts.authFailed('timeout');
         this.close(s, E.AUTH_TIMEOUT, 'AUTH_TIMEOUT');
       } else if (s.deadline <= now && s.state === S.VERIFYING) {
         // The auth frame came in time; its verification (a slow JWKS endpoint) did not finish.
-        this.authFailures.get('verify_timeout')!.value++;
+        this.counts.authFailed('verify_timeout');
         this.close(s, E.VERIFY_TIMEOUT, 'VERIFY_TIMEOUT');
       }
     }
@@ -322,7 +317,7 @@ export class Sessions {
     if (s.state === S.CLOSED || seq !== s.authSeq) return;
 
     if (!result.ok) {
-      this.authFailures.get(result.reason)!.value++;
+      this.counts.authFailed(result.reason);
       // The detail can quote token content: it goes to the log, not into the close frame.
       this.deps.log.debug('token refused', { id: s.id, reason: result.reason, detail: result.detail.slice(0, 200) });
       if (first) return this.close(s, E.TOKEN_BAD, TOKEN_FAILURE_CLOSE[result.reason]);
@@ -352,7 +347,7 @@ export class Sessions {
     const requested = frame.room ?? pathRoom;
     const room = chooseRoom(requested, result.subject, result.guest);
     if (room === undefined) {
-      this.authFailures.get('forbidden_room')!.value++;
+      this.counts.authFailed('forbidden_room');
       if (first) return this.close(s, E.TOKEN_BAD, 'FORBIDDEN_ROOM');
       s.ws?.send(elevation ? elevationResult(false, frame._id) : errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
       return this.step(s, E.BAD_REAUTH);
@@ -394,14 +389,5 @@ export class Sessions {
     }
     s.link = link;
     return true;
-  }
-
-  private closeCounter(code: number): Series {
-    let s = this.closes.get(code);
-    if (!s) {
-      s = this.deps.metrics.counter('gateway_client_closes_total', 'Client sockets closed, by close code.', { code: String(code) });
-      this.closes.set(code, s);
-    }
-    return s;
   }
 }

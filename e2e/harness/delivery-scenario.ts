@@ -10,6 +10,19 @@ import { userToken } from './tokens.js';
 // receive, then settle and collect every client's problems.
 
 /**
+ * The shape every delivery scenario shares: 30 spectators with logs, 2 per room (one on each
+ * balancer), 200+ numbered steps at a 10 ms pace, a room broadcast every other step.
+ */
+export const SCENARIO = { SPECTATORS: 30, PER_ROOM: 2, STEPS: 200, PACE_MS: 10, ROOM_EVERY: 2 } as const;
+
+/** Stops what a scenario started, whatever it got to: the publisher, the clients, the stack. */
+export async function endScenario(run: { publisher?: Publisher | undefined; clients: DeliveryClient[]; stack?: { stop(): Promise<unknown> } | undefined }): Promise<void> {
+  await run.publisher?.abort();
+  for (const c of run.clients) c.close();
+  await run.stack?.stop();
+}
+
+/**
  * `count` spectators with logs, `perRoom` per room, every room on all balancers in turn and
  * watching one of `guilds` (rooms in turn); each may reconnect to any balancer, its own first.
  */

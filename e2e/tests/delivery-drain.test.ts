@@ -4,7 +4,7 @@ import { startStack, useHarness, type Stack } from '../harness/index.js';
 import type { DeliveryClient } from '../harness/delivery-client.js';
 import { Publisher } from '../harness/delivery-publisher.js';
 import { publisherProblems } from '../harness/delivery-report.js';
-import { deliveryProblems, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
+import { SCENARIO, deliveryProblems, endScenario, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
 
 useHarness();
 
@@ -13,22 +13,14 @@ useHarness();
 // that lose their socket reconnect with `since` (auth for the room's stream, spectate for the
 // guild's logs) and must get exactly what they missed: no acknowledged publication lost or
 // duplicated, none out of order, no `recovered: false` (history covers the gap).
-const SPECTATORS = 30;
-const PER_ROOM = 2;
-const STEPS = 200;
-const PACE_MS = 10;
-const ROOM_EVERY = 2;
+const { SPECTATORS, PER_ROOM, STEPS, PACE_MS, ROOM_EVERY } = SCENARIO;
 
 let stack: Stack | undefined;
 let clients: DeliveryClient[] = [];
 let publisher: Publisher | undefined;
 afterEach(async () => {
-  await publisher?.abort();
-  publisher = undefined;
-  for (const c of clients) c.close();
-  clients = [];
-  await stack?.stop();
-  stack = undefined;
+  await endScenario({ publisher, clients, stack });
+  [publisher, clients, stack] = [undefined, [], undefined];
 });
 
 /**

@@ -3,7 +3,7 @@ import { startStack, useHarness, type MonolithHandle, type Stack } from '../harn
 import type { DeliveryClient } from '../harness/delivery-client.js';
 import { Publisher } from '../harness/delivery-publisher.js';
 import { publisherProblems } from '../harness/delivery-report.js';
-import { deliveryProblems, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
+import { SCENARIO, deliveryProblems, endScenario, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
 
 useHarness();
 
@@ -11,22 +11,14 @@ useHarness();
 // a publisher posts 200+ numbered log entries (and a room broadcast every other step) through
 // the survivors while one monolith is killed or drained. Every acknowledged publication must
 // reach every client of its stream exactly once, in offset order: history covers the gap.
-const SPECTATORS = 30;
-const PER_ROOM = 2;
-const STEPS = 200;
-const PACE_MS = 10;
-const ROOM_EVERY = 2;
+const { SPECTATORS, PER_ROOM, STEPS, PACE_MS, ROOM_EVERY } = SCENARIO;
 
 let stack: Stack | undefined;
 let clients: DeliveryClient[] = [];
 let publisher: Publisher | undefined;
 afterEach(async () => {
-  await publisher?.abort();
-  publisher = undefined;
-  for (const c of clients) c.close();
-  clients = [];
-  await stack?.stop();
-  stack = undefined;
+  await endScenario({ publisher, clients, stack });
+  [publisher, clients, stack] = [undefined, [], undefined];
 });
 
 async function failover(remove: (victim: MonolithHandle) => Promise<void>): Promise<{ victim: MonolithHandle; affected: DeliveryClient[] }> {

@@ -8,7 +8,7 @@ import { readyOf } from '../harness/gateway-http.js';
 import type { DeliveryClient } from '../harness/delivery-client.js';
 import { Publisher } from '../harness/delivery-publisher.js';
 import { publisherProblems, wasTold } from '../harness/delivery-report.js';
-import { deliveryProblems, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
+import { SCENARIO, deliveryProblems, endScenario, spectators, uniqGuild, warmUp } from '../harness/delivery-scenario.js';
 
 useHarness();
 
@@ -16,11 +16,7 @@ useHarness();
 // under a stream of 200+ numbered log entries (and a room broadcast every other step) posted
 // round the three monoliths, each retried with its Idempotency-Key until acknowledged. Redis is
 // killed (-9) mid-stream and restarted on its port. These tests own their Redis (never REDIS_URL).
-const SPECTATORS = 30;
-const PER_ROOM = 2;
-const STEPS = 200;
-const PACE_MS = 10;
-const ROOM_EVERY = 2;
+const { SPECTATORS, PER_ROOM, STEPS, PACE_MS, ROOM_EVERY } = SCENARIO;
 
 let stack: Stack | undefined;
 let redis: RedisHandle | undefined;
@@ -28,12 +24,8 @@ let dir: string | undefined;
 let clients: DeliveryClient[] = [];
 let publisher: Publisher | undefined;
 afterEach(async () => {
-  await publisher?.abort();
-  publisher = undefined;
-  for (const c of clients) c.close();
-  clients = [];
-  await stack?.stop();
-  stack = undefined;
+  await endScenario({ publisher, clients, stack });
+  [publisher, clients, stack] = [undefined, [], undefined];
   await redis?.stop();
   redis = undefined;
   if (dir) rmSync(dir, { recursive: true, force: true });

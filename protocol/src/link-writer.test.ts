@@ -75,6 +75,7 @@ describe('LinkWriter', () => {
   });
 
   it('lets bursts through one at a time, each only once the buffer is below the low-water mark', async () => {
+    vi.useFakeTimers();
     const ws = new FakeLinkSocket();
     const w = new LinkWriter(ws, { maxBufferBytes: 1_000_000, heartbeatMs: 60_000, onFailure: () => {} });
     const order: string[] = [];
@@ -84,14 +85,17 @@ describe('LinkWriter', () => {
       ws.bufferedAmount = 400; // its burst fills the buffer again
     });
     const second = w.drained(100, 1).then(() => order.push('second'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Many polls later, nothing has gone: the buffer stays above the mark.
+    await vi.advanceTimersByTimeAsync(50);
     expect(order).toEqual([]);
     ws.bufferedAmount = 50;
+    await vi.advanceTimersByTimeAsync(5);
     await first;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await vi.advanceTimersByTimeAsync(50);
     // The first one's burst is still unsent: the second waits.
     expect(order).toEqual(['first']);
     ws.bufferedAmount = 0;
+    await vi.advanceTimersByTimeAsync(5);
     await second;
     expect(order).toEqual(['first', 'second']);
     w.stop();
