@@ -47,7 +47,7 @@ export class SessionStreams {
       return;
     }
     const position = since?.[stream];
-    const recovery = await this.paced(conn, await this.read(conn, stream, position));
+    const recovery = await this.readPaced(conn, stream, position);
     if (recovery === 'gone') return;
     if (recovery === 'failed') {
       // No history now (the broker is away): the session still opens, live, and says so.
@@ -81,7 +81,7 @@ export class SessionStreams {
       this.deps.channels.unsubscribe(conn, stream);
       conn.inRoomChannel = false;
     }
-    const recovery = await this.paced(conn, await this.read(conn, stream, since));
+    const recovery = await this.readPaced(conn, stream, since);
     if (recovery === 'gone') return undefined;
     if (recovery === 'failed') {
       this.joinLive(conn, stream);
@@ -92,8 +92,21 @@ export class SessionStreams {
     return recovery;
   }
 
-  private async read(conn: Conn, stream: string, since: StreamPosition | undefined): Promise<Recovery | 'failed' | 'gone'> {
+  /**
+   * Reads, then waits for the link (paced); the connection counts as recovering throughout, so
+   * neither the resync fallback nor a second `recover` starts another replay meanwhile. The
+   * caller joins in the continuation, before any timer can run.
+   */
+  private async readPaced(conn: Conn, stream: string, since: StreamPosition | undefined): Promise<Recovery | 'failed' | 'gone'> {
     this.recovering.add(conn.id);
+    try {
+      return await this.paced(conn, await this.read(conn, stream, since));
+    } finally {
+      this.recovering.delete(conn.id);
+    }
+  }
+
+  private async read(conn: Conn, stream: string, since: StreamPosition | undefined): Promise<Recovery | 'failed' | 'gone'> {
     try {
       const recovery = await this.deps.hub.beginRecovery(stream, since);
       if (this.deps.rooms.get(conn.id) !== conn) {
@@ -104,8 +117,6 @@ export class SessionStreams {
     } catch (err) {
       this.deps.log.warn('session stream recovery failed; joining live', { conn: conn.id, stream, err: (err as Error).message });
       return this.deps.rooms.get(conn.id) === conn ? 'failed' : 'gone';
-    } finally {
-      this.recovering.delete(conn.id);
     }
   }
 
