@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^@gateway\/protocol$/, replacement: here('./protocol/src/index.ts') },
       { find: /^@gateway\/protocol\/node$/, replacement: here('./protocol/src/node.ts') },
+      { find: /^@gateway\/protocol\/redis$/, replacement: here('./protocol/src/redis.ts') },
       // The SDK's import (client/src): without it the client's unit tests would run protocol/dist.
       { find: /^@gateway\/protocol\/codes$/, replacement: here('./protocol/src/codes.ts') },
     ],
