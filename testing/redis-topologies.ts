@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { spawnProc, type Proc } from './processes.js';
 import { freePort, ping } from './redis.js';
 import { testEnv } from './config.js';
+import type { RedisTopology } from '@gateway/protocol/redis';
 import { waitFor } from './wait.js';
 
 // Real Redis Cluster and Sentinel topologies on free loopback ports, for tests of the gateway's
@@ -694,4 +695,16 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
 
     stop,
   };
+}
+
+/** A cluster's seeds as the topology REDIS_CLUSTER_NODES makes (no credentials, no WAIT by default). */
+export function clusterTopology(seeds: string, waitReplicas = 0): RedisTopology {
+  const nodes = seeds.split(',').map((s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) }));
+  return { kind: 'cluster', nodes, username: undefined, password: undefined, tls: undefined, waitReplicas, waitTimeoutMs: 1000 };
+}
+
+/** A sentinel set as the topology REDIS_SENTINELS + REDIS_SENTINEL_NAME make. */
+export function sentinelTopology(sentinels: string, name: string, waitReplicas = 0): RedisTopology {
+  const list = sentinels.split(',').map((s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) }));
+  return { kind: 'sentinel', sentinels: list, name, sentinelPassword: undefined, username: undefined, password: undefined, tls: undefined, waitReplicas, waitTimeoutMs: 1000 };
 }
