@@ -1,4 +1,12 @@
-/** Node-only parts of the protocol package (crypto, stderr); the index stays browser-safe. */
+/**
+ * The server toolkit both services share (Node only: crypto, stderr, files): typed config, JWT,
+ * link authentication and TLS, the link writer, metrics, the token bucket, logs, ready lines.
+ * What crosses a wire is not here but in @gateway/protocol, which the browser SDK imports too.
+ */
+export * from './config-schema.js';
+export * from './metrics.js';
+export * from './token-bucket.js';
+export * from './redis-retry.js';
 export * from './jwt.js';
 export * from './link-auth.js';
 export * from './log.js';
