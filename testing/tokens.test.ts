@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createVerifier } from '@gateway/protocol/node';
+import { createVerifier } from '@gateway/server-kit';
 import {
   JWT_SECRET, adminToken, badSignatureToken, expiredToken, guestToken, noneToken, respellSignature, rs256Token, userToken,
 } from './tokens.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ApiEvent, CloseCode, Metrics } from '@gateway/protocol';
-import type { Log, VerifyResult } from '@gateway/protocol/node';
+import { ApiEvent, CloseCode } from '@gateway/protocol';
+import { Metrics, type Log, type VerifyResult } from '@gateway/server-kit';
 import { Admission } from './admission.js';
 import { Sessions, type Session } from './client-session.js';
 import { loadConfig } from './config.js';

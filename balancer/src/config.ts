@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf } from '@gateway/protocol';
-import { linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/protocol/node';
+import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
 
 /** Every balancer setting, with its default and meaning; the README table is generated from this. */
 export const balancerSpec = {

@@ -22,7 +22,7 @@
  * Times are process.hrtime (CLOCK_MONOTONIC) in ms: comparable with the orchestrator's.
  */
 import { ApiEvent, ErrorCode, Permission, ServerEvent, fullJitter, guildLogsStream, guildStream, isTerminal } from '@gateway/protocol';
-import { mintToken } from '@gateway/protocol/node';
+import { mintToken } from '@gateway/server-kit';
 import { localAddress } from '../loadgen/addresses.mjs';
 import { readPosition } from '../loadgen/positions.mjs';
 import { openWebSocket } from '../loadgen/rfc6455.mjs';

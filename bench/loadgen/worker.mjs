@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { fullJitter } from '@gateway/protocol';
-import { mintToken } from '@gateway/protocol/node';
+import { mintToken } from '@gateway/server-kit';
 import { Histogram } from './histogram.mjs';
 import { localAddress } from './addresses.mjs';
 import { readPosition, replyPositions, sinceOf, step } from './positions.mjs';

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ErrorCode, Metrics, errorBody } from '@gateway/protocol';
-import { createSigner, verifierFromConfig, type Log } from '@gateway/protocol/node';
+import { ErrorCode, errorBody } from '@gateway/protocol';
+import { Metrics, createSigner, verifierFromConfig, type Log } from '@gateway/server-kit';
 import type { MonolithConfig } from './config.js';
 import type { Broker } from './hub/broker.js';
 import { createBroker } from './hub/create-broker.js';

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { registryDiscovery } from './registry.js';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 
 /**
  * Where monolith link addresses come from. `start` reports the full current set whenever it

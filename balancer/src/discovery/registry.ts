@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { REGISTRY_KEY, redisRetryDelay, registryAddress } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import { REGISTRY_KEY, registryAddress } from '@gateway/protocol';
+import { redisRetryDelay, type Log } from '@gateway/server-kit';
 import type { Discovery } from './discovery.js';
 
 /**

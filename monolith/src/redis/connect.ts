@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { redisRetryDelay } from '@gateway/protocol';
+import { redisRetryDelay } from '@gateway/server-kit';
 
 /**
  * How connections behave while Redis is away:
