@@ -8,6 +8,7 @@
 export * from './ids.js';
 export * from './close-codes.js';
 export * from './errors.js';
+export * from './events.js';
 export * from './client.js';
 export * from './link.js';
 export * from './gateway.js';
