@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^@gateway\/protocol$/, replacement: here('./protocol/src/index.ts') },
       { find: /^@gateway\/server-kit$/, replacement: here('./server-kit/src/index.ts') },
+      { find: /^@gateway\/server-kit\/redis$/, replacement: here('./server-kit/src/redis.ts') },
       // The SDK's import (client/src): without it the client's unit tests would run protocol/dist.
       { find: /^@gateway\/protocol\/codes$/, replacement: here('./protocol/src/codes.ts') },
     ],

@@ -20,23 +20,24 @@
  * 1 otherwise (or on a failure). Results: bench/results/delivery-failover-<timestamp>.json.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { SignJWT } from 'jose';
+import { mintToken } from '@gateway/server-kit';
+import { Publisher } from './delivery/publisher.mjs';
+import { Stack, requireBuilt } from './delivery/stack.mjs';
+import { nowMs } from './loadgen/clock.mjs';
 import { createPool, share, shareStart } from './loadgen/pool.mjs';
 import { commandDelta, parseCommandStats } from './loadgen/redis-stats.mjs';
-import { killAll, pollReady, rootDir, sourceState, startRedisServer, startServer } from './systems/processes.mjs';
+import { sourceState } from './systems/processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const MONOLITH = join(rootDir, 'monolith', 'dist', 'main.js');
-const BALANCER = join(rootDir, 'balancer', 'dist', 'main.js');
 const JWT_SECRET = `failover-jwt-${randomBytes(12).toString('hex')}`;
 const LINK_SECRET = `failover-link-${randomBytes(12).toString('hex')}`;
-const HOST = '127.0.0.1';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,27 +58,23 @@ const AFTER_MS = Number(args['after-s']) * 1000;
 const WORKERS = Number(args.workers || Math.max(2, Math.ceil(N / 4000)));
 const DEADLINE_MS = 10 * 60_000;
 const log = (text) => process.stdout.write(`${text}\n`);
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 for (const [name, v] of Object.entries({ spectators: N, guilds: G, rate: RATE, workers: WORKERS })) {
   if (!(Number.isInteger(v) && v > 0)) throw new Error(`--${name} must be a positive integer`);
 }
 // Each load-generator process may hold at most 20,000 descriptors (a limit of this machine).
 if (Math.ceil(N / WORKERS) > 18_000) throw new Error(`${Math.ceil(N / WORKERS)} sockets per worker exceeds 18,000: raise --workers`);
-for (const script of [MONOLITH, BALANCER]) if (!existsSync(script)) throw new Error(`${script} is missing: build with node scripts/run.mjs build`);
+requireBuilt();
 
 // ---- processes: everything started is stopped on the way out, by pid ----
 
-const servers = [];
-let redis;
+const stack = new Stack({ jwtSecret: JWT_SECRET, linkSecret: LINK_SECRET, clients: N });
 let pool;
 let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
     await pool?.stop().catch(() => {});
-    await killAll(servers);
-    await redis?.stop();
+    await stack.stop();
   })();
   return cleaning;
 }
@@ -88,163 +85,6 @@ async function fail(err) {
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(new Error(`${sig} received`)));
 const watchdog = setTimeout(() => fail(new Error(`run exceeded ${DEADLINE_MS / 60_000} minutes`)), DEADLINE_MS);
-
-/** Output lines of each server (warnings and errors), kept for the report: bounded per process. */
-const output = new Map();
-function collect(label) {
-  const lines = [];
-  output.set(label, lines);
-  return (line) => {
-    if (lines.length < 5000 && !line.startsWith('{"gc"')) lines.push(line);
-  };
-}
-
-async function startStack() {
-  redis = await startRedisServer({ maxclients: 20_000 });
-  const common = { JWT_SECRET, LINK_SECRET, LOG_LEVEL: 'warn', HOST };
-  const monoliths = [];
-  for (let i = 1; i <= 3; i++) {
-    const id = `fo-m${i}`;
-    const m = await startServer({
-      role: `monolith ${id}`,
-      script: MONOLITH,
-      readyName: 'monolith',
-      env: { ...common, HTTP_PORT: '0', LINK_PORT: '0', MONOLITH_ID: id, REDIS_URL: redis.url },
-      onLine: collect(`monolith ${id}`),
-    });
-    servers.push(m);
-    monoliths.push({ id, server: m, http: `http://${HOST}:${m.info.httpPort}`, link: `${HOST}:${m.info.linkPort}` });
-  }
-  const balancers = [];
-  for (let i = 1; i <= 2; i++) {
-    const id = `fo-b${i}`;
-    const b = await startServer({
-      role: `balancer ${id}`,
-      script: BALANCER,
-      readyName: 'balancer',
-      env: {
-        ...common,
-        BALANCER_HOST: HOST,
-        BALANCER_PORT: '0',
-        ADMIN_PORT: '0',
-        BALANCER_ID: id,
-        MONOLITHS: monoliths.map((m) => m.link).join(','),
-        MAX_CONNECTIONS: String(N + 1000),
-        MAX_UNAUTHENTICATED: String(N + 1000),
-      },
-      onLine: collect(`balancer ${id}`),
-    });
-    servers.push(b);
-    balancers.push({ id, server: b, url: `ws://${HOST}:${b.info.port}/ws` });
-  }
-  await Promise.all([
-    ...balancers.map((b) => pollReady(HOST, b.server.info.port, '/ready', 20_000, (body) => body?.monoliths >= 3)),
-    ...monoliths.map((m) => pollReady(HOST, m.server.info.httpPort, '/ready', 20_000, (body) => body?.ready === true && body.links >= 2)),
-  ]);
-  return { monoliths, balancers };
-}
-
-// ---- the publisher: numbered log entries, each retried with its key until a 2xx ----
-
-class Publisher {
-  constructor(monoliths, guilds, token) {
-    this.targets = monoliths.map((m) => m.http);
-    this.guilds = guilds;
-    this.token = token;
-    this.tag = randomBytes(4).toString('hex');
-    this.acks = [];
-    this.answers = {};
-    this.gaveUp = [];
-    this.inflight = new Set();
-    this.sent = 0;
-    this.stopped = false;
-  }
-
-  /** Publishes RATE entries per second until stop(); at most 500 in flight. */
-  start() {
-    const gapMs = 1000 / RATE;
-    const t0 = nowMs();
-    this.loop = (async () => {
-      while (!this.stopped) {
-        const due = t0 + this.sent * gapMs;
-        const wait = due - nowMs();
-        if (wait > 1) await sleep(wait);
-        if (this.stopped) break;
-        if (this.inflight.size >= 500) {
-          await sleep(10);
-          continue;
-        }
-        const p = this.publish(this.sent++);
-        this.inflight.add(p);
-        p.finally(() => this.inflight.delete(p));
-      }
-    })();
-  }
-
-  async stop(timeoutMs) {
-    this.stopped = true;
-    await this.loop;
-    const all = Promise.allSettled([...this.inflight]);
-    await Promise.race([all, sleep(timeoutMs)]);
-    return this.inflight.size;
-  }
-
-  async publish(n) {
-    const guild = this.guilds[n % this.guilds.length];
-    const id = String(1_000_000_000_000 + n);
-    const body = JSON.stringify({ id, guild_id: guild, action_number: 1, agent_id: '42', subject_id: null, private: false, reversible: false, timestamp: Date.now(), data: { n } });
-    const key = `fo-${this.tag}-${n}`;
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const target = this.targets[(n + attempt) % this.targets.length];
-      let status = 0;
-      let answer;
-      try {
-        const res = await fetch(`${target}/api/guilds/${guild}/logs`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json', 'idempotency-key': key },
-          body,
-          signal: AbortSignal.timeout(5000),
-        });
-        status = res.status;
-        answer = await res.json().catch(() => undefined);
-      } catch (err) {
-        status = err?.cause?.code ?? err?.name ?? 'error';
-      }
-      this.answers[status] = (this.answers[status] ?? 0) + 1;
-      if (typeof status === 'number' && status >= 200 && status < 300) {
-        this.acks.push({ n, guild, offset: Number(answer?.offset), epoch: String(answer?.epoch), duplicate: answer?.duplicate === true, ackMs: nowMs(), attempts: attempt + 1 });
-        return;
-      }
-      await sleep(50);
-    }
-    this.gaveUp.push(n);
-  }
-
-  /** The latest acknowledged position of each guild's log stream. */
-  tops() {
-    const out = {};
-    for (const a of this.acks) {
-      const s = `guild:${a.guild}:logs`;
-      if (!out[s] || a.offset > out[s].offset) out[s] = { offset: a.offset, epoch: a.epoch };
-    }
-    return out;
-  }
-
-  /** Per guild: the acknowledged offsets (ascending) with the time of each 2xx, and problems of the acks themselves. */
-  byGuild() {
-    const out = {};
-    const problems = [];
-    for (const a of [...this.acks].sort((x, y) => x.offset - y.offset)) {
-      const g = (out[a.guild] ??= { epoch: a.epoch, offsets: [], ackMs: [] });
-      if (a.epoch !== g.epoch) problems.push(`guild ${a.guild}: #${a.n} acknowledged under epoch ${a.epoch}, others ${g.epoch}`);
-      if (!Number.isSafeInteger(a.offset) || a.offset < 1) problems.push(`#${a.n} acknowledged without an offset`);
-      if (g.offsets.at(-1) === a.offset) problems.push(`guild ${a.guild}: offset ${a.offset} acknowledged twice (#${a.n})`);
-      g.offsets.push(a.offset);
-      g.ackMs.push(a.ackMs);
-    }
-    return { acks: out, problems };
-  }
-}
 
 // ---- helpers over the worker pool ----
 
@@ -290,32 +130,13 @@ function quantile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
-/** Warning and error lines of each server, grouped by message (counts), for the report. */
-function serverMessages() {
-  const out = {};
-  for (const [label, lines] of output) {
-    const msgs = {};
-    for (const line of lines) {
-      let key = line.slice(0, 160);
-      try {
-        const j = JSON.parse(line);
-        if (j.ready) continue;
-        key = `${j.level}: ${j.msg}${j.reason ? ` (${j.reason})` : ''}${j.err ? ` (${String(j.err).slice(0, 80)})` : ''}`;
-      } catch {}
-      msgs[key] = (msgs[key] ?? 0) + 1;
-    }
-    if (Object.keys(msgs).length) out[label] = msgs;
-  }
-  return out;
-}
-
 async function main() {
   const command = `node bench/delivery-failover.mjs ${process.argv.slice(2).join(' ')}`.trim();
   const startedAt = new Date();
   const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
   log(`# delivery failover (kill -9): ${N} spectators of ${G} guilds, ${RATE} publications/s, ${WORKERS} load-generator processes; ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`);
-  const { monoliths, balancers } = await startStack();
-  log(`  started: redis ${redis.pid}, ${servers.map((s) => `${s.role} ${s.pid}`).join(', ')}`);
+  const { monoliths, balancers } = await stack.start();
+  log(`  started: redis ${stack.redis.pid}, ${stack.servers.map((s) => `${s.role} ${s.pid}`).join(', ')}`);
 
   const runTag = randomBytes(3).toString('hex');
   const guilds = Array.from({ length: G }, (_, i) => `9${String(Date.now()).slice(-8)}${String(i).padStart(4, '0')}`);
@@ -329,8 +150,8 @@ async function main() {
   log(`  ${connected}/${N} spectating in ${((nowMs() - c0) / 1000).toFixed(1)} s; by monolith ${JSON.stringify(byMonolith)}${connected < N ? `; failures ${JSON.stringify(merge(conn.map((r) => r.failures)))}` : ''}`);
   if (connected < N) throw new Error(`only ${connected} of ${N} spectators connected`);
 
-  const service = await new SignJWT({ admin: true }).setProtectedHeader({ alg: 'HS256' }).setSubject('failover-publisher').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
-  const publisher = new Publisher(monoliths, guilds, service);
+  const service = await mintToken({ sub: 'failover-publisher', admin: true }, { secret: JWT_SECRET, ttlSeconds: 3600 });
+  const publisher = new Publisher(monoliths, guilds, service, RATE);
   publisher.start();
   await sleep(BEFORE_MS);
   const warm = await waitHolding(publisher.tops(), 20_000, 'before the kill');
@@ -339,7 +160,7 @@ async function main() {
   const [victimId, victimCount] = Object.entries(byMonolith).sort((a, b) => b[1] - a[1])[0];
   const victim = monoliths.find((m) => m.id === victimId);
   const ackedBeforeKill = publisher.acks.length;
-  const info = new Redis(redis.url, { connectionName: 'failover-info' });
+  const info = new Redis(stack.redis.url, { connectionName: 'failover-info' });
   const commands0 = parseCommandStats(await info.info('commandstats'));
   const acks0 = publisher.acks.length;
   const faultMs = nowMs();
@@ -408,7 +229,7 @@ async function main() {
     // Redis commands from the kill until settled: the recoveries' and the publications' meanwhile
     // (each publication is one EVALSHA of the publish script plus the commands it runs).
     redis: { publicationsMeanwhile: publisher.acks.length - acks0, ...commands },
-    serverMessages: serverMessages(),
+    serverMessages: stack.serverMessages(),
   };
   result.seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 

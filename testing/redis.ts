@@ -2,9 +2,17 @@ import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { spawnProc, type Proc } from './processes.js';
 import { testEnv } from './config.js';
+import type { RedisTopology } from '@gateway/server-kit/redis';
+
+/** A standalone topology for `url` (no WAIT), as readRedisTopology makes from REDIS_URL. */
+export function standaloneTopology(url: string): RedisTopology {
+  return { kind: 'standalone', url, password: undefined, tlsCa: undefined, waitReplicas: 0, waitTimeoutMs: 1000 };
+}
 
 export interface RedisHandle {
   url: string;
+  /** The same server as a topology, for the services' factories (createBroker, createStore...). */
+  topology: RedisTopology;
   /** The spawned server; undefined when REDIS_URL pointed at an external one. */
   proc: Proc | undefined;
   stop(): Promise<void>;
@@ -63,7 +71,7 @@ export interface RedisOptions {
  */
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
   const external = testEnv.REDIS_URL;
-  if (external && opts.external !== false) return { url: external, proc: undefined, stop: async () => {}, kill: async () => {} };
+  if (external && opts.external !== false) return { url: external, topology: standaloneTopology(external), proc: undefined, stop: async () => {}, kill: async () => {} };
 
   let lastError: unknown;
   // The free port can be taken between probing and binding; try a few (a fixed port: once).
@@ -83,6 +91,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
       if (!(await ping('127.0.0.1', port))) throw new Error(`redis on ${port} does not answer PING\n${proc.tail()}`);
       return {
         url: `redis://127.0.0.1:${port}`,
+        topology: standaloneTopology(`redis://127.0.0.1:${port}`),
         proc,
         stop: async () => void (await proc.stop()),
         kill: async () => void (await proc.kill()),

@@ -1,14 +1,16 @@
 import { createHmac, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mintToken } from '@gateway/server-kit';
 
-// Signed with node:crypto rather than jose: testing/ is not a workspace package (no dependencies
-// of its own), and these helpers must also mint what a JWT library refuses to (no `exp`, `alg:
-// none`, respelled signatures), so they stay independent of the verifier under test.
+// Every token a JWT library would mint comes from the project's one minting function (server-kit's
+// mintToken). The rest are built byte by byte here, because no library mints them: no `exp` or
+// no `iat`, HS384/HS512, `alg: none`, respelled signatures, RS256 with a throwaway key.
 type JWTPayload = Record<string, unknown>;
 
 function enc(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
+/** By hand: mintToken signs HS256 with both `iat` and `exp`, and only that. */
 function hmacJwt(claims: JWTPayload, alg: 'HS256' | 'HS384' | 'HS512', secret: string): string {
   const input = `${enc({ alg, typ: 'JWT' })}.${enc(claims)}`;
   const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg];
@@ -44,18 +46,25 @@ export function nowS(offset = 0): number {
 }
 
 function claimsOf(o: TokenOptions): JWTPayload {
-  const claims: Record<string, unknown> = {};
+  const claims: JWTPayload = {};
   for (const key of ['sub', 'name', 'guilds', 'admin', 'rooms', 'guest', 'jti', 'nbf', 'iss', 'aud'] as const) {
     if (o[key] !== undefined) claims[key] = o[key];
   }
-  if (o.iat !== null) claims.iat = o.iat ?? nowS();
-  if (o.exp !== null) claims.exp = o.exp ?? nowS(3600);
-  return claims as JWTPayload;
+  const now = nowS();
+  if (o.iat !== null) claims.iat = o.iat ?? now;
+  if (o.exp !== null) claims.exp = o.exp ?? now + 3600;
+  return claims;
 }
 
 /** A signed user token (HS256 with the stack's JWT_SECRET unless told otherwise). */
 export async function userToken(o: TokenOptions = {}): Promise<string> {
-  return hmacJwt(claimsOf({ sub: uniqSub(), ...o }), o.alg ?? 'HS256', o.secret ?? JWT_SECRET);
+  const claims = claimsOf({ sub: uniqSub(), ...o });
+  const { iat, exp, ...rest } = claims;
+  const alg = o.alg ?? 'HS256';
+  const secret = o.secret ?? JWT_SECRET;
+  if (alg !== 'HS256' || typeof iat !== 'number' || typeof exp !== 'number') return hmacJwt(claims, alg, secret);
+  // mintToken reads `iat` from its clock and adds the lifetime: both land where they were asked.
+  return mintToken(rest, { secret, ttlSeconds: exp - iat, now: () => iat * 1000 });
 }
 
 /** A guest token: `guest: true` and a `jti`, no `sub`; its room is `guest:<jti>`. */
@@ -81,7 +90,8 @@ export function expiredToken(o: TokenOptions = {}): Promise<string> {
 /**
  * The same token with its signature spelled otherwise: `=` padding, a character outside the
  * base64url alphabet, or a nonzero unused bit in the last character (an HS256 signature has 2).
- * Lenient decoders read the same bytes; the gateway refuses all three (4102 / 401).
+ * Lenient decoders read the same bytes; the gateway refuses all three (4102 / 401). By hand: no
+ * library writes these.
  */
 export function respellSignature(token: string, how: 'padding' | 'alphabet' | 'bits'): string {
   const dot = token.lastIndexOf('.');
@@ -93,12 +103,12 @@ export function respellSignature(token: string, how: 'padding' | 'alphabet' | 'b
   return `${head}${sig.slice(0, -1)}${alphabet[alphabet.indexOf(sig.at(-1)!) ^ 1]}`;
 }
 
-/** An unsigned token (`alg: none`), which must never be accepted. */
+/** An unsigned token (`alg: none`), which must never be accepted; by hand, as no library mints one. */
 export function noneToken(o: TokenOptions = {}): string {
   return `${enc({ alg: 'none', typ: 'JWT' })}.${enc(claimsOf({ sub: uniqSub(), ...o }))}.`;
 }
 
-/** RS256 with a fresh key pair, for algorithm confusion against an HS256 gateway. */
+/** RS256 with a fresh key pair, for algorithm confusion against an HS256 gateway; by hand, as mintToken is HS256 only. */
 export async function rs256Token(o: TokenOptions = {}): Promise<string> {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const input = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc(claimsOf({ sub: uniqSub(), ...o }))}`;

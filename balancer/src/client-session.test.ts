@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiEvent, CloseCode } from '@gateway/protocol';
-import { Metrics, type Log, type VerifyResult } from '@gateway/server-kit';
-import { Admission } from './admission.js';
-import { Sessions, type Session } from './client-session.js';
-import { loadConfig } from './config.js';
-import type { MonolithLink } from './monolith-link.js';
-import type { Router } from './routing/router.js';
+import { FakeUwsSocket, bytes, sessionsHarness, settle } from '../../testing/sessions-harness.js';
+import type { Session } from './client-session.js';
 import { chooseRoom } from './room-policy.js';
 import { SessionEvent, SessionState, TRANSITIONS, transition } from './session-states.js';
 import type { WebSocket } from './uws.js';
@@ -53,80 +49,11 @@ describe('session state table', () => {
   });
 });
 
-/** A uWS socket stand-in: records topics, sends and the close; `end` does not call `closed`. */
-class FakeSocket {
-  readonly topics = new Set<string>();
-  readonly sent: string[] = [];
-  ended: { code: number; reason: string } | undefined;
-  constructor(private readonly data: Session) {}
-  getUserData(): Session {
-    return this.data;
-  }
-  subscribe(topic: string): boolean {
-    this.topics.add(topic);
-    return true;
-  }
-  unsubscribe(topic: string): boolean {
-    return this.topics.delete(topic);
-  }
-  getTopics(): string[] {
-    return [...this.topics];
-  }
-  send(text: string): number {
-    this.sent.push(text);
-    return 1;
-  }
-  getBufferedAmount(): number {
-    return 0;
-  }
-  end(code: number, reason: string): void {
-    this.ended = { code, reason };
-  }
-}
-
-const silent: Log = { debug() {}, info() {}, warn() {}, error() {} };
-const bytes = (text: string): ArrayBuffer => new TextEncoder().encode(text).buffer as ArrayBuffer;
-
-/** Sessions over a fake link and a verifier that accepts any token as its own subject. */
-function harness(env: Record<string, string> = {}) {
-  const config = loadConfig({ JWT_SECRET: 'unit-jwt-secret-0123456789', LINK_SECRET: 'unit-link-secret-0123456789', MONOLITHS: '127.0.0.1:1', ...env });
-  const toLink: string[] = [];
-  const link = { send: (frame: string) => (toLink.push(frame), true) } as unknown as MonolithLink;
-  const routing = { linked: true };
-  // The sessions' clock: a test moves it forward instead of waiting.
-  const clock = { ms: Date.now() };
-  const router = { pick: () => (routing.linked ? link : undefined) } as unknown as Router;
-  // Any token is its own subject; `slow…` never finishes verifying, `bad…` is refused.
-  const verify = (token: string): Promise<VerifyResult> => {
-    if (token.startsWith('slow')) return new Promise(() => {});
-    if (token.startsWith('bad')) return Promise.resolve({ ok: false, reason: 'invalid', detail: 'bad signature' });
-    return Promise.resolve({ ok: true, subject: token, guest: false, expMs: clock.ms + 3_600_000, claims: { sub: token } });
-  };
-  const admission = new Admission(config, clock.ms);
-  const sessions = new Sessions({ config, router, verify, admission, metrics: new Metrics(), log: silent, strict: true, now: () => clock.ms });
-  const open = (source = '203.0.113.1') => {
-    const s = sessions.create(undefined);
-    expect(admission.admit(source, sessions.all.size, clock.ms)).toBeUndefined();
-    s.source = source;
-    const ws = new FakeSocket(s);
-    sessions.opened(ws as unknown as WebSocket<Session>);
-    return { s, ws, socket: ws as unknown as WebSocket<Session> };
-  };
-  const send = (socket: WebSocket<Session>, frame: object | string) =>
-    sessions.message(socket, bytes(typeof frame === 'string' ? frame : JSON.stringify(frame)), false);
-  /** Sends an auth frame and waits for the (asynchronous) verification to apply. */
-  const auth = async (socket: WebSocket<Session>, token: string) => {
-    send(socket, { action: 'auth', token });
-    await new Promise((resolve) => setImmediate(resolve));
-  };
-  return { sessions, admission, link, toLink, open, send, auth, routing, config, clock };
-}
-
 describe('Sessions: no push before the owner admits the connection', () => {
   // The balancer never subscribes a socket on its own: the owner sends `subscribe` for the
   // room's channel once it admitted the connection (and replayed what it missed).
   it('subscribes nothing at auth', async () => {
-    const h = harness();
+    const h = sessionsHarness();
     const { s, ws, socket } = h.open();
     await h.auth(socket, 'alice');
     expect(s.state).toBe(SessionState.OPEN);
@@ -135,28 +62,28 @@ describe('Sessions: no push before the owner admits the connection', () => {
   });
 
   it('passes the auth frame’s since to the owner in the join', async () => {
-    const h = harness();
+    const h = sessionsHarness();
     const { socket } = h.open();
     const since = { 'user:alice': { offset: 4, epoch: 'e1' } };
     h.send(socket, { action: 'auth', token: 'alice', since });
-    await new Promise((resolve) => setImmediate(resolve));
+    await settle();
     expect(JSON.parse(h.toLink.at(-1)!)).toMatchObject({ type: 'join', room: 'user:alice', since });
   });
 
   it('on elevation drops every channel of the old identity, its room’s among them', async () => {
-    const h = harness();
+    const h = sessionsHarness();
     const { s, ws, socket } = h.open();
     await h.auth(socket, 'guest1');
     ws.subscribe('m1/user:guest1');
     ws.subscribe('m1/guild-channel');
     h.send(socket, { event: ApiEvent.REQUEST_ELEVATION, _id: 7, data: { token: 'carol' } });
-    await new Promise((resolve) => setImmediate(resolve));
+    await settle();
     expect(s.room).toBe('user:carol');
     expect(ws.topics.size).toBe(0);
   });
 
   it('on a move drops the old owner’s channels: the new owner subscribes after its recovery', async () => {
-    const h = harness();
+    const h = sessionsHarness();
     const { ws, socket } = h.open();
     await h.auth(socket, 'dave');
     ws.subscribe('m1/user:dave');
@@ -168,7 +95,7 @@ describe('Sessions: no push before the owner admits the connection', () => {
 
 describe('Sessions: limits', () => {
   it('closes a frame nested deeper than MAX_JSON_DEPTH with TOO_DEEP, before it is forwarded', async () => {
-    const h = harness({ MAX_JSON_DEPTH: '4' });
+    const h = sessionsHarness({ MAX_JSON_DEPTH: '4' });
     const { socket, ws } = h.open();
     await h.auth(socket, 'erin');
     const sentBefore = h.toLink.length;
@@ -181,14 +108,14 @@ describe('Sessions: limits', () => {
   });
 
   it('closes a 20,000-deep auth frame with TOO_DEEP', () => {
-    const h = harness();
+    const h = sessionsHarness();
     const { ws, socket } = h.open();
     h.send(socket, `{"action":"auth","token":"x","room":${'['.repeat(20_000)}${']'.repeat(20_000)}}`);
     expect(ws.ended?.code).toBe(CloseCode.TOO_DEEP);
   });
 
   it('counts websocket pings against MESSAGE_RATE and closes a ping flood with FLOOD', async () => {
-    const h = harness({ MESSAGE_RATE: '1', MESSAGE_BURST: '5' });
+    const h = sessionsHarness({ MESSAGE_RATE: '1', MESSAGE_BURST: '5' });
     const { socket, ws } = h.open();
     await h.auth(socket, 'frank');
     // The auth frame took one token; four pings fit, the fifth does not.
@@ -199,7 +126,7 @@ describe('Sessions: limits', () => {
   });
 
   it('counts a socket as unauthenticated until its token is verified, or until it closes', async () => {
-    const h = harness();
+    const h = sessionsHarness();
     const a = h.open('198.51.100.7');
     const b = h.open('198.51.100.7');
     expect(h.admission.unauthenticated).toBe(2);
@@ -218,9 +145,8 @@ describe('Sessions: limits', () => {
  * the table does not allow throws). A new edge without a driver here fails the last test.
  */
 describe('Sessions: every edge of the state table', () => {
-  type H = ReturnType<typeof harness>;
+  type H = ReturnType<typeof sessionsHarness>;
   type Opened = ReturnType<H['open']>;
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
   const S = SessionState;
   const E = SessionEvent;
   const reach: Record<string, (h: H) => Promise<Opened>> = {
@@ -284,7 +210,7 @@ describe('Sessions: every edge of the state table', () => {
     [`${S.AWAITING_AUTH}|${E.REFUSED}`]: async (h) => {
       const s = h.sessions.create(undefined);
       s.refuse = 'SERVER_FULL';
-      const ws = new FakeSocket(s);
+      const ws = new FakeUwsSocket(s);
       h.sessions.opened(ws as unknown as WebSocket<Session>);
       return { o: { s, ws, socket: ws as unknown as WebSocket<Session> }, code: CloseCode.SERVER_FULL };
     },
@@ -294,7 +220,7 @@ describe('Sessions: every edge of the state table', () => {
   for (const t of TRANSITIONS) {
     const key = `${t.from}|${t.on}`;
     it(`${t.from} --${t.on}--> ${t.to}`, async () => {
-      const h = harness();
+      const h = sessionsHarness();
       let o: Opened;
       let code: number | undefined;
       if (special[key]) ({ o, code } = await special[key]!(h));
@@ -312,7 +238,7 @@ describe('Sessions: every edge of the state table', () => {
 
   it('covers every edge, and an event the table does not allow throws (strict)', async () => {
     expect([...covered].sort()).toEqual(TRANSITIONS.map((t) => `${t.from}|${t.on}`).sort());
-    const h = harness();
+    const h = sessionsHarness();
     const { s } = h.open();
     expect(() => h.sessions.kick(s, CloseCode.TOKEN_INVALID, 'x')).toThrow(/not allowed in state awaiting_auth/);
   });

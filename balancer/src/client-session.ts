@@ -375,7 +375,12 @@ export class Sessions {
     }
     const queued = s.queue;
     s.queue = undefined;
-    if (queued) for (const text of queued) this.forward(s, text, undefined);
+    // A queued elevation is still the balancer's to answer, like one sent once open (DESIGN §5).
+    for (const text of queued ?? []) {
+      const frame = parseObject(text);
+      if (frame?.event === ApiEvent.REQUEST_ELEVATION) void this.elevate(s, frame);
+      else this.forward(s, text, undefined);
+    }
   }
 
   /** Sends `join` to the room's monolith; closes with NO_MONOLITH when there is none. */

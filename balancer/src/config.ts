@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Every balancer setting, with its default and meaning; the README table is generated from this. */
 export const balancerSpec = {
@@ -11,8 +12,10 @@ export const balancerSpec = {
   MONOLITHS: v.list('Static monolith link addresses, `host:port,host:port`.'),
   MONOLITH_DNS: v.optional('`host:port` whose A/AAAA records are the monoliths (e.g. a Kubernetes headless service); polled.'),
   DNS_POLL_MS: v.int('How often `MONOLITH_DNS` is re-resolved.', 5000, 100),
-  MONOLITH_REGISTRY: v.optional('Redis URL of the monolith registry (monoliths with `REGISTRY_ADDRESS` heartbeat into it); overrides `MONOLITHS`/`MONOLITH_DNS`.'),
+  MONOLITH_REGISTRY: v.optional('Discover monoliths from the Redis registry (monoliths with `REGISTRY_ADDRESS` heartbeat into it): `redis` reads it from the Redis the `REDIS_*` settings name (any topology, as the monoliths\' own), or a `redis://`/`rediss://` URL of a standalone Redis; overrides `MONOLITHS`/`MONOLITH_DNS`.'),
   REGISTRY_POLL_MS: v.int('How often the registry is read.', 1000, 100),
+  // Where the registry lives, with MONOLITH_REGISTRY=redis: the monoliths' own settings.
+  ...redisSpec,
   ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer ↔ monolith links both ways by challenge-response; never sent (at least 16 characters).', undefined, { minLength: 16 }),
   ...linkTlsSpec,
@@ -40,7 +43,12 @@ export const balancerSpec = {
   LOG_LEVEL: v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const),
 };
 
-export type BalancerConfig = ConfigOf<typeof balancerSpec> & { readonly BALANCER_ID: string; readonly linkTls: LinkTlsFiles };
+export type BalancerConfig = ConfigOf<typeof balancerSpec> & {
+  readonly BALANCER_ID: string;
+  readonly linkTls: LinkTlsFiles;
+  /** The registry's Redis, when MONOLITH_REGISTRY is set. */
+  readonly registry: RedisTopology | undefined;
+};
 
 /** Reads and checks the environment (the only place that reads `process.env`). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): BalancerConfig {
@@ -49,9 +57,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.MONOLITHS.length === 0 && !config.MONOLITH_DNS && !config.MONOLITH_REGISTRY) {
     problems.push('MONOLITHS is required (or MONOLITH_DNS / MONOLITH_REGISTRY)');
   }
-  if (config.MONOLITH_REGISTRY !== undefined && !/^rediss?:\/\//.test(config.MONOLITH_REGISTRY)) {
-    problems.push('MONOLITH_REGISTRY must start with redis:// or rediss://');
-  }
+  const registry = readRegistry(config, env, problems);
   for (const address of [...config.MONOLITHS, ...(config.MONOLITH_DNS ? [config.MONOLITH_DNS] : [])]) {
     if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
       problems.push(`${config.MONOLITH_DNS === address ? 'MONOLITH_DNS' : 'MONOLITHS'} entry "${address}" must be host:port`);
@@ -64,5 +70,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('BALANCER_ID must be 1-64 characters of letters, digits, ".", "_", ":" or "-"');
   }
   if (problems.length) throw new ConfigError(problems);
-  return Object.freeze({ ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}`, linkTls });
+  return Object.freeze({ ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}`, linkTls, registry });
+}
+
+/** MONOLITH_REGISTRY: `redis` (the REDIS_* topology) or a standalone URL (then no REDIS_* topology). */
+function readRegistry(config: ConfigOf<typeof balancerSpec>, env: Record<string, string | undefined>, problems: string[]): RedisTopology | undefined {
+  const value = config.MONOLITH_REGISTRY;
+  if (value !== undefined && /^rediss?:\/\//.test(value)) {
+    const topology = readRedisTopology(config, env, problems);
+    if (topology) problems.push('MONOLITH_REGISTRY is a URL and a Redis topology is set too: set MONOLITH_REGISTRY=redis to use the topology, or drop it');
+    return readRedisTopology({ ...config, REDIS_URL: value }, {}, problems);
+  }
+  const topology = readRedisTopology(config, env, problems);
+  if (value === undefined) {
+    if (topology) problems.push('a Redis topology is set but nothing uses it: set MONOLITH_REGISTRY=redis to discover monoliths from its registry');
+    return undefined;
+  }
+  if (value !== 'redis') problems.push('MONOLITH_REGISTRY must be `redis` or start with redis:// or rediss://');
+  else if (!topology) problems.push('MONOLITH_REGISTRY=redis needs a Redis topology: REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS');
+  return topology;
 }

@@ -30,218 +30,21 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { fullJitter } from '@gateway/protocol';
 import { mintToken } from '@gateway/server-kit';
-import { Histogram } from './histogram.mjs';
 import { localAddress } from './addresses.mjs';
-import { readPosition, replyPositions, sinceOf, step } from './positions.mjs';
-import { openWebSocket } from './rfc6455.mjs';
+import { nowNs as now } from './clock.mjs';
+import { Histogram } from './histogram.mjs';
+import { checkRecovered, fan, recoveryCounts, storm } from './worker-accounting.mjs';
+import { Conn, connectOne, unexpectedCloses } from './worker-conn.mjs';
+import { serveCommands } from './worker-ipc.mjs';
 
-const now = () => Number(process.hrtime.bigint());
 const CONNECT_ATTEMPTS = 8;
 
 let mod; // the system adapter module
 let jwtSecret;
 /** @type {Map<string, Conn[]>} */
 const groups = new Map();
-let unexpectedCloses = {};
 /** @type {Conn[]} clients built by `prepare`, opened by the next `connect` */
 let prepared = [];
-
-/** Fan-out accounting, armed by `fanout`. */
-const fan = { from: 0, to: 0, closedLoop: false, perSeq: 0, counts: new Int32Array(0), delivered: 0, hist: new Histogram(), firstNs: 0, lastNs: 0, done: false };
-/** Reconnect storm accounting, armed by `storm`. */
-const storm = { armed: false, group: '', base: 100, cap: 5000, timeoutMs: 10_000, dropped: 0, down: 0, attempts: 0, failed: 0, lastWelcomeNs: 0, ...recoveryCounts() };
-
-/** Recovery accounting of a storm over tracked clients (`stormTarget`, `stormStatus`). */
-function recoveryCounts() {
-  // welcomeHist / recoveredHist: from the start of a client's successful attempt (open) to its
-  // welcome / to holding the target: the server's part of a storm, without the back-off waits.
-  return { target: null, recovered: 0, lastRecoveredNs: 0, told: 0, dups: 0, gaps: 0, epochs: 0, replayed: 0, failures: {}, droppedAgain: {}, welcomeHist: new Histogram(), recoveredHist: new Histogram() };
-}
-
-/** One client: its socket, identity and per-scenario state. */
-class Conn {
-  constructor(index, group, target, token, room, client, options, track) {
-    this.index = index;
-    this.group = group;
-    this.target = target; // { host, port, path, headers, localAddress, timeoutMs }
-    this.token = token;
-    this.room = room;
-    this.client = client; // the adapter's client side: hello, classify, ping
-    this.options = options; // per-group client options (e.g. a link secret), passed to classify
-    this.track = track; // follow the session stream's position, reconnect with since
-    /** @type {{ stream: string, offset: number, epoch: string } | undefined} */
-    this.pos = undefined;
-    this.recovered = false;
-    this.attemptNs = 0;
-    this.ws = null;
-    this.welcomed = false;
-    this.closing = false;
-    this.onWelcome = null; // resolver while connecting
-    this.onPong = null; // ping loop callback
-    this.everDropped = false;
-    this.attempt = 0;
-  }
-
-  /** The upgrade headers this client sends (the adapter client's classify may need them). */
-  get headers() {
-    return this.target.headers;
-  }
-
-  /** Opens the socket and sends the hello frames; `onWelcome` fires on welcome or failure. */
-  open() {
-    this.welcomed = false;
-    const handlers = { onText: (text, ws) => onText(text, ws, this), onClose: (code, _r, ws) => onClose(code, ws, this) };
-    return openWebSocket(this.target, handlers).then((ws) => {
-      this.ws = ws;
-      const frames = this.client.hello(this.token, this.room, this.track ? sinceOf(this.pos) : undefined);
-      ws.cork();
-      for (const f of frames) ws.sendText(f);
-      ws.uncork();
-      return ws;
-    });
-  }
-}
-
-function onText(text, ws, conn) {
-  const c = conn.client.classify(text, conn);
-  switch (c.kind) {
-    case 'delivery':
-      if (conn.track) onPosition(conn, readPosition(text));
-      return onDelivery(c);
-    case 'pong':
-      if (conn.onPong !== null) conn.onPong(c.id);
-      return;
-    case 'welcome':
-      if (conn.track) onWelcomePositions(conn, text);
-      conn.welcomed = true;
-      if (conn.onWelcome !== null) conn.onWelcome(true);
-      return;
-    case 'reply':
-      ws.cork();
-      for (const f of c.frames) ws.sendText(f);
-      ws.uncork();
-      return;
-    default:
-  }
-}
-
-function onClose(code, ws, conn) {
-  // A socket dropped on purpose (conn.ws cleared first) reports nothing.
-  if (conn.ws !== ws) return;
-  const wasWelcomed = conn.welcomed;
-  conn.welcomed = false;
-  conn.ws = null;
-  if (conn.onWelcome !== null) return conn.onWelcome(false, code);
-  if (conn.closing) return;
-  if (storm.armed && conn.group === storm.group && wasWelcomed) {
-    if (!conn.everDropped) storm.dropped++;
-    else storm.droppedAgain[code] = (storm.droppedAgain[code] ?? 0) + 1;
-    conn.everDropped = true;
-    storm.down++;
-    return stormReconnect(conn);
-  }
-  unexpectedCloses[code] = (unexpectedCloses[code] ?? 0) + 1;
-}
-
-/** A tracked client's welcome: its start position, or whether its `since` was recovered. */
-function onWelcomePositions(conn, text) {
-  const { positions, recovered } = replyPositions(text);
-  const stream = conn.pos?.stream ?? Object.keys(positions)[0];
-  if (stream === undefined) return;
-  if (recovered[stream] === false) {
-    countStorm(conn, 'told');
-    conn.pos = undefined; // reload: start again where the welcome says
-  }
-  if (conn.pos === undefined && positions[stream]) conn.pos = { stream, ...positions[stream] };
-  checkRecovered(conn);
-}
-
-function onPosition(conn, pos) {
-  if (pos === undefined) return;
-  const held = conn.pos?.stream === pos.stream ? conn.pos : undefined;
-  const s = step(held, pos);
-  if (s.kind === 'dup') return countStorm(conn, 'dups');
-  if (s.kind === 'gap') countStorm(conn, 'gaps', s.missing);
-  if (s.kind === 'epoch') countStorm(conn, 'epochs');
-  conn.pos = pos;
-  if (storm.target !== null && conn.everDropped && !conn.recovered) {
-    storm.replayed++;
-    checkRecovered(conn);
-  }
-}
-
-function countStorm(conn, key, n = 1) {
-  if (storm.armed && conn.group === storm.group) storm[key] += n;
-}
-
-/** A dropped storm client is recovered once it is welcomed again and holds the target position. */
-function checkRecovered(conn) {
-  const t = storm.target;
-  if (t === null || conn.recovered || !conn.everDropped || conn.group !== storm.group || !conn.pos) return;
-  if (conn.pos.epoch !== t.epoch || conn.pos.offset < t.offset) return;
-  conn.recovered = true;
-  storm.recovered++;
-  storm.lastRecoveredNs = now();
-  storm.recoveredHist.record((storm.lastRecoveredNs - conn.attemptNs) / 1000);
-}
-
-function onDelivery(c) {
-  const seq = Number(c.seq);
-  if (seq < fan.from || seq >= fan.to) return;
-  const t = now();
-  fan.hist.record((t - Number(c.t)) / 1000);
-  if (fan.firstNs === 0) fan.firstNs = t;
-  fan.lastNs = t;
-  fan.delivered++;
-  const n = ++fan.counts[seq - fan.from];
-  if (fan.closedLoop && n === fan.perSeq) process.send({ ev: 'seq', seq });
-  if (!fan.done && fan.delivered === fan.perSeq * (fan.to - fan.from)) {
-    fan.done = true;
-    process.send({ ev: 'fanout-done' });
-  }
-}
-
-/** Full-jitter exponential back-off, as the client SDK does (DESIGN §4): the protocol's fullJitter. */
-function stormReconnect(conn) {
-  const delay = fullJitter(conn.attempt, storm.base, storm.cap);
-  setTimeout(async () => {
-    if (conn.closing) return;
-    storm.attempts++;
-    const t0 = now();
-    conn.attemptNs = t0;
-    const ok = await connectOne(conn, storm.timeoutMs);
-    if (conn.closing) return conn.ws?.destroy();
-    if (ok === true) {
-      conn.attempt = 0;
-      storm.down--;
-      storm.lastWelcomeNs = now();
-      storm.welcomeHist.record((storm.lastWelcomeNs - t0) / 1000);
-    } else {
-      storm.failed++;
-      storm.failures[ok] = (storm.failures[ok] ?? 0) + 1;
-      conn.attempt++;
-      stormReconnect(conn);
-    }
-  }, delay);
-}
-
-/** Waits for welcome after open(); false with a reason on any failure or timeout. */
-function connectOne(conn, timeoutMs) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => finish(false, 'welcome timeout'), timeoutMs);
-    const finish = (ok, why) => {
-      clearTimeout(timer);
-      conn.onWelcome = null;
-      if (!ok && conn.ws) {
-        conn.ws.destroy();
-        conn.ws = null;
-      }
-      resolve(ok ? true : String(why));
-    };
-    conn.onWelcome = (ok, code) => finish(ok, `closed ${code} before welcome`);
-    conn.open().catch((err) => finish(false, err.message));
-  });
-}
 
 async function signTokens(startIndex, count) {
   const tokens = new Array(count);
@@ -430,15 +233,4 @@ const commands = {
   },
 };
 
-process.on('message', async (msg) => {
-  try {
-    const result = await commands[msg.cmd](msg.args ?? {});
-    process.send({ id: msg.id, ok: true, result });
-  } catch (err) {
-    process.send({ id: msg.id, ok: false, error: err?.stack ?? String(err) });
-  }
-});
-// The parent going away ends this worker: its sockets close with it. Exiting (not dying by the
-// signal) lets `--cpu-prof` write its profile.
-process.on('disconnect', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(0));
+serveCommands(commands);

@@ -217,27 +217,35 @@ describe('GatewayClient reconnects', () => {
     expect(FakeSocket.all).toHaveLength(1);
   });
 
-  it('retries when getToken rejects, reporting a token error', async () => {
-    let calls = 0;
-    const client = connect({
-      url: 'ws://a',
-      WebSocket: FakeSocket,
-      reconnect: { baseMs: 100, capMs: 100 },
-      // Async: a getToken that throws synchronously on the first call reports its error inside
-      // connect(), before any listener can be attached (the retry still happens).
-      getToken: async () => {
-        if (++calls === 1) throw new Error('auth server down');
-        return 'tok';
-      },
+  // A synchronous throw is reported like a rejection: after connect() returned, so the listeners
+  // attached right after it hear the first connect's error.
+  const failures: [string, () => string | Promise<string>][] = [
+    ['rejects', () => Promise.reject(new Error('auth server down'))],
+    ['throws synchronously', () => {
+      throw new Error('auth server down');
+    }],
+  ];
+  for (const [how, fail] of failures) {
+    it(`retries when getToken ${how} on the first connect, reporting a token error`, async () => {
+      let calls = 0;
+      const client = connect({
+        url: 'ws://a',
+        WebSocket: FakeSocket,
+        reconnect: { baseMs: 100, capMs: 100 },
+        getToken: () => (++calls === 1 ? fail() : 'tok'),
+      });
+      clients.push(client);
+      const errors: GatewayError[] = [];
+      const states: State[] = [];
+      client.on('error', (e) => void errors.push(e as GatewayError));
+      client.on('state', (s) => void states.push(s as State));
+      await settle();
+      expect(errors.map((e) => [e.code, e.message])).toEqual([[ClientErrorCode.TOKEN, 'getToken failed: auth server down']]);
+      expect(states).toEqual(['reconnecting']);
+      expect(FakeSocket.all).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(calls).toBe(2);
+      expect(FakeSocket.all).toHaveLength(1);
     });
-    clients.push(client);
-    const errors: GatewayError[] = [];
-    client.on('error', (e) => void errors.push(e as GatewayError));
-    await settle();
-    expect(errors.map((e) => e.code)).toEqual([ClientErrorCode.TOKEN]);
-    expect(FakeSocket.all).toHaveLength(0);
-    await vi.advanceTimersByTimeAsync(100);
-    expect(calls).toBe(2);
-    expect(FakeSocket.all).toHaveLength(1);
-  });
+  }
 });

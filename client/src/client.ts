@@ -231,7 +231,9 @@ export class GatewayClient {
     this.setState(this.state === 'reconnecting' ? 'reconnecting' : 'connecting');
     let token: string;
     try {
-      token = await this.opts.getToken();
+      // Through a promise: a getToken that throws synchronously rejects like an async one, so on
+      // the first connect the error is reported after connect() returned, to its listeners.
+      token = await new Promise<string>((resolve) => resolve(this.opts.getToken()));
     } catch (err) {
       this.emit('error', new GatewayError(ClientErrorCode.TOKEN, `getToken failed: ${(err as Error).message}`));
       return this.retry(1006);

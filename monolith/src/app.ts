@@ -51,10 +51,10 @@ const TOKEN_CACHE_SIZE = 20_000;
 /** Builds the monolith: HTTP app, link server, rooms, hub. Never listens (STYLE rule 7). */
 export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Broker } = {}): App {
   const metrics = new Metrics();
-  const broker = deps.broker ?? createBroker(config);
-  // Each opens its own Redis connection (redis/connect.ts) when REDIS_URL is set.
-  const store = createStore(config);
-  const coordination = createCoordination(config);
+  const broker = deps.broker ?? createBroker(config.redis, log);
+  // Each opens its own Redis connection (server-kit/src/redis-connect.ts) when Redis is configured.
+  const store = createStore(config.redis);
+  const coordination = createCoordination(config.redis);
   const channels = new Channels();
   const hub = new Hub(broker, channels, routingFor(config), { windowSize: config.HISTORY_WINDOW, maxReplay: config.MAX_REPLAY, log });
   const links = new Links();

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Defaults that tests also read. */
 export const MONOLITH_DEFAULTS = { GUEST_TOKEN_RATE: 10, GUEST_TOKEN_BURST: 20, MAX_JSON_DEPTH: 32 } as const;
@@ -11,11 +12,12 @@ export const monolithSpec = {
   HTTP_PORT: v.port('HTTP API port (fastify): `/health`, `/ready`, `/metrics`, `/api/...`.', 3000),
   LINK_PORT: v.port('Port balancers dial for their link (`/link`).', 3001),
   MONOLITH_ID: v.optional('Unique name of this monolith (default: hostname plus random suffix).'),
-  REDIS_URL: v.optional('Redis for streams (history and pub/sub), room epochs, single-use keys and entities, e.g. `redis://127.0.0.1:6379`; unset runs everything embedded in process.'),
+  // Redis holds streams (history and pub/sub), room epochs, single-use keys and entities.
+  ...redisSpec,
   ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer links both ways by challenge-response; never sent (at least 16 characters).', undefined, { minLength: 16 }),
   ...linkTlsSpec,
-  REGISTRY_ADDRESS: v.optional('`host:port` of this monolith\'s link port as balancers should dial it; when set (with `REDIS_URL`), the monolith heartbeats into the Redis registry; port 0 stands for the bound link port.'),
+  REGISTRY_ADDRESS: v.optional('`host:port` of this monolith\'s link port as balancers should dial it; when set (with a Redis topology), the monolith heartbeats into the Redis registry; port 0 stands for the bound link port.'),
   REGISTRY_TTL_MS: v.int('How long a registry entry lives without renewal (renewed every third of it).', 5000, 300),
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a balancer silent for two intervals is dropped and its connections leave.', 5000, 50),
   LINK_MAX_BUFFER_BYTES: v.int('Unsent bytes to one balancer above which its link is reset (a balancer that stopped reading): the monolith\'s memory stays bounded.', 67108864, 65536),
@@ -44,20 +46,25 @@ export const monolithSpec = {
   LOG_LEVEL: v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const),
 };
 
-export type MonolithConfig = ConfigOf<typeof monolithSpec> & { readonly MONOLITH_ID: string; readonly linkTls: LinkTlsFiles };
+export type MonolithConfig = ConfigOf<typeof monolithSpec> & {
+  readonly MONOLITH_ID: string;
+  readonly linkTls: LinkTlsFiles;
+  /** Where Redis is; undefined runs embedded (one monolith). */
+  readonly redis: RedisTopology | undefined;
+};
 
 /** Reads and checks the environment (the only place that reads `process.env`). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): MonolithConfig {
   const config = readConfig(monolithSpec, env);
   const problems = jwtProblems(config);
-  if (config.REDIS_URL !== undefined && !/^rediss?:\/\//.test(config.REDIS_URL)) problems.push('REDIS_URL must start with redis:// or rediss://');
+  const redis = readRedisTopology(config, env, problems);
   if (config.MONOLITH_ID !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.MONOLITH_ID)) {
     problems.push('MONOLITH_ID must be 1-64 characters of letters, digits, ".", "_" or "-"');
   }
-  if (config.REGISTRY_ADDRESS !== undefined && !config.REDIS_URL) problems.push('REGISTRY_ADDRESS needs REDIS_URL (the registry lives in Redis)');
+  if (config.REGISTRY_ADDRESS !== undefined && !redis) problems.push('REGISTRY_ADDRESS needs a Redis topology (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS: the registry lives in Redis)');
   const linkTls = readLinkTls(config, problems);
   if (config.LINK_TLS_CA !== undefined && config.LINK_TLS_CERT === undefined) problems.push('LINK_TLS_CA needs LINK_TLS_CERT and LINK_TLS_KEY (the monolith serves wss:// with them)');
   if (problems.length) throw new ConfigError(problems);
   const id = config.MONOLITH_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
-  return Object.freeze({ ...config, MONOLITH_ID: id, linkTls });
+  return Object.freeze({ ...config, MONOLITH_ID: id, linkTls, redis });
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { announceReady, createLog, loadOrExit } from '@gateway/server-kit';
+import { describeRedisTopology } from '@gateway/server-kit/redis';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { loadFixture } from './store/fixture.js';
@@ -16,12 +17,12 @@ await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });
 const httpAddress = app.http.server.address();
 const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.HTTP_PORT;
 const linkPort = await app.link.listen(config.HOST, config.LINK_PORT);
-// The config requires REDIS_URL with REGISTRY_ADDRESS, so this is the Redis registry.
+// The config requires a Redis topology with REGISTRY_ADDRESS, so this is the Redis registry.
 const registry = config.REGISTRY_ADDRESS
   ? new RegistryHeartbeat(app.coordination, config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)
   : undefined;
 registry?.start();
-log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, broker: config.REDIS_URL ? 'redis' : 'embedded' });
+log.info('monolith listening', { id: config.MONOLITH_ID, httpPort, linkPort, redis: describeRedisTopology(config.redis) });
 announceReady('monolith', { id: config.MONOLITH_ID, httpPort, linkPort });
 
 process.on('SIGTERM', () => {

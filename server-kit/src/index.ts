@@ -2,6 +2,7 @@
  * The server toolkit both services share (Node only: crypto, stderr, files): typed config, JWT,
  * link authentication and TLS, the link writer, metrics, the token bucket, logs, ready lines.
  * What crosses a wire is not here but in @gateway/protocol, which the browser SDK imports too.
+ * Redis topologies and connections are the `./redis` entry (redis.ts), which loads ioredis.
  */
 export * from './config-schema.js';
 export * from './metrics.js';

@@ -10,7 +10,7 @@ function first(d: ReturnType<typeof dnsDiscovery>): Promise<string[]> {
 
 describe('discovery', () => {
   it('reports the static list as is', async () => {
-    const d = createDiscovery({ MONOLITHS: ['10.0.0.1:3001', 'm2:3001'], MONOLITH_DNS: undefined, DNS_POLL_MS: 1000, MONOLITH_REGISTRY: undefined, REGISTRY_POLL_MS: 1000 }, log);
+    const d = createDiscovery({ MONOLITHS: ['10.0.0.1:3001', 'm2:3001'], MONOLITH_DNS: undefined, DNS_POLL_MS: 1000, registry: undefined, REGISTRY_POLL_MS: 1000 }, log);
     expect(await first(d)).toEqual(['10.0.0.1:3001', 'm2:3001']);
   });
 

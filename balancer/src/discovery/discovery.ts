@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import type { RedisTopology } from '@gateway/server-kit/redis';
 import { registryDiscovery } from './registry.js';
 import type { Log } from '@gateway/server-kit';
 
@@ -60,13 +61,14 @@ export interface DiscoveryConfig {
   MONOLITHS: readonly string[];
   MONOLITH_DNS: string | undefined;
   DNS_POLL_MS: number;
-  MONOLITH_REGISTRY: string | undefined;
+  /** The registry's Redis (MONOLITH_REGISTRY set). */
+  registry: RedisTopology | undefined;
   REGISTRY_POLL_MS: number;
 }
 
 /** The Redis registry when MONOLITH_REGISTRY is set, else DNS when MONOLITH_DNS is, else the static list. */
 export function createDiscovery(config: DiscoveryConfig, log: Log): Discovery {
-  if (config.MONOLITH_REGISTRY) return registryDiscovery(config.MONOLITH_REGISTRY, config.REGISTRY_POLL_MS, log);
+  if (config.registry) return registryDiscovery(config.registry, config.REGISTRY_POLL_MS, log);
   if (config.MONOLITH_DNS) return dnsDiscovery(config.MONOLITH_DNS, config.DNS_POLL_MS, log);
   return staticDiscovery(config.MONOLITHS);
 }

@@ -1,15 +1,14 @@
-import { Redis } from 'ioredis';
 import { REGISTRY_KEY, registryAddress } from '@gateway/protocol';
-import { redisRetryDelay, type Log } from '@gateway/server-kit';
+import { openRedis, type RedisTopology } from '@gateway/server-kit/redis';
+import type { Log } from '@gateway/server-kit';
 import type { Discovery } from './discovery.js';
 
 /**
  * Monoliths from the Redis registry (protocol/src/registry.ts), polled every `pollMs`. A failed
  * read keeps the last known set: a Redis blip must not unlink every monolith.
  */
-export function registryDiscovery(url: string, pollMs: number, log: Log): Discovery {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: redisRetryDelay });
-  redis.on('error', () => {});
+export function registryDiscovery(topology: RedisTopology, pollMs: number, log: Log): Discovery {
+  const redis = openRedis(topology, 'gateway-balancer-registry');
   let timer: NodeJS.Timeout | undefined;
   let last = '';
   let stopped = false;

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REGISTRY_KEY } from '@gateway/protocol';
 import { createLog } from '@gateway/server-kit';
 // The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
-import { startRedis, type RedisHandle } from '../../../testing/redis.js';
+import { standaloneTopology, startRedis, type RedisHandle } from '../../../testing/redis.js';
 import { waitFor } from '../../../testing/wait.js';
 import { describeCoordination } from './coordination.contract.js';
-import { createCoordination, type CoordinationDriver } from './create-coordination.js';
+import { createCoordination } from './create-coordination.js';
 import { MemoryCoordination, memoryEpochs } from './memory-coordination.js';
 import { EPOCH_KEY, RedisCoordination, redisEpochs } from './redis-coordination.js';
 import { RegistryHeartbeat } from './registry.js';
@@ -34,11 +34,9 @@ describe('memory coordination', () => {
 });
 
 describe('createCoordination', () => {
-  it('picks memory without REDIS_URL and refuses an unknown driver or redis without a URL', async () => {
-    expect(createCoordination({})).toBeInstanceOf(MemoryCoordination);
-    expect(() => createCoordination({}, 'redis')).toThrow(/REDIS_URL/);
-    expect(() => createCoordination({}, 'zookeeper' as CoordinationDriver)).toThrow(/unknown coordination driver "zookeeper"/);
-    const redis = createCoordination({ REDIS_URL: 'redis://127.0.0.1:1' });
+  it('picks memory without a Redis topology and Redis with one', async () => {
+    expect(createCoordination(undefined)).toBeInstanceOf(MemoryCoordination);
+    const redis = createCoordination(standaloneTopology('redis://127.0.0.1:1'));
     expect(redis).toBeInstanceOf(RedisCoordination);
     await redis.close();
   });
@@ -56,7 +54,7 @@ describe('redis coordination', () => {
     await redis?.stop();
   });
 
-  describeCoordination('redis', async () => RedisCoordination.connect(redis.url), { shared: true });
+  describeCoordination('redis', async () => RedisCoordination.connect(redis.topology), { shared: true });
 
   it('epochs: every room from one key, so loading many rooms leaves one key', async () => {
     await admin.del(EPOCH_KEY);
@@ -79,7 +77,7 @@ describe('redis coordination', () => {
   });
 
   it('writes the registry and single-use keys the balancer and redis-coordination.ts expect', async () => {
-    const c = RedisCoordination.connect(redis.url);
+    const c = RedisCoordination.connect(redis.topology);
     try {
       const heartbeat = new RegistryHeartbeat(c, 'layout-mono', '10.0.0.9:7100', 5000, log);
       heartbeat.start();
@@ -104,7 +102,7 @@ describe('redis coordination', () => {
     try {
       await new RedisCoordination(shared).close();
       expect(await shared.ping()).toBe('PONG');
-      const own = RedisCoordination.connect(redis.url);
+      const own = RedisCoordination.connect(redis.topology);
       expect(await own.consumeOnce(`gw:test:own:${Date.now()}`, 5)).toBe(true);
       await own.close();
       await expect(own.consumeOnce(`gw:test:own:${Date.now()}:2`, 5)).rejects.toThrow();

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { REGISTRY_KEY } from '@gateway/protocol';
-import { openRedis } from '../redis/connect.js';
+import { openRedis, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
 import { checkTtlSeconds, type Coordination, type EpochSource } from './coordination.js';
 
 /**
@@ -9,7 +8,7 @@ import { checkTtlSeconds, type Coordination, type EpochSource } from './coordina
  * - `gw:monoliths` sorted set (REGISTRY_KEY): `<monolith id> <link host:port>` scored by the
  *   time its entry expires (ms since the epoch); expired members are pruned by every announce.
  * - single-use keys as the caller names them (`gw:wstoken:<jti>`): `SET <key> 1 EX <ttl> NX`.
- * Each command touches one key, so all of it runs on Redis Cluster as is.
+ * Each command and transaction touches one key, so all of it runs on Redis Cluster as is.
  */
 export const EPOCH_KEY = 'gateway:epoch';
 
@@ -29,7 +28,7 @@ end
 return n`;
 
 /** One counter shared by every monolith on `redis`. */
-export function redisEpochs(redis: Redis): EpochSource {
+export function redisEpochs(redis: RedisClient): EpochSource {
   return { next: async () => Number(await redis.eval(NEXT_EPOCH, 1, EPOCH_KEY)) };
 }
 
@@ -39,14 +38,14 @@ export class RedisCoordination implements Coordination {
 
   /** `owned`: quit `redis` on close (it was opened for this); otherwise its owner does. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly owned = false,
   ) {
     this.epochs = redisEpochs(redis);
   }
 
-  static connect(url: string): RedisCoordination {
-    return new RedisCoordination(openRedis(url, 'gateway-coordination'), true);
+  static connect(topology: RedisTopology): RedisCoordination {
+    return new RedisCoordination(openRedis(topology, 'gateway-coordination'), true);
   }
 
   async consumeOnce(key: string, ttlSeconds: number): Promise<boolean> {

@@ -42,6 +42,7 @@ class SwitchableBroker implements Broker {
     this.inner.onPublication(handler);
   }
   onConnectionChange() {}
+  onResubscribed() {}
   streams() {
     return this.inner.streams();
   }

@@ -4,15 +4,17 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
-import { startRedis, type RedisHandle } from '../../../testing/redis.js';
+import { standaloneTopology, startRedis, type RedisHandle } from '../../../testing/redis.js';
 import { waitFor } from '../../../testing/wait.js';
 import { IDEMPOTENCY_TTL_MS, STREAM_META_MIN_TTL_MS, type Broker, type Publication } from './broker.js';
 import { describeBroker } from './broker.contract.js';
-import { createBroker, type BrokerDriver } from './create-broker.js';
+import { createBroker } from './create-broker.js';
+import { createLog } from '@gateway/server-kit';
 import { MemoryBroker } from './memory-broker.js';
 import { PUBLISH_SCRIPT, RedisBroker, streamKeys } from './redis-broker.js';
 
 const KEEP = { size: 100, ttlMs: 60_000 };
+const log = createLog('test', 'error');
 const wait = <T>(fn: () => T | Promise<T>, what: string) => waitFor(fn, { timeoutMs: 10_000, intervalMs: 10, what });
 const stream = () => `unit:${Math.random().toString(36).slice(2)}`;
 
@@ -59,11 +61,9 @@ describe('memory broker', () => {
 });
 
 describe('createBroker', () => {
-  it('picks memory without REDIS_URL and refuses an unknown driver or redis without a URL', async () => {
-    expect(createBroker({})).toBeInstanceOf(MemoryBroker);
-    expect(() => createBroker({}, 'redis')).toThrow(/REDIS_URL/);
-    expect(() => createBroker({}, 'kafka' as BrokerDriver)).toThrow(/unknown broker driver "kafka"/);
-    const redis = createBroker({ REDIS_URL: 'redis://127.0.0.1:1' });
+  it('picks memory without a Redis topology and Redis with one', async () => {
+    expect(createBroker(undefined, log)).toBeInstanceOf(MemoryBroker);
+    const redis = createBroker(standaloneTopology('redis://127.0.0.1:1'), log);
     expect(redis).toBeInstanceOf(RedisBroker);
     await redis.close();
   });
@@ -88,7 +88,7 @@ describe('redis broker', () => {
     }
   };
 
-  describeBroker('redis', async () => RedisBroker.connect(redis.url), {
+  describeBroker('redis', async () => RedisBroker.connect(redis.topology, log), {
     shared: true,
     // FLUSHALL only on our own server: a REDIS_URL one may hold others' data.
     loseStreams: process.env.REDIS_URL ? undefined : async () => void (await admin.flushall()),
@@ -106,7 +106,7 @@ describe('redis broker', () => {
     const messages: string[] = [];
     raw.on('message', (_c: string, m: string) => messages.push(m));
     await raw.subscribe(k.channel);
-    const broker = RedisBroker.connect(redis.url);
+    const broker = RedisBroker.connect(redis.topology, log);
     try {
       const r = await broker.publish(s, '{"event":"e","data":1}', { history: { size: 10, ttlMs: 60_000 }, idempotencyKey: 'key-1' });
       expect(Object.values(k).filter((v) => typeof v === 'string').every((key) => key.startsWith(`gw:{${s}}`))).toBe(true);
@@ -136,7 +136,7 @@ describe('redis broker', () => {
 
   it('drops a raw PUBLISH on a stream channel (no position) and delivers the script\'s publications', async () => {
     const s = stream();
-    const broker = RedisBroker.connect(redis.url);
+    const broker = RedisBroker.connect(redis.topology, log);
     try {
       const got = collect(broker);
       await broker.subscribe(s);
@@ -150,7 +150,7 @@ describe('redis broker', () => {
   });
 
   it.skipIf(process.env.REDIS_URL)('rejects publishes at once while Redis is down; after a restart without persistence: resubscribed, new epoch', async () => {
-    const broker = RedisBroker.connect(redis.url);
+    const broker = RedisBroker.connect(redis.topology, log);
     const got = collect(broker);
     const changes: boolean[] = [];
     broker.onConnectionChange((up) => changes.push(up));
@@ -184,7 +184,7 @@ describe('redis broker', () => {
     const dir = mkdtempSync(join(tmpdir(), 'broker-aof-'));
     let server = await startRedis({ external: false, appendOnlyDir: dir });
     const port = Number(new URL(server.url).port);
-    const broker = RedisBroker.connect(server.url);
+    const broker = RedisBroker.connect(server.topology, log);
     const got = collect(broker);
     const s = stream();
     try {

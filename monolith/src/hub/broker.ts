@@ -12,8 +12,9 @@
  *   history (or the stream's metadata) is lost: expired, deleted, a Redis restarted without
  *   persistence. Offsets may then start again at 1 under the new epoch.
  * - Subscribers receive a stream's publications in offset order. Delivery to a live subscription
- *   is at most once; after a lost connection every subscribed stream is subscribed again and
- *   `onConnectionChange(true)` fires, after which the hub reads history to fill what it missed.
+ *   is at most once; after a subscription was lost (a dropped connection, a failover, a slot
+ *   moved to another shard) the broker subscribes it again and then names it, once, to
+ *   `onResubscribed` listeners, after which the hub reads history to fill what it missed.
  * - History keeps at most `size` publications and none older than `ttlMs`; `size: 0` keeps
  *   none (positions are still assigned). `history` returns publications with `offset > since`
  *   in ascending order, at most `limit`, and the stream's current position.
@@ -75,6 +76,8 @@ export interface Broker {
   readonly connected: boolean;
   /** Called with the new state whenever `connected` changes; `true` after re-subscribing. */
   onConnectionChange(listener: (connected: boolean) => void): void;
+  /** Called with streams whose lost subscription is live again (their gap is in history). */
+  onResubscribed(listener: (streams: string[]) => void): void;
   /** Streams subscribed now. */
   streams(): string[];
   close(): Promise<void>;

@@ -28,6 +28,7 @@ class RecordingFanOut implements FanOut {
 class FlakyBroker implements Broker {
   private deliver: PublicationHandler = () => {};
   private readonly listeners: Array<(up: boolean) => void> = [];
+  private readonly resubscribed: Array<(streams: string[]) => void> = [];
   up = true;
   constructor(readonly inner = new MemoryBroker()) {
     inner.onPublication((stream, pub) => {
@@ -37,9 +38,11 @@ class FlakyBroker implements Broker {
   get connected() {
     return this.up;
   }
+  /** Back up: every subscribed stream was re-subscribed, as a reconnected Redis subscriber reports. */
   setUp(up: boolean) {
     this.up = up;
     for (const l of this.listeners) l(up);
+    if (up) for (const l of this.resubscribed) l(this.inner.streams());
   }
   publish(stream: string, data: string, opts: PublishOptions) {
     return this.inner.publish(stream, data, opts);
@@ -58,6 +61,9 @@ class FlakyBroker implements Broker {
   }
   onConnectionChange(listener: (up: boolean) => void) {
     this.listeners.push(listener);
+  }
+  onResubscribed(listener: (streams: string[]) => void) {
+    this.resubscribed.push(listener);
   }
   streams() {
     return this.inner.streams();

@@ -72,8 +72,8 @@ export class Hub {
     private readonly opts: HubOptions,
   ) {
     broker.onPublication((stream, pub) => this.arrived(stream, pub));
-    broker.onConnectionChange((up) => {
-      if (up) for (const stream of this.live.keys()) void this.fill(stream);
+    broker.onResubscribed((streams) => {
+      for (const stream of streams) if (this.live.has(stream)) void this.fill(stream);
     });
   }
 

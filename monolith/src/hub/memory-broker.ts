@@ -102,6 +102,9 @@ export class MemoryBroker implements Broker {
 
   onConnectionChange(): void {}
 
+  /** Never: in-process subscriptions are never lost. */
+  onResubscribed(): void {}
+
   streams(): string[] {
     return [...this.subscribed];
   }

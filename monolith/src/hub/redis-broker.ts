@@ -1,5 +1,8 @@
-import type { Redis } from 'ioredis';
-import { openRedis, whenReady } from '../redis/connect.js';
+import type { Cluster, Redis } from 'ioredis';
+import type { Log } from '@gateway/server-kit';
+import { openClusterNode, openRedis, whenReady, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
+import { PlainSubscriber, type ChannelSubscriber } from './channel-subscriber.js';
+import { ShardedSubscriber } from './sharded-subscriber.js';
 import {
   checkHistoryPolicy,
   checkHistoryRead,
@@ -111,8 +114,10 @@ redis.call('${publish}', ARGV[1], position .. ' ' .. now .. '\\n' .. ARGV[2])
 return {position, 0}`;
 }
 
-/** The script services run to publish with positions (standalone Redis: PUBLISH). */
+/** The script services run to publish with positions on a standalone or sentinel-managed Redis. */
 export const PUBLISH_SCRIPT = publishScript('PUBLISH');
+/** The same on Redis Cluster: SPUBLISH, to the shard that stores the stream. */
+export const SHARDED_PUBLISH_SCRIPT = publishScript('SPUBLISH');
 
 /**
  * The position and the stored publications after `since`. KEYS: meta, history; ARGV: since,
@@ -153,61 +158,87 @@ interface BrokerCommands {
 /** How long a command waits for the very first connection (start-up) before it rejects. */
 const FIRST_CONNECT_WAIT_MS = 5000;
 
+/** Publications must reach this many replicas within the timeout before a publish resolves. */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/** A publish was stored on the primary but not on enough replicas in time. */
+export class NotReplicatedError extends Error {
+  constructor(got: number, wanted: number) {
+    super(`publication reached ${got} of ${wanted} replicas in time`);
+    this.name = 'NotReplicatedError';
+  }
+}
+
 /**
- * Streams in Redis (one Lua script per publish: append + PUBLISH, so they cannot diverge).
+ * Streams in Redis (one Lua script per publish: append + PUBLISH, so they cannot diverge), on
+ * any topology: a standalone or sentinel-managed Redis (PUBLISH, `PlainSubscriber`) or Redis
+ * Cluster (SPUBLISH, `ShardedSubscriber`: every key and the channel of a stream share the
+ * `{<stream>}` hash tag, so each script touches one slot and its publication one shard).
  *
- * Two connections. `commands` runs the scripts and fails fast (redis/connect.ts): while it is
+ * `commands` runs the scripts and fails fast (server-kit/src/redis-connect.ts): while it is
  * down a publish rejects at once, and one in flight when it drops rejects at once, instead of
  * waiting in an offline queue, so a publisher hears "not stored, retry" (503) within
  * milliseconds; a Redis that accepts but does not answer rejects after commandTimeout (5 s).
  * Only before the first connection ever is a command held, up to FIRST_CONNECT_WAIT_MS. A
  * publish that rejects because the connection dropped mid-flight may still have been stored:
- * a retry with the same idempotency key lands once.
+ * a retry with the same idempotency key lands once. With `replicaWait`, a publish resolves
+ * only once WAIT confirms that many replicas hold it (NotReplicatedError otherwise).
  *
- * `sub` holds one SUBSCRIBE per subscribed stream. `subscribed` is the only record of what
- * should be subscribed: on every 'ready' of `sub` it subscribes exactly those (ioredis'
- * autoResubscribe is off), and only then does `connected` turn true and
- * `onConnectionChange(true)` fire, so the hub's gap filling starts after live delivery resumed.
+ * The subscriber is the only record of what should be live: it re-subscribes after every loss
+ * and names the streams it re-subscribed, which the hub then fills from history (after live
+ * delivery resumed, so nothing falls between). `connected` is true while commands can run and
+ * every subscribed stream is live.
  */
 export class RedisBroker implements Broker {
-  private readonly commands: Redis & BrokerCommands;
-  private readonly subscribed = new Set<string>();
+  private readonly commands: RedisClient & BrokerCommands;
   private handler: PublicationHandler = () => {};
   private readonly listeners: Array<(connected: boolean) => void> = [];
+  private readonly resubscribedListeners: Array<(streams: string[]) => void> = [];
   private state = false;
-  /** `sub` is ready and every subscribed stream was subscribed on it. */
-  private synced = false;
   private commandsWereReady = false;
-  /** Subscribers waiting for the next resubscription. */
-  private waiters: Array<() => void> = [];
 
-  /** Takes ownership of both connections (`commands` should be opened 'fail-fast'). */
+  /** Takes ownership of `commands` (open it 'fail-fast') and of the subscriber. */
   constructor(
-    commands: Redis,
-    private readonly sub: Redis,
-    publish: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH',
+    commands: RedisClient,
+    private readonly sub: ChannelSubscriber,
+    opts: { sharded?: boolean; replicaWait?: ReplicaWait | undefined } = {},
   ) {
-    commands.defineCommand('gwBrokerPublish', { lua: publishScript(publish) });
+    commands.defineCommand('gwBrokerPublish', { lua: opts.sharded ? SHARDED_PUBLISH_SCRIPT : PUBLISH_SCRIPT });
     commands.defineCommand('gwBrokerHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
-    this.commands = commands as Redis & BrokerCommands;
-    sub.on('message', (channel: string, payload: string) => {
-      const stream = channelStream(channel);
-      // A message in flight when its stream was unsubscribed is not delivered.
-      if (!this.subscribed.has(stream)) return;
+    this.commands = commands as RedisClient & BrokerCommands;
+    this.replicaWait = opts.replicaWait && opts.replicaWait.replicas > 0 ? opts.replicaWait : undefined;
+    sub.onMessage((channel, payload) => {
       const pub = decodePublication(payload);
-      if (pub) this.handler(stream, pub);
+      if (pub) this.handler(channelStream(channel), pub);
     });
-    sub.on('ready', () => this.resubscribe());
-    for (const ev of ['close', 'end', 'reconnecting']) sub.on(ev, () => ((this.synced = false), this.update()));
+    sub.onChange((_synced, resubscribed) => {
+      this.update();
+      const streams = resubscribed.map(channelStream);
+      if (streams.length) for (const l of this.resubscribedListeners) l(streams);
+    });
     commands.on('ready', () => ((this.commandsWereReady = true), this.update()));
     for (const ev of ['close', 'end', 'reconnecting']) commands.on(ev, () => this.update());
     if (commands.status === 'ready') this.commandsWereReady = true;
-    if (sub.status === 'ready') this.resubscribe();
     this.update();
   }
 
-  static connect(url: string): RedisBroker {
-    return new RedisBroker(openRedis(url, 'gateway-broker', 'fail-fast'), openRedis(url, 'gateway-broker-sub'));
+  private readonly replicaWait: ReplicaWait | undefined;
+
+  /** Connects to the topology: two connections, or on a cluster one per primary for subscriptions. */
+  static connect(topology: RedisTopology, log: Log): RedisBroker {
+    const replicaWait = { replicas: topology.waitReplicas, timeoutMs: topology.waitTimeoutMs };
+    const commands = openRedis(topology, 'gateway-broker', 'fail-fast');
+    if (topology.kind === 'cluster') {
+      const open = (nodeKey: string) => {
+        const i = nodeKey.lastIndexOf(':');
+        return openClusterNode(topology, { host: nodeKey.slice(0, i), port: Number(nodeKey.slice(i + 1)) }, 'gateway-broker-ssub');
+      };
+      return new RedisBroker(commands, new ShardedSubscriber(commands as Cluster, open, log), { sharded: true, replicaWait });
+    }
+    return new RedisBroker(commands, new PlainSubscriber(openRedis(topology, 'gateway-broker-sub') as Redis), { replicaWait });
   }
 
   get connected(): boolean {
@@ -216,6 +247,10 @@ export class RedisBroker implements Broker {
 
   onConnectionChange(listener: (connected: boolean) => void): void {
     this.listeners.push(listener);
+  }
+
+  onResubscribed(listener: (streams: string[]) => void): void {
+    this.resubscribedListeners.push(listener);
   }
 
   onPublication(handler: PublicationHandler): void {
@@ -229,10 +264,24 @@ export class RedisBroker implements Broker {
     const { size, ttlMs } = opts.history;
     const argv = [k.channel, data, size, ttlMs, Math.max(ttlMs, STREAM_META_MIN_TTL_MS), IDEMPOTENCY_TTL_MS];
     const key = opts.idempotencyKey;
-    const [position, duplicate] =
-      key === undefined
-        ? await this.commands.gwBrokerPublish(2, k.meta, k.history, ...argv)
-        : await this.commands.gwBrokerPublish(3, k.meta, k.history, k.idempotency(key), ...argv);
+    const keys = key === undefined ? [2, k.meta, k.history] : [3, k.meta, k.history, k.idempotency(key)];
+    let position: string;
+    let duplicate: number;
+    if (this.replicaWait) {
+      // One pipeline, so WAIT runs on the connection (the shard) that ran the script.
+      const { replicas, timeoutMs } = this.replicaWait;
+      const pipeline = this.commands.pipeline() as ReturnType<RedisClient['pipeline']> & { gwBrokerPublish(...args: Array<string | number>): unknown };
+      pipeline.gwBrokerPublish(...keys, ...argv);
+      pipeline.wait(replicas, timeoutMs);
+      const replies = await pipeline.exec();
+      const [[pubErr, pubReply], [waitErr, acked]] = replies as [[Error | null, [string, number]], [Error | null, number]];
+      if (pubErr) throw pubErr;
+      if (waitErr) throw waitErr;
+      if (acked < replicas) throw new NotReplicatedError(acked, replicas);
+      [position, duplicate] = pubReply;
+    } else {
+      [position, duplicate] = await this.commands.gwBrokerPublish(...(keys as [number, ...string[]]), ...argv);
+    }
     const space = position.indexOf(' ');
     return { offset: Number(position.slice(0, space)), epoch: position.slice(space + 1), duplicate: duplicate === 1 };
   }
@@ -250,46 +299,20 @@ export class RedisBroker implements Broker {
     return { position: { offset: top, epoch }, publications };
   }
 
-  async subscribe(stream: string): Promise<void> {
-    if (this.subscribed.has(stream) && this.synced) return;
-    this.subscribed.add(stream);
-    if (this.sub.status === 'ready') {
-      try {
-        return void (await this.sub.subscribe(channelOf(stream)));
-      } catch {
-        // The connection dropped meanwhile: the next 'ready' subscribes it.
-      }
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  subscribe(stream: string): Promise<void> {
+    return this.sub.subscribe(streamKeys(stream).channel);
   }
 
-  async unsubscribe(stream: string): Promise<void> {
-    if (!this.subscribed.delete(stream)) return;
-    // Not connected: a new connection starts without it anyway.
-    if (this.sub.status === 'ready') await this.sub.unsubscribe(channelOf(stream)).catch(() => {});
+  unsubscribe(stream: string): Promise<void> {
+    return this.sub.unsubscribe(streamKeys(stream).channel);
   }
 
   streams(): string[] {
-    return [...this.subscribed];
+    return this.sub.channels().map(channelStream);
   }
 
   async close(): Promise<void> {
-    this.subscribed.clear();
-    for (const wake of this.waiters.splice(0)) wake();
-    await Promise.allSettled([this.commands.quit(), this.sub.quit()]);
-  }
-
-  private resubscribe(): void {
-    const channels = [...this.subscribed].map(channelOf);
-    const done = () => {
-      // Dropped again before the reply: the next 'ready' repeats this.
-      if (this.sub.status !== 'ready') return;
-      this.synced = true;
-      this.update();
-      for (const wake of this.waiters.splice(0)) wake();
-    };
-    if (channels.length) this.sub.subscribe(...channels).then(done, () => {});
-    else done();
+    await Promise.allSettled([this.commands.quit(), this.sub.close()]);
   }
 
   /** Holds a command only until the first connection ever; afterwards commands fail fast. */
@@ -298,11 +321,9 @@ export class RedisBroker implements Broker {
   }
 
   private update(): void {
-    const value = this.commands.status === 'ready' && this.synced;
+    const value = this.commands.status === 'ready' && this.sub.synced;
     if (value === this.state) return;
     this.state = value;
     for (const l of this.listeners) l(value);
   }
 }
-
-const channelOf = (stream: string) => streamKeys(stream).channel;

@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '@gateway/server-kit/redis';
 import {
   checkIds,
   decodeCursor,
@@ -15,7 +16,7 @@ import {
 
 /**
  * Redis layout, for other services that read or write pools directly. A pool is
- * `<p>` = `gw:pool:<type>:<guild id, or _ for global pools>`, four keys:
+ * `<p>` = `gw:pool:{<type>:<guild id, or _ for global pools>}`, four keys:
  * - `<p>` hash: id → entity JSON (ids are strings: snowflakes as digits)
  * - `<p>:ids` sorted set, every score 0: the ids, paged in byte order with ZRANGEBYLEX
  *   `(<last id>` `+` LIMIT 0 <n>
@@ -29,7 +30,8 @@ import {
  * <id> <json> <entries> ...).
  *
  * Reads are scripts too, so each one sees the index and the hash at one instant. All keys of
- * a pool must live on one node (no hash tags yet: Redis Cluster would need `{<type>:<guild>}`).
+ * a pool share the `{<type>:<guild>}` hash tag, so every script touches one Redis Cluster slot
+ * (and pools spread over the shards).
  */
 
 /** Puts entities: ARGV is (id, json, entries joined by \x01) repeated. Atomic per call. */
@@ -95,10 +97,10 @@ interface StoreCommands {
   gwStorePage(hash: string, ids: string, min: string, limit: number): Promise<[number, string[], Json[]]>;
   gwStoreSearch(hash: string, search: string, min: Buffer, max: Buffer, limit: number): Promise<[string[], Json[]]>;
 }
-type ScriptRedis = Redis & StoreCommands;
+type ScriptRedis = RedisClient & StoreCommands;
 
 function poolKeys(type: PoolType, guildId: string | undefined): Keys {
-  const p = `gw:pool:${type}:${guildId ?? '_'}`;
+  const p = `gw:pool:{${type}:${guildId ?? '_'}}`;
   return [p, `${p}:ids`, `${p}:search`, `${p}:idx`];
 }
 
@@ -113,7 +115,7 @@ export class RedisStore implements EntityStore {
 
   /** `owned`: the store opened `redis` and quits it on close; otherwise its owner does. */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly owned = false,
   ) {
     // The connection may be shared (a caller's, e.g. scripts/load-fixture.mjs): define the scripts once.
