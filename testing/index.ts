@@ -2,5 +2,6 @@
 // deadline, and JWT minting (valid and deliberately broken tokens).
 export * from './processes.js';
 export * from './redis.js';
+export * from './redis-topologies.js';
 export * from './tokens.js';
 export * from './wait.js';
