@@ -5,12 +5,12 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
   resolve: {
-    // Unit tests run on the protocol's source, so they never depend on a stale protocol/dist.
-    // Exact-match patterns: `@gateway/protocol` must not swallow `@gateway/protocol/node`.
+    // Unit tests run on the shared packages' sources, so they never depend on a stale dist/.
+    // Exact-match patterns: `@gateway/protocol` must not swallow `@gateway/protocol/codes`.
     alias: [
       { find: /^@gateway\/protocol$/, replacement: here('./protocol/src/index.ts') },
-      { find: /^@gateway\/protocol\/node$/, replacement: here('./protocol/src/node.ts') },
-      { find: /^@gateway\/protocol\/redis$/, replacement: here('./protocol/src/redis.ts') },
+      { find: /^@gateway\/server-kit$/, replacement: here('./server-kit/src/index.ts') },
+      { find: /^@gateway\/server-kit\/redis$/, replacement: here('./server-kit/src/redis.ts') },
       // The SDK's import (client/src): without it the client's unit tests would run protocol/dist.
       { find: /^@gateway\/protocol\/codes$/, replacement: here('./protocol/src/codes.ts') },
     ],
@@ -23,6 +23,7 @@ export default defineConfig({
           name: 'unit',
           include: [
             'protocol/src/**/*.test.ts',
+            'server-kit/src/**/*.test.ts',
             'balancer/src/**/*.test.ts',
             'monolith/src/**/*.test.ts',
             'figures/**/*.test.ts',

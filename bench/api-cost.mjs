@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { mintToken, parseReadyLine } from '@gateway/protocol/node';
+import { mintToken, parseReadyLine } from '@gateway/server-kit';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, 'e2e', 'package.json'));

@@ -27,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { mintToken } from '@gateway/protocol/node';
+import { mintToken } from '@gateway/server-kit';
 import { Publisher } from './delivery/publisher.mjs';
 import { Stack, requireBuilt } from './delivery/stack.mjs';
 import { nowMs } from './loadgen/clock.mjs';

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { mintToken, parseReadyLine } from '@gateway/protocol/node';
+import { mintToken, parseReadyLine } from '@gateway/server-kit';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, 'e2e', 'package.json'));

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { configTable } from '../protocol/dist/config-schema.js';
+import { configTable } from '../server-kit/dist/config-schema.js';
 import { balancerSpec } from '../balancer/dist/config.js';
 import { monolithSpec } from '../monolith/dist/config.js';
 

@@ -18,12 +18,12 @@ import { DEV_JWT_SECRET } from './dev-env.mjs';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /**
- * The protocol's one minting helper, from its build (loaded on first use: scripts/run.mjs imports
+ * The server kit's one minting helper, from its build (loaded on first use: scripts/run.mjs imports
  * this file before it builds).
  */
 async function loadMint() {
-  const built = join(root, 'protocol', 'dist', 'node.js');
-  if (!existsSync(built)) throw new Error('protocol/dist is missing: run `npm run build` first');
+  const built = join(root, 'server-kit', 'dist', 'index.js');
+  if (!existsSync(built)) throw new Error('server-kit/dist is missing: run `npm run build` first');
   return (await import(pathToFileURL(built).href)).mintToken;
 }
 

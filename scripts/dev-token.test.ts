@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createVerifier } from '@gateway/protocol/node';
+import { createVerifier } from '@gateway/server-kit';
 // @ts-expect-error plain .mjs script without type declarations
 import { devToken } from './dev-token.mjs';
 // @ts-expect-error plain .mjs script without type declarations

@@ -39,7 +39,7 @@ function mustRun(command, args) {
 
 function installAndBuild() {
   if (needsInstall()) mustRun('npx', ['--yes', PNPM, 'install', '--frozen-lockfile']);
-  mustRun(bin('tsc'), ['-b', 'protocol', 'balancer', 'monolith', 'client']);
+  mustRun(bin('tsc'), ['-b', 'protocol', 'server-kit', 'balancer', 'monolith', 'client']);
 }
 
 function test(args) {
@@ -59,7 +59,7 @@ function test(args) {
 
 /**
  * A child service whose stdout is echoed with a prefix and scanned for its ready line (read by
- * the protocol's parseReadyLine, the reader of what the services' announceReady writes).
+ * the server kit's parseReadyLine, the reader of what the services' announceReady writes).
  */
 function startService(name, script, env, onReady, parseReadyLine) {
   // detached: the child gets its own process group, so a terminal Ctrl-C reaches it once, by our
@@ -78,9 +78,9 @@ function startService(name, script, env, onReady, parseReadyLine) {
   return child;
 }
 
-/** Loaded after the build: the protocol's dist does not exist before it on a fresh checkout. */
+/** Loaded after the build: server-kit's dist does not exist before it on a fresh checkout. */
 async function start() {
-  const { parseReadyLine } = await import(pathToFileURL(join(root, 'protocol', 'dist', 'node.js')).href);
+  const { parseReadyLine } = await import(pathToFileURL(join(root, 'server-kit', 'dist', 'index.js')).href);
   const { startWebServer } = await import('./serve-web.mjs');
   const base = { ...process.env };
   const shared = {

@@ -191,7 +191,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     jwtSecret: process.env.JWT_SECRET || DEV_JWT_SECRET,
     wsUrl: process.env.WS_URL ?? 'ws://127.0.0.1:8080/ws',
   });
-  const { announceReady } = await import('../protocol/dist/node.js');
+  const { announceReady } = await import('../server-kit/dist/index.js');
   announceReady('web', { port: web.port });
   const stop = () => web.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

@@ -2,7 +2,7 @@ import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { spawnProc, type Proc } from './processes.js';
 import { testEnv } from './config.js';
-import type { RedisTopology } from '@gateway/protocol/redis';
+import type { RedisTopology } from '@gateway/server-kit/redis';
 
 /** A standalone topology for `url` (no WAIT), as readRedisTopology makes from REDIS_URL. */
 export function standaloneTopology(url: string): RedisTopology {

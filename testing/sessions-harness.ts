@@ -1,5 +1,4 @@
-import { Metrics } from '@gateway/protocol';
-import type { Log, TokenFailure, VerifyResult } from '@gateway/protocol/node';
+import { Metrics, type Log, type TokenFailure, type VerifyResult } from '@gateway/server-kit';
 import { Admission } from '../balancer/src/admission.js';
 import { Sessions, type Session } from '../balancer/src/client-session.js';
 import { loadConfig } from '../balancer/src/config.js';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createVerifier } from '@gateway/protocol/node';
+import { createVerifier } from '@gateway/server-kit';
 import {
   JWT_SECRET, adminToken, badSignatureToken, expiredToken, guestToken, noneToken, nowS, respellSignature, rs256Token, userToken,
 } from './tokens.js';
 
-// The token helpers mint with protocol's mintToken where a library can, by hand where none would;
+// The token helpers mint with server-kit's mintToken where a library can, by hand where none would;
 // these pin that the gateway's verifier accepts what they mean to be valid, that the times land
 // where asked, and that each deliberately broken token is refused for its own reason.
 const verify = createVerifier({ secret: JWT_SECRET, maxLifetimeS: 86_400 });

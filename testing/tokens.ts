@@ -1,7 +1,7 @@
 import { createHmac, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mintToken } from '@gateway/protocol/node';
+import { mintToken } from '@gateway/server-kit';
 
-// Every token a JWT library would mint comes from the project's one minting function (protocol's
+// Every token a JWT library would mint comes from the project's one minting function (server-kit's
 // mintToken). The rest are built byte by byte here, because no library mints them: no `exp` or
 // no `iat`, HS384/HS512, `alg: none`, respelled signatures, RS256 with a throwaway key.
 type JWTPayload = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { parseMetrics } from '@gateway/protocol';
+import { parseMetrics } from '@gateway/server-kit';
 
 export interface WaitOptions {
   timeoutMs?: number;

@@ -1,4 +1,4 @@
-import { fullBucket, isFull, takeToken, type Bucket } from '@gateway/protocol';
+import { fullBucket, isFull, takeToken, type Bucket } from '@gateway/server-kit';
 
 /** The settings admission reads (a slice of BalancerConfig, so tests pass plain numbers). */
 export interface AdmissionLimits {

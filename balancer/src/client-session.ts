@@ -6,7 +6,6 @@ import {
   ErrorCode,
   errorFrame,
   frameDeeperThan,
-  takeToken,
   ServerEvent,
   TOKEN_FAILURE_CLOSE,
   isPrivateRoom,
@@ -16,9 +15,10 @@ import {
   validateAuthFrame,
   validateElevationRequest,
   type CloseCodeName,
-  type Metrics,
-  type Since, encodeB2M } from '@gateway/protocol';
-import type { Log, VerifyResult } from '@gateway/protocol/node';
+  type Since,
+  encodeB2M,
+} from '@gateway/protocol';
+import { takeToken, type Metrics, type Log, type VerifyResult } from '@gateway/server-kit';
 import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import { SessionMetrics } from './session-metrics.js';

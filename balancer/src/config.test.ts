@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@gateway/protocol';
+import { ConfigError } from '@gateway/server-kit';
 import { loadConfig } from './config.js';
 
 const base = { JWT_SECRET: 'unit-jwt-secret-0123456789', LINK_SECRET: 'unit-link-secret-0123456789', MONOLITHS: '127.0.0.1:3001' };

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf } from '@gateway/protocol';
-import { linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/protocol/node';
-import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/protocol/redis';
+import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Every balancer setting, with its default and meaning; the README table is generated from this. */
 export const balancerSpec = {

@@ -1,4 +1,4 @@
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import type { Sessions } from './client-session.js';
 import { SessionEvent } from './session-states.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode, CloseReason, type M2BHead } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import type { Session, Sessions } from './client-session.js';
 import { createLinkDispatch, type Fanout } from './link-dispatch.js';
 import type { MonolithLink } from './monolith-link.js';

@@ -1,5 +1,5 @@
-import { channelTopic, roomStream, type M2BHead, type Series } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import { channelTopic, roomStream, type M2BHead } from '@gateway/protocol';
+import type { Series, Log } from '@gateway/server-kit';
 import type { Session, Sessions } from './client-session.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { announceReady, createLog, loadOrExit } from '@gateway/protocol/node';
+import { announceReady, createLog, loadOrExit } from '@gateway/server-kit';
 import { loadConfig } from './config.js';
 import { createBalancer } from './server.js';
 

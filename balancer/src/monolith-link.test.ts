@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LINK_BALANCER_HEADER, LINK_NONCE_HEADER, LINK_PROTOCOL_VERSION, encodeWithMessage, type M2BHead } from '@gateway/protocol';
-import { linkProof, type Log } from '@gateway/protocol/node';
+import { linkProof, type Log } from '@gateway/server-kit';
 import { waitFor } from '../../testing/wait.js';
 import { MonolithLink, type LinkHandler, type LinkOptions } from './monolith-link.js';
 
 // MonolithLink against an in-process `ws` server that plays the monolith's side of the
-// challenge-response (protocol/src/link-auth.ts): no monolith process, no balancer process.
+// challenge-response (server-kit/src/link-auth.ts): no monolith process, no balancer process.
 
 const SECRET = 'unit-link-secret-0123456789abcdef';
 

@@ -9,7 +9,7 @@ import {
   validateM2BHead,
   validateInit,
   type M2BHead, encodeB2M } from '@gateway/protocol';
-import { LinkWriter, linkProof, safeEqual, type Log } from '@gateway/protocol/node';
+import { LinkWriter, linkProof, safeEqual, type Log } from '@gateway/server-kit';
 
 export type LinkState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 

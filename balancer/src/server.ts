@@ -1,5 +1,4 @@
-import { Metrics } from '@gateway/protocol';
-import { verifierFromConfig, type Log } from '@gateway/protocol/node';
+import { Metrics, verifierFromConfig, type Log } from '@gateway/server-kit';
 import { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import { Sessions, type Session } from './client-session.js';

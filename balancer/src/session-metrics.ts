@@ -1,4 +1,5 @@
-import { TOKEN_FAILURE_CLOSE, type Metrics, type Series } from '@gateway/protocol';
+import { TOKEN_FAILURE_CLOSE } from '@gateway/protocol';
+import type { Metrics, Series } from '@gateway/server-kit';
 
 /** Why an authentication was refused, as counted in `gateway_auth_failures_total{reason}`. */
 export type AuthFailure = keyof typeof TOKEN_FAILURE_CLOSE | 'forbidden_room' | 'timeout' | 'verify_timeout' | 'not_auth';

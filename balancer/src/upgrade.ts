@@ -1,4 +1,4 @@
-import { sourceKey } from '@gateway/protocol/node';
+import { sourceKey } from '@gateway/server-kit';
 import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import type { Session, Sessions } from './client-session.js';

@@ -14,7 +14,7 @@
  * Times are process.hrtime (CLOCK_MONOTONIC) in ms: comparable with the orchestrator's.
  */
 import { Permission } from '@gateway/protocol';
-import { mintToken } from '@gateway/protocol/node';
+import { mintToken } from '@gateway/server-kit';
 import { localAddress } from '../loadgen/addresses.mjs';
 import { serveCommands } from '../loadgen/worker-ipc.mjs';
 import { outcome, ranges } from './accounting.mjs';

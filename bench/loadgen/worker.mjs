@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { fullJitter } from '@gateway/protocol';
-import { mintToken } from '@gateway/protocol/node';
+import { mintToken } from '@gateway/server-kit';
 import { localAddress } from './addresses.mjs';
 import { nowNs as now } from './clock.mjs';
 import { Histogram } from './histogram.mjs';

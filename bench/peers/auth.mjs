@@ -5,7 +5,7 @@
  */
 import { jwtVerify } from 'jose';
 import { isPrivateRoom, isRoomName } from '@gateway/protocol';
-import { announceReady } from '@gateway/protocol/node';
+import { announceReady } from '@gateway/server-kit';
 
 /** Reads the peers' settings once (the only place a peer reads `process.env`). */
 export function peerConfig(name, env = process.env) {

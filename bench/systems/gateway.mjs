@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { linkProof } from '@gateway/protocol/node';
+import { linkProof } from '@gateway/server-kit';
 import { killAll, pollReady, rootDir, startServer, startServerRetrying } from './processes.mjs';
 import { streamPublisher } from './redis-feed.mjs';
 import { classifyLink, jsonClient, linkConnectionId, payload } from './wire.mjs';

@@ -8,7 +8,7 @@ import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { parseReadyLine } from '@gateway/protocol/node';
+import { parseReadyLine } from '@gateway/server-kit';
 
 export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
 export const rootDir = dirname(benchDir);

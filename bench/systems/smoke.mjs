@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
-import { mintToken } from '@gateway/protocol/node';
+import { mintToken } from '@gateway/server-kit';
 import { Redis } from 'ioredis';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,6 @@
 // Reacting to the SDK's `recovery` outcome: keep a guild's members and log, reload only what was
 // not recovered. Against `npm start`:
-//   npx tsc -b protocol client && TOKEN=$(node scripts/dev-token.mjs alice) node client/examples/recovery.mjs
+//   npx tsc -b protocol server-kit client && TOKEN=$(node scripts/dev-token.mjs alice) node client/examples/recovery.mjs
 import WebSocket from 'ws';
 import { connect } from '../dist/index.js';
 

@@ -1,4 +1,5 @@
 import type { StreamPosition } from '@gateway/protocol';
+import { ApiEvent } from '@gateway/protocol/codes';
 import { GatewayClient, type ClientOptions } from './client.js';
 
 export interface Entity {
@@ -34,13 +35,13 @@ export interface HistoryReply {
 export class Gateway extends GatewayClient {
   /** `request_elevation`: becomes the token's user without reconnecting; false leaves the session as it was. */
   async elevate(token: string): Promise<boolean> {
-    const reply = await this.request<{ result: boolean }>('request_elevation', { token });
+    const reply = await this.request<{ result: boolean }>(ApiEvent.REQUEST_ELEVATION, { token });
     return reply.result;
   }
 
   /** The front page's mock bot; null when nothing answers. */
   interpret(data: { guild_id: string; message_id: string; content: string; allowed_commands?: string[]; added_reactions?: string[]; removed_reactions?: string[] }) {
-    return this.request<{ guild_id: string; message_id: string; content: string; added_reactions: string[]; edit: boolean } | null>('interpret', data);
+    return this.request<{ guild_id: string; message_id: string; content: string; added_reactions: string[]; edit: boolean } | null>(ApiEvent.INTERPRET, data);
   }
 
   /**
@@ -50,12 +51,12 @@ export class Gateway extends GatewayClient {
    * are not tracked: pushes stay the client's only source of what it has received.
    */
   history(stream: string, opts: { since?: StreamPosition; limit?: number } = {}): Promise<HistoryReply> {
-    return this.request<HistoryReply>('history', { stream, ...(opts.since ? { since: opts.since } : {}), ...(opts.limit ? { limit: opts.limit } : {}) });
+    return this.request<HistoryReply>(ApiEvent.HISTORY, { stream, ...(opts.since ? { since: opts.since } : {}), ...(opts.limit ? { limit: opts.limit } : {}) });
   }
 
   /** Step 1 of the member search: the entities on screen. */
   async pool(type: string, ids: string[], guildId?: string): Promise<{ data: Entity[]; nonexistent: string[] }> {
-    const r = await this.request<PoolResponse>('pool_request', { type, ids, ...(guildId ? { guild_id: guildId } : {}) });
+    const r = await this.request<PoolResponse>(ApiEvent.POOL_REQUEST, { type, ids, ...(guildId ? { guild_id: guildId } : {}) });
     return { data: r.data, nonexistent: r.nonexistent };
   }
 
@@ -66,7 +67,7 @@ export class Gateway extends GatewayClient {
     let done = false;
     let failure: unknown;
     // `limit`: the server stops after that many entities (a view that shows 50 asks for 50).
-    void this.request('pool_all_request', { type, ...(guildId ? { guild_id: guildId } : {}), ...(cursor ? { cursor } : {}), ...(opts.limit ? { limit: opts.limit } : {}) }, {
+    void this.request(ApiEvent.POOL_ALL_REQUEST, { type, ...(guildId ? { guild_id: guildId } : {}), ...(cursor ? { cursor } : {}), ...(opts.limit ? { limit: opts.limit } : {}) }, {
       timeout: 60_000,
       chunk: (data) => {
         const r = data as PoolResponse;
@@ -99,7 +100,7 @@ export class Gateway extends GatewayClient {
 
   /** Step 3: prefix search on name and nickname. */
   async searchMembers(guildId: string, query: string, limit = 20): Promise<Entity[]> {
-    const r = await this.request<PoolResponse>('pool_search_request', { type: 'member', guild_id: guildId, query, limit });
+    const r = await this.request<PoolResponse>(ApiEvent.POOL_SEARCH_REQUEST, { type: 'member', guild_id: guildId, query, limit });
     return r.data;
   }
 }

@@ -1,5 +1,5 @@
-import type { Recovered, StreamPosition } from '@gateway/protocol';
-import { closeCodeName, ErrorCode, fullJitter, isErrorCode } from '@gateway/protocol/codes';
+import type { AuthFrame, Recovered, StreamPosition } from '@gateway/protocol';
+import { ApiEvent, closeCodeName, ErrorCode, fullJitter, isErrorCode, ServerEvent } from '@gateway/protocol/codes';
 import { ClientErrorCode, GatewayError } from './errors.js';
 import { namesIn, positionOf, StreamPositions, type Recovery, type SpectateReply } from './positions.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
@@ -140,7 +140,7 @@ export class GatewayClient {
    */
   async recover(): Promise<Recovered> {
     const streams = this.sessionStreams;
-    const reply = await this.call<{ recovered?: unknown; positions?: unknown }>('recover', () => ({ since: this.positions.since(streams) }));
+    const reply = await this.call<{ recovered?: unknown; positions?: unknown }>(ApiEvent.RECOVER, () => ({ since: this.positions.since(streams) }));
     return this.positions.settle(streams, reply?.recovered, reply?.positions);
   }
 
@@ -182,7 +182,7 @@ export class GatewayClient {
   private async respectate(): Promise<{ reply: SpectateReply; recovered: Recovered }> {
     const target = this.spectating!;
     const expected = target.streams;
-    const reply = await this.call<SpectateReply>('spectate', () => {
+    const reply = await this.call<SpectateReply>(ApiEvent.SPECTATE, () => {
       const since = this.positions.since(target.streams);
       return { guild_id: target.guild_id, include_logs: target.include_logs, ...(Object.keys(since).length ? { since } : {}) };
     });
@@ -249,7 +249,7 @@ export class GatewayClient {
     ws.onopen = () => {
       this.setState('authenticating');
       const since = this.positions.since(this.sessionStreams);
-      ws.send(JSON.stringify({ action: 'auth', token, ...(this.opts.room ? { room: this.opts.room } : {}), ...(Object.keys(since).length ? { since } : {}) }));
+      ws.send(JSON.stringify({ action: 'auth', token, ...(this.opts.room ? { room: this.opts.room } : {}), ...(Object.keys(since).length ? { since } : {}) } satisfies AuthFrame));
       this.scheduleRefresh(token);
     };
     ws.onmessage = (ev) => this.receive(String(ev.data));
@@ -284,13 +284,13 @@ export class GatewayClient {
     }
     const event = String(msg.event);
     const id = msg._id as number | string | undefined;
-    if (event === 'welcome') this.welcomed(msg.data as Record<string, unknown>);
+    if (event === ServerEvent.WELCOME) this.welcomed(msg.data as Record<string, unknown>);
     // The session moved to another monolith (its re-join `welcome` came just before): the one trigger.
-    if (event === 'resync') this.resubscribe('resync', () => this.recover());
-    if (event === 'spectate_revoked') this.revoked(msg.data as { guild_id?: unknown; spectating?: unknown } | undefined);
+    if (event === ServerEvent.RESYNC) this.resubscribe('resync', () => this.recover());
+    if (event === ApiEvent.SPECTATE_REVOKED) this.revoked(msg.data as { guild_id?: unknown; spectating?: unknown } | undefined);
     const p = id === undefined ? undefined : this.pending.get(id);
     if (p) {
-      if (event === 'error') {
+      if (event === ServerEvent.ERROR) {
         this.settle(id!, p);
         return p.reject(new GatewayError(isErrorCode(msg.code) ? msg.code : ErrorCode.INTERNAL, String(msg.message), msg.human as string | undefined));
       }
@@ -355,7 +355,7 @@ export class GatewayClient {
     this.refreshTimer = setTimeout(async () => {
       try {
         const fresh = await this.opts.getToken();
-        this.ws?.send(JSON.stringify({ action: 'auth', token: fresh }));
+        this.ws?.send(JSON.stringify({ action: 'auth', token: fresh } satisfies AuthFrame));
         this.scheduleRefresh(fresh);
       } catch (err) {
         this.emit('error', new GatewayError(ClientErrorCode.TOKEN, `token refresh failed: ${(err as Error).message}`));

@@ -1,3 +1,4 @@
+import { ApiEvent, ServerEvent } from '@gateway/protocol/codes';
 import type { GatewayClient } from './client.js';
 import type { GatewayError } from './errors.js';
 
@@ -20,7 +21,7 @@ interface MiddlewareApi {
  * dispatching it returns the request's promise. Pushes are dispatched as `gateway/<event>`, and so
  * is the `recovery` outcome (`gateway/recovery`, payload `{trigger, streams}`).
  */
-export function gatewayMiddleware(client: GatewayClient, pushes: string[] = ['log_pool', 'log_other', 'resync', 'welcome', 'recovery']) {
+export function gatewayMiddleware(client: GatewayClient, pushes: string[] = [ApiEvent.LOG_POOL, ApiEvent.LOG_OTHER, ServerEvent.RESYNC, ServerEvent.WELCOME, 'recovery']) {
   return (api: MiddlewareApi) => {
     for (const event of pushes) client.on(event, (data) => api.dispatch({ type: `gateway/${event}`, payload: data }));
     client.on('state', (state) => api.dispatch({ type: 'gateway/state', payload: state }));

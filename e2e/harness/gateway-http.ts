@@ -1,4 +1,4 @@
-import { parseMetrics, type Sample } from '@gateway/protocol';
+import { parseMetrics, type Sample } from '@gateway/server-kit';
 import { adminToken } from './tokens.js';
 
 /** HTTP helpers for the monoliths' publishing API and for labelled Prometheus series. */

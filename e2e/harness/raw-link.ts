@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { LINK_BALANCER_HEADER, LINK_NONCE_HEADER } from '@gateway/protocol';
-import { linkProof } from '@gateway/protocol/node';
+import { linkProof } from '@gateway/server-kit';
 import { LINK_SECRET } from './stack.js';
 
 export interface RawLink {

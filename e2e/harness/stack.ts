@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseReadyLine } from '@gateway/protocol/node';
+import { parseReadyLine } from '@gateway/server-kit';
 import { spawnProc, type ExitStatus, type Proc } from './processes.js';
 import { startRedis, type RedisHandle } from './redis.js';
 import { JWT_SECRET } from './tokens.js';

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ErrorCode, Metrics, errorBody } from '@gateway/protocol';
-import { createSigner, verifierFromConfig, type Log } from '@gateway/protocol/node';
+import { ErrorCode, errorBody } from '@gateway/protocol';
+import { Metrics, createSigner, verifierFromConfig, type Log } from '@gateway/server-kit';
 import type { MonolithConfig } from './config.js';
 import type { Broker } from './hub/broker.js';
 import { createBroker } from './hub/create-broker.js';
@@ -52,7 +52,7 @@ const TOKEN_CACHE_SIZE = 20_000;
 export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Broker } = {}): App {
   const metrics = new Metrics();
   const broker = deps.broker ?? createBroker(config.redis, log);
-  // Each opens its own Redis connection (protocol/src/redis-connect.ts) when Redis is configured.
+  // Each opens its own Redis connection (server-kit/src/redis-connect.ts) when Redis is configured.
   const store = createStore(config.redis);
   const coordination = createCoordination(config.redis);
   const channels = new Channels();

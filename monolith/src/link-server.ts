@@ -14,8 +14,9 @@ import {
   validateB2M,
   validateHello,
   type B2M,
-  type Metrics, encodeM2B } from '@gateway/protocol';
-import { LinkWriter, linkProof, safeEqual, type LinkHandshake, type Log } from '@gateway/protocol/node';
+  encodeM2B,
+} from '@gateway/protocol';
+import { type Metrics, LinkWriter, linkProof, safeEqual, type LinkHandshake, type Log } from '@gateway/server-kit';
 import type { MonolithConfig } from './config.js';
 import type { Admission } from './gateway/admission.js';
 import type { LinkPeer, Links } from './rooms/links.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { announceReady, createLog, loadOrExit } from '@gateway/protocol/node';
-import { describeRedisTopology } from '@gateway/protocol/redis';
+import { announceReady, createLog, loadOrExit } from '@gateway/server-kit';
+import { describeRedisTopology } from '@gateway/server-kit/redis';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { loadFixture } from './store/fixture.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exponential, fullJitter, redisRetryDelay } from './backoff.js';
+import { exponential, fullJitter } from './backoff.js';
 
 describe('back-off', () => {
   it('doubles from the base up to the cap', () => {
@@ -11,10 +11,5 @@ describe('back-off', () => {
     expect(fullJitter(3, 100, 5000, () => 0.5)).toBe(400);
     expect(fullJitter(3, 100, 5000, () => 0.999999)).toBe(799);
     expect(fullJitter(1e6, 100, 5000, () => 0.999999)).toBe(4999);
-  });
-
-  it('retries Redis every 5 s at most', () => {
-    expect(redisRetryDelay(0)).toBe(100);
-    expect(redisRetryDelay(1000)).toBe(5000);
   });
 });

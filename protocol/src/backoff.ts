@@ -15,8 +15,3 @@ export function exponential(attempt: number, baseMs: number, capMs: number): num
 export function fullJitter(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
   return Math.floor(random() * exponential(attempt, baseMs, capMs));
 }
-
-/** Redis connections (monolith and balancer alike) are retried forever, every 5 s at most. */
-export function redisRetryDelay(attempt: number): number {
-  return exponential(attempt, 100, 5000);
-}

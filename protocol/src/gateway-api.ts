@@ -16,30 +16,6 @@ const PoolTypeSchema = Type.Union(POOL_TYPES.map((t) => Type.Literal(t)));
 /** Pools that belong to one guild: requests need `guild_id` and the guild in the token. */
 export const GUILD_POOLS: ReadonlySet<PoolType> = new Set(['member', 'channel', 'role', 'autoResponse', 'settingValue']);
 
-export const ApiEvent = {
-  REQUEST_ELEVATION: 'request_elevation',
-  INTERPRET: 'interpret',
-  SPECTATE: 'spectate',
-  POOL_REQUEST: 'pool_request',
-  POOL_ALL_REQUEST: 'pool_all_request',
-  POOL_SEARCH_REQUEST: 'pool_search_request',
-  /** Reply to every pool request; a `pool_all_request` gets several, the last `finished`. */
-  POOL_RESPONSE: 'pool_response',
-  /** Push: an entity of the spectated guild changed. */
-  LOG_POOL: 'log_pool',
-  /** Push: a log entry of the spectated guild. */
-  LOG_OTHER: 'log_other',
-  /**
-   * Push: a token refresh removed or lowered permissions, and these spectate channels were
-   * dropped (`data: {guild_id, channels, spectating, reason}`; `spectating: false` when none is left).
-   */
-  SPECTATE_REVOKED: 'spectate_revoked',
-  /** `recover {since}` → `{recovered}`: the session's streams from the given positions. */
-  RECOVER: 'recover',
-  /** `history {stream, since?, limit?}` → `{stream, position, publications: [{offset, time, message}]}`. */
-  HISTORY: 'history',
-} as const;
-
 export const ElevationRequest = Type.Object({ token: Type.String({ minLength: 1, maxLength: 8192 }) });
 export const validateElevationRequest = compile(ElevationRequest);
 

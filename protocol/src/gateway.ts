@@ -34,22 +34,6 @@ export const TokenClaims = Type.Object({
 export type TokenClaims = Static<typeof TokenClaims>;
 export const validateTokenClaims = compile(TokenClaims);
 
-/** Events the gateway itself sends (pushes and replies). */
-export const ServerEvent = {
-  WELCOME: 'welcome',
-  PONG: 'pong',
-  /** Reply to an `auth` frame that refreshed the token of the same subject. */
-  REFRESHED: 'refreshed',
-  ERROR: 'error',
-  /** The room moved to another monolith: re-issue subscriptions and re-fetch state. */
-  RESYNC: 'resync',
-} as const;
-
-/** Events clients may send to the monolith in this version. */
-export const ClientEvent = {
-  PING: 'ping',
-} as const;
-
 export interface WelcomeData {
   id: string;
   room: string;

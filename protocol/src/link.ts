@@ -15,7 +15,7 @@ const Token = Type.String({ minLength: 1, maxLength: 8192 });
 
 /** 2: challenge-response link authentication (`init` carries a nonce, the balancer answers `hello`). */
 export const LINK_PROTOCOL_VERSION = 2;
-/** Header with the balancer's random nonce; the monolith's init proof binds it (see link-auth.ts). */
+/** Header with the balancer's random nonce; the monolith's init proof binds it (see server-kit/src/link-auth.ts). */
 export const LINK_NONCE_HEADER = 'x-link-nonce';
 /** Header naming the dialing balancer; bound into both proofs, used in logs. */
 export const LINK_BALANCER_HEADER = 'x-balancer-id';
@@ -46,7 +46,7 @@ export const MessageFrame = Type.Object({
   // Any JSON object (TypeBox objects exclude arrays); a Record would test a regex per key.
   message: Type.Object({}),
 });
-/** The balancer's first frame: its proof of LINK_SECRET over both nonces (link-auth.ts). */
+/** The balancer's first frame: its proof of LINK_SECRET over both nonces (server-kit/src/link-auth.ts). */
 export const HelloFrame = Type.Object({ type: Type.Literal('hello'), token: Str });
 export type HelloFrame = Static<typeof HelloFrame>;
 export const validateHello = compile(HelloFrame);
@@ -70,7 +70,7 @@ export const InitFrame = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
   /** The monolith's nonce, which the balancer's `hello` proof must bind. */
   nonce: Type.String({ pattern: LINK_NONCE_PATTERN.source }),
-  /** The monolith's proof of LINK_SECRET (link-auth.ts). */
+  /** The monolith's proof of LINK_SECRET (server-kit/src/link-auth.ts). */
   token: Str,
   version: Type.Literal(LINK_PROTOCOL_VERSION),
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLog } from '@gateway/protocol/node';
+import { createLog } from '@gateway/server-kit';
 import { createDiscovery, dnsDiscovery } from './discovery.js';
 
 const log = createLog('test', 'error');

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
-import type { RedisTopology } from '@gateway/protocol/redis';
+import type { RedisTopology } from '@gateway/server-kit/redis';
 import { registryDiscovery } from './registry.js';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 
 /**
  * Where monolith link addresses come from. `start` reports the full current set whenever it

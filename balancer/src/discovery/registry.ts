@@ -1,6 +1,6 @@
 import { REGISTRY_KEY, registryAddress } from '@gateway/protocol';
-import { openRedis, type RedisTopology } from '@gateway/protocol/redis';
-import type { Log } from '@gateway/protocol/node';
+import { openRedis, type RedisTopology } from '@gateway/server-kit/redis';
+import type { Log } from '@gateway/server-kit';
 import type { Discovery } from './discovery.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import { MonolithLink, type LinkHandler, type LinkOptions } from '../monolith-link.js';
 import { rendezvous } from './rendezvous.js';
 import { RoomOwners } from './room-owners.js';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REGISTRY_KEY } from '@gateway/protocol';
-import { createLog } from '@gateway/protocol/node';
+import { createLog } from '@gateway/server-kit';
 // The e2e harness' redis-server (a child on a free port, or REDIS_URL): one helper for all tests.
 import { standaloneTopology, startRedis, type RedisHandle } from '../../../testing/redis.js';
 import { waitFor } from '../../../testing/wait.js';

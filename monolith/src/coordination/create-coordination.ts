@@ -1,4 +1,4 @@
-import type { RedisTopology } from '@gateway/protocol/redis';
+import type { RedisTopology } from '@gateway/server-kit/redis';
 import type { Coordination } from './coordination.js';
 import { MemoryCoordination } from './memory-coordination.js';
 import { RedisCoordination } from './redis-coordination.js';

@@ -1,5 +1,5 @@
 import { REGISTRY_KEY } from '@gateway/protocol';
-import { openRedis, type RedisClient, type RedisTopology } from '@gateway/protocol/redis';
+import { openRedis, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
 import { checkTtlSeconds, type Coordination, type EpochSource } from './coordination.js';
 
 /**

@@ -1,5 +1,5 @@
 import { registryMember } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import type { Coordination } from './coordination.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode, CloseReason, type MessageFrame, type TokenClaims } from '@gateway/protocol';
-import type { Log, VerifyResult } from '@gateway/protocol/node';
+import type { Log, VerifyResult } from '@gateway/server-kit';
 import type { LinkPeer } from '../rooms/links.js';
 import { Rooms, type Conn } from '../rooms/rooms.js';
 import { Admission } from './admission.js';

@@ -1,5 +1,5 @@
 import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
-import type { Log, VerifyResult } from '@gateway/protocol/node';
+import type { Log, VerifyResult } from '@gateway/server-kit';
 import type { LinkPeer } from '../rooms/links.js';
 import { sameToken, tokenTail, type Conn, type Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';

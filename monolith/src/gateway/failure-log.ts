@@ -1,4 +1,4 @@
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 
 /** Distinct kinds remembered; past it every new kind counts as one (a bounded map). */
 export const MAX_FAILURE_KINDS = 200;

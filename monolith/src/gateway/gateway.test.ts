@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import type { Conn, Rooms } from '../rooms/rooms.js';
 import { MAX_FAILURE_KINDS } from './failure-log.js';
 import { Gateway } from './gateway.js';

@@ -1,5 +1,5 @@
 import { ErrorCode, deeperThan, errorFrame, isErrorCode, validateAppMessage, type ErrorCodeValue, type RequestId } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import type { Conn, Rooms } from '../rooms/rooms.js';
 import { FailureLog } from './failure-log.js';
 

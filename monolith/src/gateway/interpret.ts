@@ -1,4 +1,5 @@
-import { ApiEvent, ErrorCode, fullBucket, mayInterpret, takeToken, validateInterpretRequest, type Bucket, type InterpretRequest } from '@gateway/protocol';
+import { ApiEvent, ErrorCode, mayInterpret, validateInterpretRequest, type InterpretRequest } from '@gateway/protocol';
+import { fullBucket, takeToken, type Bucket } from '@gateway/server-kit';
 import type { Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
 

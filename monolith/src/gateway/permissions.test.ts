@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Permission, guildLogsStream, guildStream, type TokenClaims } from '@gateway/protocol';
-import { createLog } from '@gateway/protocol/node';
+import { createLog } from '@gateway/server-kit';
 import { Hub } from '../hub/hub.js';
 import { MemoryBroker } from '../hub/memory-broker.js';
 import { routingFor } from '../hub/routing.js';

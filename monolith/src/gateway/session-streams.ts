@@ -1,5 +1,5 @@
 import { ApiEvent, ErrorCode, roomStream, validateRecoverRequest, type Since, type StreamPosition } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import type { Hub, Recovery } from '../hub/hub.js';
 import type { Channels } from '../rooms/channels.js';
 import type { Conn, Rooms } from '../rooms/rooms.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { VerifyResult } from '@gateway/protocol/node';
+import type { VerifyResult } from '@gateway/server-kit';
 import { TokenCache } from './token-cache.js';
 
 const ok = (expMs: number): VerifyResult => ({ ok: true, claims: { sub: 'u' }, subject: 'u', guest: false, expMs });

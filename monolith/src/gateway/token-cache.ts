@@ -1,4 +1,4 @@
-import type { VerifyResult } from '@gateway/protocol/node';
+import type { VerifyResult } from '@gateway/server-kit';
 
 /**
  * Verification results by token (DESIGN §3: the monolith verifies every token it acts on), so a

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, errorBody, type TokenClaims } from '@gateway/protocol';
-import type { VerifyResult } from '@gateway/protocol/node';
+import type { VerifyResult } from '@gateway/server-kit';
 
 export type Verify = (token: string) => Promise<VerifyResult>;
 

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Metrics, guildLogsStream, guildStream, roomStream } from '@gateway/protocol';
-import { createLog, createSigner, createVerifier } from '@gateway/protocol/node';
+import { guildLogsStream, guildStream, roomStream } from '@gateway/protocol';
+import { Metrics, createLog, createSigner, createVerifier } from '@gateway/server-kit';
 import type { Broker, HistoryPolicy, PublicationHandler, PublishOptions } from '../hub/broker.js';
 import { Hub } from '../hub/hub.js';
 import { MemoryBroker } from '../hub/memory-broker.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode, errorBody, isRoomName, roomStream, validateBroadcastBody, type Metrics } from '@gateway/protocol';
+import { ErrorCode, errorBody, isRoomName, roomStream, validateBroadcastBody } from '@gateway/protocol';
+import type { Metrics, VerifyResult } from '@gateway/server-kit';
 import { service } from './auth.js';
-import type { VerifyResult } from '@gateway/protocol/node';
 import type { Hub } from '../hub/hub.js';
 import type { Links } from '../rooms/links.js';
 import { publishFor } from './publish.js';

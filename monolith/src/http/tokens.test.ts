@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hub } from '../hub/hub.js';
 import { MemoryBroker } from '../hub/memory-broker.js';
-import { createLog, createSigner, createVerifier } from '@gateway/protocol/node';
+import { createLog, createSigner, createVerifier } from '@gateway/server-kit';
 import { SourceLimiter, registerTokenRoutes } from './tokens.js';
 import { registerRoutes } from './routes.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrorCode, errorBody, fullBucket, isFull, msUntilToken, takeToken, type Bucket } from '@gateway/protocol';
-import { requestSource, type createSigner } from '@gateway/protocol/node';
+import { ErrorCode, errorBody } from '@gateway/protocol';
+import { fullBucket, isFull, msUntilToken, takeToken, type Bucket, requestSource, type createSigner } from '@gateway/server-kit';
 import { bearer, type Verify } from './auth.js';
 
 export const GUEST_TOKEN_TTL_S = 3600;

@@ -9,7 +9,7 @@ import { waitFor } from '../../../testing/wait.js';
 import { IDEMPOTENCY_TTL_MS, STREAM_META_MIN_TTL_MS, type Broker, type Publication } from './broker.js';
 import { describeBroker } from './broker.contract.js';
 import { createBroker } from './create-broker.js';
-import { createLog } from '@gateway/protocol/node';
+import { createLog } from '@gateway/server-kit';
 import { MemoryBroker } from './memory-broker.js';
 import { PUBLISH_SCRIPT, RedisBroker, streamKeys } from './redis-broker.js';
 

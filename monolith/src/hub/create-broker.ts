@@ -1,5 +1,5 @@
-import type { RedisTopology } from '@gateway/protocol/redis';
-import type { Log } from '@gateway/protocol/node';
+import type { RedisTopology } from '@gateway/server-kit/redis';
+import type { Log } from '@gateway/server-kit';
 import type { Broker } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
 import { RedisBroker } from './redis-broker.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLog } from '@gateway/protocol/node';
+import { createLog } from '@gateway/server-kit';
 import type { Broker, HistoryPolicy, PublicationHandler, PublishOptions } from './broker.js';
 import { Hub, type FanOut } from './hub.js';
 import { MemoryBroker } from './memory-broker.js';

@@ -1,5 +1,5 @@
 import { positioned, type StreamPosition } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import type { Broker, HistoryPolicy, Publication, PublishResult } from './broker.js';
 
 /** Longest a recovery waits for a new stream's broker subscription before it reads history anyway. */

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { Log } from '@gateway/protocol/node';
-import { openClusterNode, openRedis, whenReady, type RedisClient, type RedisTopology } from '@gateway/protocol/redis';
+import type { Log } from '@gateway/server-kit';
+import { openClusterNode, openRedis, whenReady, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
 import { PlainSubscriber, type ChannelSubscriber } from './channel-subscriber.js';
 import { ShardedSubscriber } from './sharded-subscriber.js';
 import {
@@ -178,7 +178,7 @@ export class NotReplicatedError extends Error {
  * Cluster (SPUBLISH, `ShardedSubscriber`: every key and the channel of a stream share the
  * `{<stream>}` hash tag, so each script touches one slot and its publication one shard).
  *
- * `commands` runs the scripts and fails fast (protocol/src/redis-connect.ts): while it is
+ * `commands` runs the scripts and fails fast (server-kit/src/redis-connect.ts): while it is
  * down a publish rejects at once, and one in flight when it drops rejects at once, instead of
  * waiting in an offline queue, so a publisher hears "not stored, retry" (503) within
  * milliseconds; a Redis that accepts but does not answer rejects after commandTimeout (5 s).

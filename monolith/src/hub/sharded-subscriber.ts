@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import type { Log } from '@gateway/protocol/node';
+import type { Log } from '@gateway/server-kit';
 import { SubscriberBase, type ChannelSubscriber } from './channel-subscriber.js';
 
 /** Opens a subscriber connection to one cluster node (`host:port`). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { splitMessage } from '@gateway/protocol';
-import { createLog } from '@gateway/protocol/node';
+import { createLog } from '@gateway/server-kit';
 import type { EpochSource } from '../coordination/coordination.js';
 import { memoryEpochs } from '../coordination/memory-coordination.js';
 import { Links, type LinkPeer } from './links.js';

@@ -1,5 +1,5 @@
-import { encodeM2B, redisRetryDelay } from '@gateway/protocol';
-import type { Log } from '@gateway/protocol/node';
+import { encodeM2B } from '@gateway/protocol';
+import { redisRetryDelay, type Log } from '@gateway/server-kit';
 import type { EpochSource } from '../coordination/coordination.js';
 import type { LinkPeer, Links } from './links.js';
 

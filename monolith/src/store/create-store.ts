@@ -1,4 +1,4 @@
-import { openRedis, type RedisClient, type RedisTopology } from '@gateway/protocol/redis';
+import { openRedis, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
 import type { EntityStore } from './store.js';

@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from '@gateway/protocol/redis';
+import type { RedisClient } from '@gateway/server-kit/redis';
 import {
   checkIds,
   decodeCursor,

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { redisRetryDelay } from './backoff.js';
+import { redisRetryDelay } from './redis-retry.js';
 import type { HostPort, RedisTopology } from './redis-topology.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SignJWT, createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
 import { JWT_DEFAULTS, type JwtConfig } from './config-schema.js';
-import { subjectOf, validateTokenClaims, type TokenClaims } from './gateway.js';
+import { subjectOf, validateTokenClaims, type TokenClaims } from '@gateway/protocol';
 
 /** Why a token was refused; each maps to its own close code on the balancer. */
 export type TokenFailure = 'invalid' | 'expired' | 'not_yet_valid' | 'algorithm' | 'claims';
