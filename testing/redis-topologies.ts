@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawnProc, type Proc } from './processes.js';
 import { freePort, ping } from './redis.js';
 import { testEnv } from './config.js';
-import type { RedisTopology } from '@gateway/protocol/redis';
+import type { RedisTopology } from '@gateway/server-kit/redis';
 import { waitFor } from './wait.js';
 
 // Real Redis Cluster and Sentinel topologies on free loopback ports, for tests of the gateway's
