@@ -129,8 +129,13 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     }
     return ['room', 'user', 'guild', 'logs'].map((family) => [{ family }, families.get(family) ?? 0]);
   });
-  metrics.collect('monolith_broker_up', 'Broker connection state (1 up).', () => [[{}, broker.connected ? 1 : 0]]);
+  metrics.collect('monolith_broker_up', 'Broker state: 1 while commands run and every subscribed stream is live (0 during an outage, or while a failover or slot move has a stream re-subscribing).', () => [[{}, broker.connected ? 1 : 0]]);
   broker.onConnectionChange((up) => log[up ? 'info' : 'warn'](up ? 'broker connected' : 'broker connection lost', {}));
+  const resubscribed = metrics.counter('monolith_broker_resubscribed_total', 'Streams subscribed again after their subscription was lost (a dropped connection, a failover, a slot move); each gap is then read from history.');
+  broker.onResubscribed((streams) => {
+    resubscribed.value += streams.length;
+    log.info('streams re-subscribed; filling their gaps from history', { streams: streams.length });
+  });
 
   return {
     http,
