@@ -29,6 +29,8 @@ export interface LinkOptions {
   backoffMaxMs: number;
   heartbeatMs: number;
   maxBufferBytes: number;
+  /** A heartbeat's round trip, in seconds (metrics). */
+  onRoundTrip?: (seconds: number) => void;
 }
 
 export interface LinkHandler {
@@ -171,6 +173,7 @@ export class MonolithLink {
       maxBufferBytes: this.opts.maxBufferBytes,
       heartbeatMs: this.opts.heartbeatMs,
       onFailure: (reason) => this.log.warn('link reset', { address: this.address, monolith: this.monolithId, reason }),
+      onRoundTrip: this.opts.onRoundTrip,
     });
     this.log.info('link ready', { address: this.address, monolith: init.id });
     this.handler.ready(this);

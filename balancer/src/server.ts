@@ -1,4 +1,4 @@
-import { Metrics, verifierFromConfig, type Log } from '@gateway/server-kit';
+import { Metrics, packageVersion, verifierFromConfig, type Log } from '@gateway/server-kit';
 import { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
 import { Sessions, type Session } from './client-session.js';
@@ -10,6 +10,8 @@ import { Router } from './routing/router.js';
 import { SessionEvent } from './session-states.js';
 import { createUpgrades } from './upgrade.js';
 import { loadUws, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
+
+const VERSION = packageVersion(new URL('../package.json', import.meta.url));
 
 /** uWS's hard frame limit: past it a socket is cut without a close frame (a client sees 1006). */
 export function uwsPayloadCap(maxPayloadBytes: number): number {
@@ -37,9 +39,20 @@ export interface Balancer {
 export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   const uws = loadUws();
   const now = Date.now;
-  const metrics = new Metrics();
-  const verify = verifierFromConfig(config);
-  const framesOut = metrics.counter('gateway_client_frames_out_total', 'Frames sent to clients (fan-out counted per recipient).');
+  const metrics = new Metrics({ service: 'balancer', version: VERSION, defaults: true });
+  const linkRtt = metrics.histogram('gateway_balancer_link_rtt_seconds', 'Link heartbeat round trip (ping to pong) to monoliths.');
+  const verifyTime = metrics.histogram('gateway_balancer_auth_verify_seconds', 'Time to verify a client token (JWT signature and claims; a JWKS fetch when due).');
+  const verifyToken = verifierFromConfig(config);
+  // Timed once per auth frame, never per data frame.
+  const verify: typeof verifyToken = async (token) => {
+    const end = verifyTime.startTimer();
+    try {
+      return await verifyToken(token);
+    } finally {
+      end();
+    }
+  };
+  const framesOut = metrics.counter('gateway_balancer_client_frames_out_total', 'Frames sent to clients (fan-out counted per recipient).');
   // Set below, once the uWS app it publishes through exists; no frame arrives before listen().
   let dispatch: LinkDispatch;
 
@@ -63,6 +76,7 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
       backoffMaxMs: config.LINK_BACKOFF_MAX_MS,
       heartbeatMs: config.LINK_HEARTBEAT_MS,
       maxBufferBytes: config.LINK_MAX_BUFFER_BYTES,
+      onRoundTrip: (seconds) => linkRtt.observe(seconds),
     },
     handler,
     log,
@@ -72,21 +86,21 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   const drainer = new Drain(sessions, config.DRAIN_WINDOW_MS, log);
   const upgrades = createUpgrades({ config, sessions, admission, draining: () => drainer.active, now });
 
-  metrics.collect('gateway_client_connections', 'Open client sockets.', () => [[{}, sessions.all.size]]);
-  metrics.collect('gateway_link_up', 'Monolith link state per address (1 ready, 0 otherwise).', () =>
+  metrics.collect('gateway_balancer_client_connections', 'Open client sockets.', () => [[{}, sessions.all.size]]);
+  metrics.collect('gateway_balancer_link_up', 'Monolith link state per address (1 ready, 0 otherwise).', () =>
     [...router.allLinks()].map((l) => [{ address: l.address, monolith: l.monolithId ?? '' }, l.state === 'ready' ? 1 : 0]),
   );
-  metrics.collect('gateway_link_frames_in_total', 'Frames received from each monolith.', () =>
+  metrics.collect('gateway_balancer_link_frames_in_total', 'Frames received from each monolith.', () =>
     [...router.allLinks()].map((l) => [{ address: l.address }, l.framesIn]),
     'counter',
   );
-  metrics.collect('gateway_link_frames_out_total', 'Frames sent to each monolith.', () =>
+  metrics.collect('gateway_balancer_link_frames_out_total', 'Frames sent to each monolith.', () =>
     [...router.allLinks()].map((l) => [{ address: l.address }, l.framesOut]),
     'counter',
   );
-  metrics.collect('gateway_client_unauthenticated', 'Client sockets admitted that have not finished auth.', () => [[{}, admission.unauthenticated]]);
-  metrics.collect('gateway_admission_sources', 'Client addresses with a connect-rate bucket that has not refilled.', () => [[{}, admission.trackedSources]]);
-  metrics.collect('gateway_owned_rooms', 'Rooms with a known owner monolith.', () => [[{}, router.owners.size]]);
+  metrics.collect('gateway_balancer_client_unauthenticated', 'Client sockets admitted that have not finished auth.', () => [[{}, admission.unauthenticated]]);
+  metrics.collect('gateway_balancer_admission_sources', 'Client addresses with a connect-rate bucket that has not refilled.', () => [[{}, admission.trackedSources]]);
+  metrics.collect('gateway_balancer_owned_rooms', 'Rooms with a known owner monolith.', () => [[{}, router.owners.size]]);
 
   const behavior = {
     // Frames over the configured limit are closed with our own code (MESSAGE_TOO_LARGE); uWS
@@ -117,7 +131,11 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
   const admin = uws
     .App()
     .get('/metrics', (res) => {
-      res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      void metrics.render().then((text) => {
+        if (!aborted) res.cork(() => res.writeHeader('Content-Type', metrics.contentType).end(text));
+      });
     })
     .get('/health', health)
     .get('/ready', ready)

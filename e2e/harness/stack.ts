@@ -215,7 +215,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ),
   );
   for (const m of monoliths) {
-    await waitFor(async () => (await m.metric('monolith_links')) >= balancers.length, {
+    await waitFor(async () => (await m.metric('gateway_monolith_links')) >= balancers.length, {
       what: `monolith ${m.id} linked to ${balancers.length} balancer(s)`,
     });
   }

@@ -26,9 +26,9 @@ afterAll(async () => {
   await Promise.all(toStop.map((h) => h.stop()));
 });
 
-/** `gateway_link_up` by address: 1 ready, 0 dialing; absent once discovery dropped it. */
+/** `gateway_balancer_link_up` by address: 1 ready, 0 dialing; absent once discovery dropped it. */
 async function links(balancer: BalancerHandle): Promise<Map<string, number>> {
-  return new Map((await metricSeries(balancer.admin, 'gateway_link_up')).map((s) => [s.labels.address!, s.value]));
+  return new Map((await metricSeries(balancer.admin, 'gateway_balancer_link_up')).map((s) => [s.labels.address!, s.value]));
 }
 
 async function join(balancer: BalancerHandle, room: string): Promise<{ c: TestClient; monolith: string }> {

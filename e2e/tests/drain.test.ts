@@ -52,7 +52,7 @@ describe('balancer drain (SIGTERM with DRAIN_WINDOW_MS)', () => {
       c.ws.once('close', () => closedAt.set(c, performance.now()));
       return c;
     });
-    expect(await monolith.metric('monolith_connections')).toBe(N);
+    expect(await monolith.metric('gateway_monolith_connections')).toBe(N);
     const probe = keptAliveReady(draining.http);
     expect(await probe.read()).toMatchObject({ status: 200, body: { ready: true, draining: false } });
 
@@ -107,8 +107,8 @@ describe('balancer drain (SIGTERM with DRAIN_WINDOW_MS)', () => {
       expect(r.url).toBe(other.url());
       expect(r.welcome.data.room).toBe(room);
     }
-    expect(await other.metric('gateway_client_connections')).toBe(N);
-    await waitFor(async () => (await monolith.metric('monolith_connections')) === N, { what: 'only the reconnected clients left on the monolith' });
+    expect(await other.metric('gateway_balancer_client_connections')).toBe(N);
+    await waitFor(async () => (await monolith.metric('gateway_monolith_connections')) === N, { what: 'only the reconnected clients left on the monolith' });
     expect(await broadcastTo(monolith, room, 'back')).toBe(202);
     for (const r of moved) await r.client.nextEvent('back');
     for (const r of moved) r.client.close();
@@ -138,7 +138,7 @@ describe('new-connection rate limit (CONNECT_RATE / CONNECT_BURST)', () => {
     expect(admitted.length).toBeGreaterThanOrEqual(BURST);
     expect(admitted.length).toBeLessThanOrEqual(BURST + Math.ceil(RATE * elapsedS) + 1);
     expect(refused.length).toBeGreaterThan(0);
-    const closes = await metricSeries(balancer.admin, 'gateway_client_closes_total');
+    const closes = await metricSeries(balancer.admin, 'gateway_balancer_client_closes_total');
     expect(closes.find((s) => s.labels.code === String(CloseCode.RATE_LIMITED))?.value).toBe(refused.length);
     for (const c of admitted) expect(c.isClosed).toBe(false);
 
@@ -147,8 +147,8 @@ describe('new-connection rate limit (CONNECT_RATE / CONNECT_BURST)', () => {
       refused.map((c) => reconnectUntilWelcome([balancer.url()], tokens[clients.indexOf(c)]!, room, { baseMs: 100, capMs: 2000 })),
     );
     for (const r of retried) expect(r.welcome.data.room).toBe(room);
-    expect(await balancer.metric('gateway_client_connections')).toBe(N);
-    expect(await monolith.metric('monolith_connections')).toBe(N);
+    expect(await balancer.metric('gateway_balancer_client_connections')).toBe(N);
+    expect(await monolith.metric('gateway_monolith_connections')).toBe(N);
     for (const c of [...admitted, ...retried.map((r) => r.client)]) c.close();
   }, 60_000);
 });

@@ -198,12 +198,12 @@ async function failover(remove: (victim: MonolithHandle) => Promise<void>): Prom
     expect(count(m.c, 'welcome'), m.c.url).toBe(m.affected ? 2 : 1);
     expect(count(m.c, 'resync'), m.c.url).toBe(m.affected ? 1 : 0);
   }
-  for (const b of stack.balancers) expect(await b.metric('gateway_client_connections')).toBe(members.length / 2);
+  for (const b of stack.balancers) expect(await b.metric('gateway_balancer_client_connections')).toBe(members.length / 2);
   // Each survivor holds exactly the connections and rooms that name it: no ghost, no duplicate.
   for (const m of stack.monoliths.filter((x) => x !== victim)) {
     const mine = members.filter((x) => x.monolith === m.id);
-    expect(await m.metric('monolith_connections'), `connections on ${m.id}`).toBe(mine.length);
-    expect(await m.metric('monolith_rooms'), `rooms on ${m.id}`).toBe(new Set(mine.map((x) => x.room)).size);
+    expect(await m.metric('gateway_monolith_connections'), `connections on ${m.id}`).toBe(mine.length);
+    expect(await m.metric('gateway_monolith_rooms'), `rooms on ${m.id}`).toBe(new Set(mine.map((x) => x.room)).size);
   }
   for (const b of stack.balancers) expect((await readyOf(b.http)).body).toMatchObject({ ready: true, monoliths: 2 });
   return { victim, members };

@@ -51,7 +51,7 @@ describe('connections on balancers that share a BALANCER_ID', () => {
     await a.auth(await userToken({ sub: uniq('a') }), roomA);
     const v = await connect(b2.url());
     await v.auth(await userToken({ sub: uniq('v') }), roomV);
-    expect(await monolith.metric('monolith_connections')).toBeGreaterThanOrEqual(2);
+    expect(await monolith.metric('gateway_monolith_connections')).toBeGreaterThanOrEqual(2);
 
     const post = async (room: string, event: string) => {
       const res = await fetch(`${monolith.http}/api/rooms/${room}/broadcast`, {

@@ -44,7 +44,7 @@ describe('per-connection limits', () => {
     await waitFor(
       async () => {
         for (let i = 0; i < 20; i++) slow.send({ event: 'ping', data: pad });
-        return (await metric(closes, `gateway_client_closes_total{code="${CloseCode.SLOW_CONSUMER}"}`).catch(() => 0)) >= 1;
+        return (await metric(closes, `gateway_balancer_client_closes_total{code="${CloseCode.SLOW_CONSUMER}"}`).catch(() => 0)) >= 1;
       },
       { timeoutMs: 20_000, what: 'a slow-consumer close on the balancer' },
     );

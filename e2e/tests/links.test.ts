@@ -50,14 +50,14 @@ describe('a balancer that dies', () => {
     const onA = await Promise.all([joinRoom(a, room), joinRoom(a, room)]);
     const onB = await Promise.all([joinRoom(b, room), joinRoom(b, room), joinRoom(b, room)]);
     // Every welcome comes from the monolith after it recorded the join.
-    expect(await monolith.metric('monolith_connections')).toBe(5);
+    expect(await monolith.metric('gateway_monolith_connections')).toBe(5);
 
     await b.kill();
     for (const { client } of onB) await client.closed(10_000);
-    await waitFor(async () => (await monolith.metric('monolith_connections')) === 2, {
-      what: "monolith_connections down to balancer A's 2 clients",
+    await waitFor(async () => (await monolith.metric('gateway_monolith_connections')) === 2, {
+      what: "gateway_monolith_connections down to balancer A's 2 clients",
     });
-    expect(await monolith.metric('monolith_links')).toBe(1);
+    expect(await monolith.metric('gateway_monolith_links')).toBe(1);
 
     // A's clients are untouched: requests and room broadcasts still reach them.
     for (const [i, { client }] of onA.entries()) expect(await client.request('ping', i)).toMatchObject({ event: 'pong', _id: i });
@@ -115,11 +115,11 @@ describe('a frozen peer (heartbeats)', () => {
     const room = uniq('frozen-b');
     const onA = await joinRoom(a, room);
     await Promise.all([joinRoom(b, room), joinRoom(b, room)]);
-    expect(await monolith.metric('monolith_connections')).toBe(3);
+    expect(await monolith.metric('gateway_monolith_connections')).toBe(3);
 
     b.proc.signal('SIGSTOP');
-    await waitFor(async () => (await monolith.metric('monolith_links')) === 1, { what: 'the frozen balancer’s link dropped' });
-    expect(await monolith.metric('monolith_connections')).toBe(1);
+    await waitFor(async () => (await monolith.metric('gateway_monolith_links')) === 1, { what: 'the frozen balancer’s link dropped' });
+    expect(await monolith.metric('gateway_monolith_connections')).toBe(1);
     expect(await onA.client.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
     await b.kill();
   });
@@ -154,13 +154,13 @@ describe('link authentication', () => {
   it('never links a balancer with a wrong LINK_SECRET; its clients get 4001', async () => {
     const monolith = await startMonolith();
     const balancer = await startBalancer({ monoliths: [monolith], env: { LINK_SECRET: 'another-link-secret-0123456789' }, waitForMonoliths: 0 });
-    await waitFor(async () => (await monolith.metric('monolith_link_rejected_total')) >= 2, { what: 'two refused link attempts (it retries)' });
+    await waitFor(async () => (await monolith.metric('gateway_monolith_link_rejected_total')) >= 2, { what: 'two refused link attempts (it retries)' });
     // Both sides say so at warn: the balancer cannot verify the monolith's proof and hangs up
     // before sending its own, which the monolith reports as a refused handshake.
     expect(balancer.proc.output('stderr')).toMatch(/monolith failed link authentication.*wrong proof/);
     expect(monolith.proc.output('stderr')).toMatch(/link closed during authentication/);
     expect(await readyStatus(balancer)).toEqual({ status: 503, monoliths: 0 });
-    expect(await monolith.metric('monolith_links')).toBe(0);
+    expect(await monolith.metric('gateway_monolith_links')).toBe(0);
     const c = await connect(balancer.url());
     c.send({ action: 'auth', token: await userToken() });
     expect((await c.closed()).code).toBe(CloseCode.NO_MONOLITH);

@@ -70,7 +70,7 @@ describe('a draining monolith and a balancer that links to it during the drain',
     // drains: it was not there when m1 sent `drain`.
     const late = await startBalancer({ monoliths: [m1, m2], waitForMonoliths: 0 });
     toStop.push(late);
-    await waitFor(async () => (await metricSeries(late.admin, 'gateway_link_up')).find((s) => s.labels.address === m2.linkAddress)?.value === 1, {
+    await waitFor(async () => (await metricSeries(late.admin, 'gateway_balancer_link_up')).find((s) => s.labels.address === m2.linkAddress)?.value === 1, {
       what: 'the late balancer linked to m2',
     });
     await m1.proc.waitForLine((l) => (l.text.includes('balancer linked') && l.text.includes(late.id) ? true : undefined), 10_000, 'the late balancer’s link on m1');

@@ -62,13 +62,13 @@ describe('two monoliths claiming one room', () => {
     const onA = [await join(a, room), await join(a, room), await join(a, room)];
     for (const j of onA) expect(j.monolith).toBe(m1.id);
     // m1's epoch is taken (its `loaded` reached A) before m2 loads the room: m1's claim is older.
-    await waitFor(async () => (await a.metric('gateway_owned_rooms')) === 1, { what: "m1's loaded claim on balancer A" });
+    await waitFor(async () => (await a.metric('gateway_balancer_owned_rooms')) === 1, { what: "m1's loaded claim on balancer A" });
     const onB = [await join(b, room), await join(b, room), await join(b, room)];
     for (const j of onB) expect(j.monolith).toBe(m2.id);
-    await waitFor(async () => (await b.metric('gateway_owned_rooms')) === 1, { what: "m2's loaded claim on balancer B" });
+    await waitFor(async () => (await b.metric('gateway_balancer_owned_rooms')) === 1, { what: "m2's loaded claim on balancer B" });
     // Split brain: each monolith holds the room with its own balancer's members.
-    expect(await m1.metric('monolith_connections')).toBe(3);
-    expect(await m2.metric('monolith_connections')).toBe(3);
+    expect(await m1.metric('gateway_monolith_connections')).toBe(3);
+    expect(await m2.metric('gateway_monolith_connections')).toBe(3);
 
     toM1.open();
     toM2.open();
@@ -80,7 +80,7 @@ describe('two monoliths claiming one room', () => {
       await c.nextEvent('resync');
       await recoverLive(c);
     }
-    await waitFor(async () => (await m1.metric('monolith_connections')) === 6 && (await m2.metric('monolith_connections')) === 0, {
+    await waitFor(async () => (await m1.metric('gateway_monolith_connections')) === 6 && (await m2.metric('gateway_monolith_connections')) === 0, {
       what: 'all six members on m1, none left on m2',
     });
 
@@ -94,8 +94,8 @@ describe('two monoliths claiming one room', () => {
     for (const j of [...onC, ...late]) expect(j.monolith).toBe(m1.id);
     for (const j of members) expect(servedBy(j.c), j.c.url).toBe(m1.id);
     for (const j of onA) expect(count(j.c, 'welcome')).toBe(1);
-    expect(await m1.metric('monolith_connections')).toBe(members.length);
-    expect(await m2.metric('monolith_connections')).toBe(0);
+    expect(await m1.metric('gateway_monolith_connections')).toBe(members.length);
+    expect(await m2.metric('gateway_monolith_connections')).toBe(0);
 
     // Every member gets a room broadcast exactly once (m2, still subscribed to the room's
     // topic, has no members to send it to). `second` follows `first` on the same path.
@@ -135,7 +135,7 @@ describe('two monoliths claiming one room', () => {
       await c.nextEvent('resync');
       await recoverLive(c, 'recover-m2');
     }
-    await waitFor(async () => (await m1.metric('monolith_connections')) === 2 && (await m2.metric('monolith_connections')) === 2, {
+    await waitFor(async () => (await m1.metric('gateway_monolith_connections')) === 2 && (await m2.metric('gateway_monolith_connections')) === 2, {
       what: "the room split: A's members on m1, B's on m2",
     });
 
@@ -147,7 +147,7 @@ describe('two monoliths claiming one room', () => {
       await c.nextEvent('resync');
       await recoverLive(c, 'recover-m1');
     }
-    await waitFor(async () => (await m1.metric('monolith_connections')) === 4 && (await m2.metric('monolith_connections')) === 0, {
+    await waitFor(async () => (await m1.metric('gateway_monolith_connections')) === 4 && (await m2.metric('gateway_monolith_connections')) === 0, {
       what: 'all four members back on m1',
     });
     const members = [...onA, ...onB];

@@ -82,7 +82,7 @@ describe('guild subscriptions across a Redis restart', () => {
     // (README: the client sends it again with back-off) and must leave no subscription behind.
     leaver.close();
     expect(await newcomer.request('spectate', 'sw', { guild_id: NEW, include_logs: true })).toMatchObject({ event: 'error', _id: 'sw', code: ErrorCode.UNAVAILABLE });
-    await waitFor(async () => (await m2.metric('monolith_connections')) === 2, { what: "the leaver's leave processed on m2" });
+    await waitFor(async () => (await m2.metric('gateway_monolith_connections')) === 2, { what: "the leaver's leave processed on m2" });
 
     redis = await startRedis({ port, external: false });
     toStop.push(redis);

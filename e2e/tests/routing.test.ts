@@ -96,7 +96,7 @@ describe('announced ownership', () => {
     const env = { ROOM_UNLOAD_GRACE_MS: '0' };
     const [m1, m2] = await Promise.all([startMonolith({ env }), startMonolith({ env })]);
     const [b1, b2] = await Promise.all([startBalancer({ monoliths: [m1] }), startBalancer({ monoliths: [m1, m2] })]);
-    const ownedOn = (b: BalancerHandle) => b.metric('gateway_owned_rooms');
+    const ownedOn = (b: BalancerHandle) => b.metric('gateway_balancer_owned_rooms');
 
     // A room that b2 places on m2 by hashing; b2 knows no owners yet.
     const room = roomOn(m2, [m1, m2], 'owned');
@@ -133,15 +133,15 @@ describe('elevation across monoliths', () => {
     const to = monoliths.find((m) => m !== from)!;
     // A user whose own room hashes to the other monolith.
     const sub = subjectOn(to, monoliths, 'elev');
-    expect(await to.metric('monolith_connections')).toBe(0);
-    expect(await from.metric('monolith_connections')).toBe(1);
+    expect(await to.metric('gateway_monolith_connections')).toBe(0);
+    expect(await from.metric('gateway_monolith_connections')).toBe(1);
 
     client.send({ action: 'auth', token: await userToken({ sub }) });
     const welcome = await client.nextEvent('welcome');
     expect(welcome.data).toMatchObject({ room: `user:${sub}`, monolith: to.id, user: { id: sub, guest: false } });
     expect(await client.request('ping', 1)).toMatchObject({ event: 'pong', _id: 1 });
-    expect(await to.metric('monolith_connections')).toBe(1);
-    await waitFor(async () => (await from.metric('monolith_connections')) === 0, { what: 'the guest connection leaving its old monolith' });
+    expect(await to.metric('gateway_monolith_connections')).toBe(1);
+    await waitFor(async () => (await from.metric('gateway_monolith_connections')) === 0, { what: 'the guest connection leaving its old monolith' });
     client.close();
     await Promise.all([balancer.stop(), ...monoliths.map((m) => m.stop())]);
   });

@@ -69,7 +69,7 @@ describe('admission per source', () => {
     attacking = false;
     // The flood's own sockets end at AUTH_TIMEOUT_MS (5 s) or when the harness closes them.
     expect(logins.filter((o) => o === 'welcome')).toHaveLength(48);
-    expect(await balancer.metric('gateway_client_unauthenticated')).toBeLessThanOrEqual(50);
+    expect(await balancer.metric('gateway_balancer_client_unauthenticated')).toBeLessThanOrEqual(50);
     expect([...refusals.keys()].filter((code) => code !== CloseCode.RATE_LIMITED && code !== CloseCode.AUTH_TIMEOUT)).toEqual([]);
     expect(attempts).toBeGreaterThan(200);
     await balancer.stop();

@@ -54,7 +54,7 @@ describe('invalid UTF-8 in a text frame', () => {
   it('is cut by uWS before the balancer sees it: the client reads 1006, not 1007 (documented in INVALID_UTF8)', async () => {
     const c = await connect(balancer.url());
     await c.auth(await userToken({ sub: 'bad-utf8' }));
-    const before = (await metricSeries(balancer.admin, 'gateway_client_closes_total')).find((s) => s.labels.code === '1006')?.value ?? 0;
+    const before = (await metricSeries(balancer.admin, 'gateway_balancer_client_closes_total')).find((s) => s.labels.code === '1006')?.value ?? 0;
     // ws sends a Buffer as is with `binary: false`: a text frame holding 0xff 0xfe.
     c.ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false });
     const info = await c.closed();
@@ -62,7 +62,7 @@ describe('invalid UTF-8 in a text frame', () => {
     // "Received invalid UTF-8"); no handler of ours runs first, so 1007 cannot be sent.
     expect(info.code).toBe(1006);
     expect(info.code).not.toBe(CloseCode.INVALID_UTF8);
-    const after = async () => (await metricSeries(balancer.admin, 'gateway_client_closes_total')).find((s) => s.labels.code === '1006')?.value ?? 0;
+    const after = async () => (await metricSeries(balancer.admin, 'gateway_balancer_client_closes_total')).find((s) => s.labels.code === '1006')?.value ?? 0;
     expect(await after()).toBe(before + 1);
     // The session is gone from the balancer, and others are served.
     const other = await connect(balancer.url());
@@ -78,8 +78,8 @@ describe('the admin port', () => {
     const metrics = await fetch(`${balancer.admin}/metrics`);
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
-    expect(text).toContain('gateway_link_up{');
-    expect(text).toContain('gateway_client_unauthenticated');
+    expect(text).toContain('gateway_balancer_link_up{');
+    expect(text).toContain('gateway_balancer_client_unauthenticated');
     for (const base of [balancer.http, balancer.admin]) {
       expect((await fetch(`${base}/health`)).status).toBe(200);
       const ready = await fetch(`${base}/ready`);

@@ -33,11 +33,11 @@ describe('links over mutual TLS', () => {
   });
 
   it('refuses a balancer without a client certificate, and one dialing plain ws://', async () => {
-    const before = await monolith.metric('monolith_link_rejected_total');
+    const before = await monolith.metric('gateway_monolith_link_rejected_total');
     const noCert = await startBalancer({ monoliths: [monolith], env: { LINK_TLS_CA: pki.ca }, waitForMonoliths: 0 });
     const plain = await startBalancer({ monoliths: [monolith], waitForMonoliths: 0 });
     toStop.push(noCert, plain);
-    await waitFor(async () => (await monolith.metric('monolith_link_rejected_total')) >= before + 2, { what: 'refused TLS handshakes', timeoutMs: 20_000 });
+    await waitFor(async () => (await monolith.metric('gateway_monolith_link_rejected_total')) >= before + 2, { what: 'refused TLS handshakes', timeoutMs: 20_000 });
     for (const b of [noCert, plain]) expect((await readyOf(b.http)).body).toMatchObject({ monoliths: 0 });
     expect(monolith.proc.output('stderr')).toContain('TLS handshake failed');
   });

@@ -86,8 +86,8 @@ describe('a peer dialing a monolith', () => {
     expect(link.init).toMatchObject({ type: 'init', id: monolith.id, version: 2 });
     expect(await link.closed()).toBe(CloseCode.LINK_AUTH_FAILED);
     expect(link.frames).toEqual([]);
-    expect(await monolith.metric('monolith_link_rejected_total')).toBe(1);
-    expect(await monolith.metric('monolith_links')).toBe(0);
+    expect(await monolith.metric('gateway_monolith_link_rejected_total')).toBe(1);
+    expect(await monolith.metric('gateway_monolith_links')).toBe(0);
   });
 
   it('cannot replay a proof recorded from another link (the monolith nonce differs)', async () => {
@@ -119,6 +119,6 @@ describe('a peer dialing a monolith', () => {
     link.ws.send(encodeWithMessage({ type: 'message', token: forged, room: 'user:alice', id: 'evil.2' }, '{"event":"ping","_id":1}'));
     await waitFor(() => link.frames.some((f) => f.type === 'kick' && f.id === 'evil.2'), { what: 'a kick for the forged message' });
     expect(link.frames.some((f) => f.type === 'unicast')).toBe(false);
-    expect(await monolith.metric('monolith_connections')).toBe(0);
+    expect(await monolith.metric('gateway_monolith_connections')).toBe(0);
   });
 });

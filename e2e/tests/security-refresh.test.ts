@@ -69,7 +69,7 @@ describe('room epochs in Redis (finding 6)', () => {
         await c.auth(await guestToken());
         c.close();
       }
-      await waitFor(async () => (await stack.monoliths[0]!.metric('monolith_rooms')) === 0, { what: 'every guest room unloaded' });
+      await waitFor(async () => (await stack.monoliths[0]!.metric('gateway_monolith_rooms')) === 0, { what: 'every guest room unloaded' });
       expect(await redis.keys('gateway:epoch:*')).toEqual([]);
       expect(await redis.exists('gateway:epoch')).toBe(1);
     } finally {

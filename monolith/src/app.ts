@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode, errorBody } from '@gateway/protocol';
-import { Metrics, createSigner, verifierFromConfig, type Log } from '@gateway/server-kit';
+import { Metrics, createSigner, packageVersion, verifierFromConfig, type Log } from '@gateway/server-kit';
 import type { MonolithConfig } from './config.js';
 import type { Broker } from './hub/broker.js';
 import { createBroker } from './hub/create-broker.js';
@@ -45,23 +45,28 @@ export interface App {
   close(): Promise<void>;
 }
 
+const VERSION = packageVersion(new URL('../package.json', import.meta.url));
+
 /** Distinct tokens whose verification is remembered (about 1 KB each). */
 const TOKEN_CACHE_SIZE = 20_000;
 
 /** Builds the monolith: HTTP app, link server, rooms, hub. Never listens (STYLE rule 7). */
 export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Broker } = {}): App {
-  const metrics = new Metrics();
+  const metrics = new Metrics({ service: 'monolith', version: VERSION, defaults: true });
+  const delay = metrics.histogram('gateway_monolith_publication_delay_seconds', 'From a publication being stored (Redis clock) to its fan-out by this monolith: pub/sub latency, and gap filling after a failover.');
+  const requestTime = metrics.histogram('gateway_monolith_request_duration_seconds', 'Handling of a client request, by event, to its answer.', ['event']);
+  const httpTime = metrics.histogram('gateway_monolith_http_request_duration_seconds', 'HTTP API requests, by method, route and status.', ['method', 'route', 'status']);
   const broker = deps.broker ?? createBroker(config.redis, log);
   // Each opens its own Redis connection (server-kit/src/redis-connect.ts) when Redis is configured.
   const store = createStore(config.redis);
   const coordination = createCoordination(config.redis);
   const channels = new Channels();
-  const hub = new Hub(broker, channels, routingFor(config), { windowSize: config.HISTORY_WINDOW, maxReplay: config.MAX_REPLAY, log });
+  const hub = new Hub(broker, channels, routingFor(config), { windowSize: config.HISTORY_WINDOW, maxReplay: config.MAX_REPLAY, log, observeDelay: (s) => delay.observe(s) });
   const links = new Links();
   const ownership = new Ownership({ epochs: coordination.epochs, links, log });
   const rooms = new Rooms({ ownership, streams: hub, graceMs: config.ROOM_UNLOAD_GRACE_MS });
   const sessionStreams = new SessionStreams({ hub, rooms, channels, resyncSubscribeMs: config.RESYNC_SUBSCRIBE_MS, log });
-  const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH });
+  const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH, observe: (event, s) => requestTime.observe({ event }, s) });
   const verify = verifierFromConfig(config);
   const tokens = new TokenCache(verify, TOKEN_CACHE_SIZE);
   const admission = new Admission({
@@ -89,6 +94,11 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const sign = config.JWT_SECRET ? createSigner(config.JWT_SECRET, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }) : undefined;
 
   const http = Fastify({ logger: false, bodyLimit: config.MAX_HTTP_BODY_BYTES });
+  http.addHook('onResponse', (req, reply, done) => {
+    // The route pattern, not the URL: ids in paths must not become label values.
+    httpTime.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
+  });
   http.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     // Input the store refuses is the caller's mistake (400), not ours (500).
     if (err instanceof StoreInputError) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, err.message));
@@ -118,10 +128,10 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     },
   });
 
-  metrics.collect('monolith_connections', 'Client connections in rooms owned here.', () => [[{}, rooms.connectionCount]]);
-  metrics.collect('monolith_rooms', 'Rooms loaded here.', () => [[{}, rooms.roomCount]]);
-  metrics.collect('monolith_links', 'Balancer links connected.', () => [[{}, links.size]]);
-  metrics.collect('monolith_streams', 'Streams subscribed here, by family.', () => {
+  metrics.collect('gateway_monolith_connections', 'Client connections in rooms owned here.', () => [[{}, rooms.connectionCount]]);
+  metrics.collect('gateway_monolith_rooms', 'Rooms loaded here.', () => [[{}, rooms.roomCount]]);
+  metrics.collect('gateway_monolith_links', 'Balancer links connected.', () => [[{}, links.size]]);
+  metrics.collect('gateway_monolith_streams', 'Streams subscribed here, by family.', () => {
     const families = new Map<string, number>();
     for (const stream of hub.counts().keys()) {
       const family = stream.startsWith('guild:') ? (stream.endsWith(':logs') ? 'logs' : 'guild') : stream.slice(0, stream.indexOf(':'));
@@ -129,9 +139,9 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     }
     return ['room', 'user', 'guild', 'logs'].map((family) => [{ family }, families.get(family) ?? 0]);
   });
-  metrics.collect('monolith_broker_up', 'Broker state: 1 while commands run and every subscribed stream is live (0 during an outage, or while a failover or slot move has a stream re-subscribing).', () => [[{}, broker.connected ? 1 : 0]]);
+  metrics.collect('gateway_monolith_broker_up', 'Broker state: 1 while commands run and every subscribed stream is live (0 during an outage, or while a failover or slot move has a stream re-subscribing).', () => [[{}, broker.connected ? 1 : 0]]);
   broker.onConnectionChange((up) => log[up ? 'info' : 'warn'](up ? 'broker connected' : 'broker connection lost', {}));
-  const resubscribed = metrics.counter('monolith_broker_resubscribed_total', 'Streams subscribed again after their subscription was lost (a dropped connection, a failover, a slot move); each gap is then read from history.');
+  const resubscribed = metrics.counter('gateway_monolith_broker_resubscribed_total', 'Streams subscribed again after their subscription was lost (a dropped connection, a failover, a slot move); each gap is then read from history.');
   broker.onResubscribed((streams) => {
     resubscribed.value += streams.length;
     log.info('streams re-subscribed; filling their gaps from history', { streams: streams.length });

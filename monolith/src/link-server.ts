@@ -75,10 +75,11 @@ class Peer implements LinkPeer {
  */
 export function createLinkServer(deps: LinkServerDeps): LinkServer {
   const { config, rooms, links, ownership, admission, metrics, log } = deps;
-  const framesIn = metrics.counter('monolith_link_frames_in_total', 'Frames received from balancers.');
+  const linkRtt = metrics.histogram('gateway_monolith_link_rtt_seconds', 'Link heartbeat round trip (ping to pong) to balancers.');
+  const framesIn = metrics.counter('gateway_monolith_link_frames_in_total', 'Frames received from balancers.');
   // Frames sent by links that are gone, plus the live links' writers (a counter never decreases).
   let framesOutClosed = 0;
-  const rejected = metrics.counter('monolith_link_rejected_total', 'Link attempts refused (bad request, or a peer that failed to prove LINK_SECRET).');
+  const rejected = metrics.counter('gateway_monolith_link_rejected_total', 'Link attempts refused (bad request, or a peer that failed to prove LINK_SECRET).');
   // Until its `hello` proof verifies, a peer gets nothing but `init`. Balancers splice client text
   // into envelopes only after checking it parses as JSON.
   const pending = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: LINKED_MAX_PAYLOAD, skipUTF8Validation: true });
@@ -162,6 +163,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
       maxBufferBytes: config.LINK_MAX_BUFFER_BYTES,
       heartbeatMs: config.LINK_HEARTBEAT_MS,
       onFailure: (reason) => log.warn('balancer link reset', { link: id, reason }),
+      onRoundTrip: (seconds) => linkRtt.observe(seconds),
     });
     const peer = new Peer(id, ws, writer, Math.min(4 * 1024 * 1024, config.LINK_MAX_BUFFER_BYTES / 4));
     peers.add(peer);
@@ -214,7 +216,7 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
   }
 
   metrics.collect(
-    'monolith_link_frames_out_total',
+    'gateway_monolith_link_frames_out_total',
     'Frames sent to balancers.',
     () => [[{}, framesOutClosed + [...peers].reduce((n, p) => n + p.writer.framesOut, 0)]],
     'counter',

@@ -15,6 +15,8 @@ export interface LinkWriterOptions {
   heartbeatMs: number;
   /** The link must go: stalled, or silent for a heartbeat. Called once. */
   onFailure(reason: string): void;
+  /** A heartbeat's round trip (ping to pong), in seconds. */
+  onRoundTrip?(seconds: number): void;
 }
 
 const OPEN = 1;
@@ -41,11 +43,19 @@ export class LinkWriter {
     private readonly ws: LinkSocket,
     private readonly opts: LinkWriterOptions,
   ) {
-    ws.on('pong', () => (this.alive = true));
+    let pingAt = 0;
+    ws.on('pong', () => {
+      this.alive = true;
+      if (pingAt) opts.onRoundTrip?.(Number(process.hrtime.bigint() - BigInt(pingAt)) / 1e9);
+      pingAt = 0;
+    });
     this.timer = setInterval(() => {
       if (!this.alive) return this.fail('heartbeat missed');
       this.alive = false;
-      if (ws.readyState === OPEN) ws.ping();
+      if (ws.readyState === OPEN) {
+        pingAt = Number(process.hrtime.bigint());
+        ws.ping();
+      }
     }, opts.heartbeatMs);
     this.timer.unref();
   }

@@ -1,20 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics, parseMetrics } from './metrics.js';
 
-describe('parseMetrics', () => {
-  it('reads back what Metrics.render writes, labelled or not, escapes included', () => {
+describe('Metrics on prom-client', () => {
+  it('renders plain series and collect families at scrape time, and parseMetrics reads them back, escapes included', async () => {
     const m = new Metrics();
-    m.counter('x_total', 'help').value = 3;
+    const total = m.counter('x_total', 'help');
+    total.value = 3;
     m.gauge('x_up', 'help', { address: '127.0.0.1:1', monolith: 'a "b"\\c\nd' }).value = 1;
     m.gauge('x_up', 'help', { address: '127.0.0.1:2', monolith: 'm2' }).value = 0;
-    m.collect('x_rooms', 'help', () => [[{}, 7]]);
-    const text = m.render();
+    let rooms = 7;
+    m.collect('x_rooms', 'help', () => [[{ family: 'room' }, rooms]]);
+    const text = await m.render();
+    expect(text).toContain('# TYPE x_total counter');
+    expect(text).toContain('# TYPE x_up gauge');
     expect(parseMetrics(text, 'x_total')).toEqual([{ labels: {}, value: 3 }]);
     expect(parseMetrics(text, 'x_up')).toEqual([
       { labels: { address: '127.0.0.1:1', monolith: 'a "b"\\c\nd' }, value: 1 },
       { labels: { address: '127.0.0.1:2', monolith: 'm2' }, value: 0 },
     ]);
-    expect(parseMetrics(text, 'x_rooms')).toEqual([{ labels: {}, value: 7 }]);
+    expect(parseMetrics(text, 'x_rooms')).toEqual([{ labels: { family: 'room' }, value: 7 }]);
     expect(parseMetrics(text, 'x')).toEqual([]);
+    // The hot path writes a number; the next scrape reads the new values.
+    total.value++;
+    rooms = 8;
+    const again = await m.render();
+    expect(parseMetrics(again, 'x_total')[0]!.value).toBe(4);
+    expect(parseMetrics(again, 'x_rooms')[0]!.value).toBe(8);
+  });
+
+  it('has histograms, build info and the default process and Node.js metrics when asked', async () => {
+    const m = new Metrics({ service: 'unit', version: '1.2.3', defaults: true });
+    const h = m.histogram('x_duration_seconds', 'help', ['event']);
+    h.observe({ event: 'ping' }, 0.003);
+    h.observe({ event: 'ping' }, 0.2);
+    const text = await m.render();
+    expect(parseMetrics(text, 'x_duration_seconds_count')).toEqual([{ labels: { event: 'ping' }, value: 2 }]);
+    expect(parseMetrics(text, 'x_duration_seconds_bucket').find((s) => s.labels.le === '0.005')?.value).toBe(1);
+    expect(parseMetrics(text, 'gateway_build_info')).toEqual([{ labels: { service: 'unit', version: '1.2.3', node: process.version }, value: 1 }]);
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+      expect(parseMetrics(text, name).length, name).toBeGreaterThan(0);
+    }
   });
 });

@@ -1,6 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
 /**
- * A minimal Prometheus text-format registry. Counters are plain numbers so an increment on the
- * hot path is one property write; labelled series are created once and kept.
+ * Metrics on prom-client (the registry Node operators know), with its default process and
+ * runtime metrics (CPU, memory, heap, GC, event-loop lag) and `<prefix>build_info`.
+ *
+ * Hot paths never call into prom-client: `counter()` and `gauge()` return a plain `Series`
+ * whose `value` is a property write, copied into prom-client only at scrape time (a collect
+ * callback); `collect()` families are read at scrape time too. Histograms (`histogram()`) are
+ * prom-client's own, observed once per connection, request or heartbeat, never per frame.
  */
 type Kind = 'counter' | 'gauge';
 
@@ -8,32 +16,55 @@ export interface Series {
   value: number;
 }
 
+/** Labelled series of one family, copied into its prom-client metric at scrape time. */
 interface Family {
-  name: string;
-  help: string;
+  metric: Gauge;
   kind: Kind;
-  series: Map<string, Series>;
-  collect?: () => Iterable<[labels: Record<string, string>, value: number]>;
+  series: Map<string, { labels: Record<string, string>; s: Series }>;
+  read?: () => Iterable<[labels: Record<string, string>, value: number]>;
 }
 
-function labelText(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
+/** Default buckets for latencies, in seconds: 0.5 ms to 10 s. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface MetricsOptions {
+  /** Service name for `build_info` (`balancer`, `monolith`). */
+  service?: string;
+  /** Package version for `build_info`. */
+  version?: string;
+  /** Register prom-client's default process and Node.js metrics (off in unit tests). */
+  defaults?: boolean;
 }
+
+const keyOf = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 export class Metrics {
+  readonly registry = new Registry();
   private readonly families = new Map<string, Family>();
+
+  constructor(opts: MetricsOptions = {}) {
+    if (opts.defaults) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    if (opts.service) {
+      const info = new Gauge({
+        name: 'gateway_build_info',
+        help: 'Always 1: the service, its version and the Node.js version it runs on.',
+        labelNames: ['service', 'version', 'node'],
+        registers: [this.registry],
+      });
+      info.set({ service: opts.service, version: opts.version ?? 'unknown', node: process.version }, 1);
+    }
+  }
 
   /** One series of a family; the same labels always return the same object. */
   series(kind: Kind, name: string, help: string, labels: Record<string, string> = {}): Series {
-    const family = this.family(kind, name, help);
-    const key = labelText(labels);
-    let s = family.series.get(key);
-    if (!s) {
-      s = { value: 0 };
-      family.series.set(key, s);
+    const family = this.family(kind, name, help, Object.keys(labels));
+    const key = keyOf(labels);
+    let entry = family.series.get(key);
+    if (!entry) {
+      entry = { labels, s: { value: 0 } };
+      family.series.set(key, entry);
     }
-    return s;
+    return entry.s;
   }
 
   counter(name: string, help: string, labels?: Record<string, string>): Series {
@@ -46,25 +77,49 @@ export class Metrics {
 
   /** A family whose series are read at scrape time. */
   collect(name: string, help: string, fn: () => Iterable<[Record<string, string>, number]>, kind: Kind = 'gauge'): void {
-    this.family(kind, name, help).collect = fn;
+    this.family(kind, name, help, []).read = fn;
   }
 
-  render(): string {
-    const out: string[] = [];
-    for (const f of this.families.values()) {
-      out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.kind}`);
-      for (const [labels, s] of f.series) out.push(`${f.name}${labels} ${s.value}`);
-      if (f.collect) for (const [labels, v] of f.collect()) out.push(`${f.name}${labelText(labels)} ${v}`);
-    }
-    return out.join('\n') + '\n';
+  /** A latency histogram in seconds (observe with `startTimer()` or `observe(seconds)`). */
+  histogram<L extends string = string>(name: string, help: string, labelNames: L[] = [], buckets = LATENCY_BUCKETS): Histogram<L> {
+    return new Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
-  private family(kind: Kind, name: string, help: string): Family {
+  /** The Prometheus text exposition. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private family(kind: Kind, name: string, help: string, labelNames: string[]): Family {
     let f = this.families.get(name);
-    if (!f) {
-      f = { name, help, kind, series: new Map() };
-      this.families.set(name, f);
-    }
+    if (f) return f;
+    const family: Family = { kind, series: new Map(), metric: undefined as unknown as Gauge };
+    // Copies the plain series (and a collect callback's values) in at scrape time.
+    const collect = function (this: Gauge) {
+      this.reset();
+      // No implicit unlabelled zero: only the series that exist are exposed.
+      (this as unknown as { hashMap: object }).hashMap = {};
+      const known = (this as unknown as { labelNames: string[] }).labelNames;
+      const set = (labels: Record<string, string>, value: number) => {
+        // A collect callback's label names are known only from what it returns.
+        for (const name of Object.keys(labels)) if (!known.includes(name)) known.push(name);
+        this.set(labels, value);
+      };
+      for (const { labels, s } of family.series.values()) set(labels, s.value);
+      if (family.read) for (const [labels, value] of family.read()) set(labels, value);
+    };
+    const names = [...new Set(labelNames)];
+    // prom-client's Counter has no set(); a counter family is a Gauge underneath with TYPE counter.
+    const metric = new Gauge({ name, help, labelNames: names, registers: [], collect });
+    if (kind === 'counter') (metric as unknown as { type: string }).type = 'counter';
+    this.registry.registerMetric(metric);
+    family.metric = metric;
+    f = family;
+    this.families.set(name, f);
     return f;
   }
 }
@@ -94,4 +149,13 @@ export function parseMetrics(text: string, name: string): Sample[] {
     out.push({ labels, value: Number(m[3]) });
   }
   return out;
+}
+
+/** The `version` of the package.json at `url` (a service's own, for build_info); "unknown" if unreadable. */
+export function packageVersion(url: URL): string {
+  try {
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }

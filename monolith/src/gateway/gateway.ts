@@ -27,11 +27,15 @@ export class Gateway {
   constructor(
     private readonly rooms: Rooms,
     log: Log,
-    opts: { maxDepth: number; failureWindowMs?: number },
+    opts: { maxDepth: number; failureWindowMs?: number; observe?: (event: string, seconds: number) => void },
   ) {
     this.failures = new FailureLog(log, opts.failureWindowMs);
     this.maxDepth = opts.maxDepth;
+    this.observe = opts.observe;
   }
+
+  /** Handling time per registered event, to completion (metrics). */
+  private readonly observe: ((event: string, seconds: number) => void) | undefined;
 
   on(event: string, handler: Handler): this {
     this.handlers.set(event, handler);
@@ -48,11 +52,15 @@ export class Gateway {
     if (!validateAppMessage.check(message)) return ctx.error(ErrorCode.BAD_REQUEST, validateAppMessage.explain(message));
     const handler = this.handlers.get(message.event);
     if (!handler) return ctx.error(ErrorCode.UNKNOWN_EVENT, `unknown event "${message.event.slice(0, 64)}"`);
+    const started = this.observe ? performance.now() : 0;
+    const done = this.observe ? () => this.observe!(message.event, (performance.now() - started) / 1000) : undefined;
     try {
       const result = handler(ctx, message.data);
-      if (result) result.catch((err: unknown) => this.failed(ctx, message.event, err));
+      if (result) result.catch((err: unknown) => this.failed(ctx, message.event, err)).finally(done);
+      else done?.();
     } catch (err) {
       this.failed(ctx, message.event, err);
+      done?.();
     }
   }
 

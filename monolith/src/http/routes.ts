@@ -29,7 +29,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return reply.code(ready ? 200 : 503).send({ ready, broker: hub.connected, links: links.size });
   });
 
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
 
   app.post<{ Params: { room: string } }>('/api/rooms/:room/broadcast', async (req, reply) => {
     if (!(await service(req, reply, deps.verify))) return reply;

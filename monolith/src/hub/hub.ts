@@ -24,6 +24,8 @@ export interface HubOptions {
   /** Most publications replayed to one connection per stream; a longer gap is not recovered. */
   maxReplay: number;
   log: Log;
+  /** Seconds from a publication's storing (broker clock) to its fan-out here (metrics). */
+  observeDelay?: (seconds: number) => void;
 }
 
 /** The outcome of reading a stream for one connection that asked to recover from a position. */
@@ -204,6 +206,7 @@ export class Hub {
     for (const buffer of live.recoveries) buffer.push(pub);
     const channel = this.routing.channelOf(stream, pub.data);
     if (channel !== undefined) this.fanOut.publish(channel, this.positioned(stream, pub));
+    this.opts.observeDelay?.(Math.max(0, Date.now() - pub.time) / 1000);
   }
 
   /**
