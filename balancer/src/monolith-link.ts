@@ -9,7 +9,10 @@ import {
   validateM2BHead,
   validateInit,
   type M2BHead, encodeB2M } from '@gateway/protocol';
-import { LinkWriter, linkProof, safeEqual, type Log } from '@gateway/server-kit';
+import { LinkWriter, LogLimiter, linkProof, safeEqual, type Log } from '@gateway/server-kit';
+
+/** One 'cannot reach monolith' line per address per minute. */
+const unreachable = new LogLimiter(60_000);
 
 export type LinkState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
@@ -128,7 +131,8 @@ export class MonolithLink {
       this.framesIn++;
       const split = splitMessage(text);
       if (!split || !validateM2BHead.check(split.head)) {
-        this.log.warn('invalid link frame dropped', { monolith: this.monolithId, frame: text.slice(0, 200) });
+        // Its length, not its content: a frame carries user data.
+        this.log.warn('invalid link frame dropped', { monolith: this.monolithId, bytes: text.length });
         return;
       }
       this.handler.frame(this, split.head, split.message);
@@ -137,7 +141,11 @@ export class MonolithLink {
       // A certificate that does not verify is an authentication failure, not a network blip.
       if (tls && /CERT|SIGNATURE|ALTNAME|SELF_SIGNED/.test(err.code ?? '')) {
         this.log.warn('monolith failed link authentication (TLS certificate); dropping and retrying', { address: this.address, err: err.message });
-      } else this.log.debug('link error', { address: this.address, err: err.message });
+      } else {
+        // A monolith that cannot be reached is retried every few hundred ms: say so once a minute.
+        const suppressed = unreachable.allow(this.address);
+        if (suppressed !== undefined) this.log.warn('cannot reach monolith; retrying', { address: this.address, err: err.message, failuresSinceLastLine: suppressed });
+      }
     });
     ws.on('close', (code, reason) => {
       if (code === CloseCode.LINK_AUTH_FAILED) {
@@ -175,6 +183,7 @@ export class MonolithLink {
       onFailure: (reason) => this.log.warn('link reset', { address: this.address, monolith: this.monolithId, reason }),
       onRoundTrip: this.opts.onRoundTrip,
     });
+    unreachable.clear(this.address);
     this.log.info('link ready', { address: this.address, monolith: init.id });
     this.handler.ready(this);
   }
