@@ -5,7 +5,7 @@
  *
  *   node scripts/run.mjs build
  *   node scripts/run.mjs test [vitest args...]   (CI_RESULTS=<file> also writes vitest JSON there)
- *   node scripts/run.mjs start                   (one monolith + one balancer, dev settings)
+ *   node scripts/run.mjs start                   (one monolith + one balancer, dev settings, loopback only)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -57,17 +57,29 @@ function test(args) {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
+/** Every address `npm start` listens on: it runs with development secrets the README publishes. */
+const LOOPBACK = '127.0.0.1';
+/** The host variables the environment may hold that the stack overrides with LOOPBACK. */
+const HOST_VARS = ['HOST', 'BALANCER_HOST', 'ADMIN_HOST'];
+/** The ports the stack listens on, checked before anything starts (the dashboard's is optional). */
+const PORT_VARS = { monolith: ['HTTP_PORT', 'LINK_PORT'], balancer: ['BALANCER_PORT', 'ADMIN_PORT'] };
+/** How long both `/ready` endpoints may take to answer 200 once both ready lines are in. */
+const READY_TIMEOUT_MS = 15_000;
+/** After SIGHUP nobody is left to press Ctrl-C twice: a service still up this much later is killed. */
+const HANGUP_KILL_MS = 5_000;
+
 /**
  * A child service whose stdout is echoed with a prefix and scanned for its ready line (read by
  * the server kit's parseReadyLine, the reader of what the services' announceReady writes).
  */
 function startService(name, script, env, onReady, parseReadyLine) {
   // detached: the child gets its own process group, so a terminal Ctrl-C reaches it once, by our
-  // forwarding below, instead of twice.
+  // forwarding below, instead of twice. stdin is a pipe nothing is written to: its end, when this
+  // process dies however it dies (SIGKILL too), stops the service (exitWithParent in server-kit).
   const child = spawn(process.execPath, [join(root, script)], {
     cwd: root,
     env,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
     detached: true,
   });
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -78,15 +90,60 @@ function startService(name, script, env, onReady, parseReadyLine) {
   return child;
 }
 
+/** One line per port of `ports` ([variable, value]) that cannot be bound on loopback now. */
+async function takenPorts(ports) {
+  const { describeHolder, probePort } = await import('./port-holder.mjs');
+  const problems = [];
+  for (const [name, value] of ports) {
+    const port = Number(value);
+    // 0 picks a free port; a value that is not a port is the service's to report.
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) continue;
+    const code = await probePort(LOOPBACK, port);
+    if (code === 'EADDRINUSE') problems.push(`run: port ${port} (${name}) is in use by ${describeHolder(port)}`);
+    else if (code) problems.push(`run: port ${port} (${name}) cannot be bound on ${LOOPBACK}: ${code}`);
+  }
+  return problems;
+}
+
+/**
+ * Resolves undefined once every url answers 200, or with what the others answered at the deadline
+ * (or when `stopped()` turns true).
+ */
+async function awaitServing(urls, timeoutMs, stopped) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answers = await Promise.all(
+      urls.map((url) =>
+        fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+          async (res) => (await res.arrayBuffer(), res.status),
+          (err) => err.cause?.code ?? err.name,
+        ),
+      ),
+    );
+    const failing = urls.flatMap((url, i) => (answers[i] === 200 ? [] : [`${url} answered ${answers[i]}`]));
+    if (failing.length === 0) return undefined;
+    if (stopped() || Date.now() >= deadline) return failing.join(', ');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Loaded after the build: server-kit's dist does not exist before it on a fresh checkout. */
 async function start() {
-  const { parseReadyLine } = await import(pathToFileURL(join(root, 'server-kit', 'dist', 'index.js')).href);
+  const { parseReadyLine, EXIT_WITH_PARENT_ENV } = await import(pathToFileURL(join(root, 'server-kit', 'dist', 'index.js')).href);
   const { startWebServer } = await import('./serve-web.mjs');
   const base = { ...process.env };
   const shared = {
     JWT_SECRET: base.JWT_SECRET ?? DEV_JWT_SECRET,
     LINK_SECRET: base.LINK_SECRET ?? DEV_LINK_SECRET,
   };
+  // The well-known dev secret may be printed; one the user supplied never is.
+  const builtInSecret = shared.JWT_SECRET === DEV_JWT_SECRET;
+  // Set after `base`: HOST=0.0.0.0 from a shell or a container image must not put the dev secrets
+  // on the network. To listen elsewhere, run the services yourself with your own secrets.
+  for (const name of HOST_VARS) {
+    if (base[name] && base[name] !== LOOPBACK) process.stderr.write(`run: ignoring ${name}=${base[name]}: npm start listens on ${LOOPBACK} only\n`);
+  }
+  const own = { [EXIT_WITH_PARENT_ENV]: '1' };
   const monolithEnv = {
     HTTP_PORT: '3000',
     LINK_PORT: '3001',
@@ -95,14 +152,32 @@ async function start() {
     ...(base.REDIS_URL ? {} : { DEMO_FIXTURE: 'true' }),
     ...base,
     ...shared,
+    ...own,
+    HOST: LOOPBACK,
   };
   const balancerEnv = {
     BALANCER_PORT: '8080',
+    ADMIN_PORT: '9090',
     MONOLITHS: `127.0.0.1:${monolithEnv.LINK_PORT}`,
     ...base,
     ...shared,
+    ...own,
+    BALANCER_HOST: LOOPBACK,
+    ADMIN_HOST: LOOPBACK,
   };
   // REDIS_URL reaches the monolith only through `base`, i.e. only when the caller set it.
+
+  // Start nothing while a previous stack (or anything else) holds a port: the services would die
+  // with a bare EADDRINUSE, or, for the balancer (uWS binds with SO_REUSEPORT), share it silently.
+  const taken = await takenPorts([
+    ...PORT_VARS.monolith.map((name) => [name, monolithEnv[name]]),
+    ...PORT_VARS.balancer.map((name) => [name, balancerEnv[name]]),
+  ]);
+  if (taken.length) {
+    const vars = [...PORT_VARS.monolith, ...PORT_VARS.balancer, 'WEB_PORT'].join(', ');
+    process.stderr.write(`${taken.join('\n')}\nrun: nothing started; stop what holds the port (a previous npm start?) or choose other ports (${vars})\n`);
+    process.exit(2);
+  }
 
   const ready = {};
   const children = new Map();
@@ -120,22 +195,39 @@ async function start() {
   );
   let stopping = false;
 
-  const onReady = (name) => (msg) => {
-    ready[name] = msg;
-    if (!ready.monolith || !ready.balancer) return;
-    const port = ready.balancer.port;
-    const tokenEnv = shared.JWT_SECRET === DEV_JWT_SECRET ? '' : `JWT_SECRET='${shared.JWT_SECRET}' `;
+  const printBanner = () => {
+    const { monolith, balancer } = ready;
+    const secret = builtInSecret
+      ? `${DEV_JWT_SECRET}   (the built-in development secret from the README: loopback only, never in production)`
+      : 'yours, from JWT_SECRET (not printed)';
+    const tokenEnv = builtInSecret ? '' : 'JWT_SECRET=<yours> ';
     process.stdout.write(
       [
         '',
-        `gateway ready: monolith ${ready.monolith.id} (http :${ready.monolith.httpPort}, link :${ready.monolith.linkPort}), balancer ${ready.balancer.id}`,
-        `  connect:    ws://127.0.0.1:${port}/ws`,
-        `  JWT secret: ${shared.JWT_SECRET}`,
+        `gateway ready: monolith ${monolith.id} (http :${monolith.httpPort}, link :${monolith.linkPort}), balancer ${balancer.id}`,
+        `  connect:    ws://127.0.0.1:${balancer.port}/ws`,
+        `  http api:   http://127.0.0.1:${monolith.httpPort}/api/...`,
+        `  JWT secret: ${secret}`,
         `  dev token:  ${tokenEnv}node scripts/dev-token.mjs alice    (first frame: {"action":"auth","token":"<token>"})`,
         ...(web ? [`  dashboard:  ${web.url}`] : []),
         '',
       ].join('\n') + '\n',
     );
+  };
+
+  const onReady = (name) => (msg) => {
+    ready[name] = msg;
+    if (!ready.monolith || !ready.balancer) return;
+    // A ready line means "listening"; /ready means serving (the balancer: a monolith linked).
+    const urls = [`http://127.0.0.1:${ready.monolith.httpPort}/ready`, `http://127.0.0.1:${ready.balancer.port}/ready`];
+    void awaitServing(urls, READY_TIMEOUT_MS, () => stopping).then((failing) => {
+      if (stopping) return;
+      if (!failing) return printBanner();
+      process.stderr.write(`run: not ready within ${READY_TIMEOUT_MS / 1000} s (${failing}); stopping\n`);
+      failed = true;
+      stopping = true;
+      stopAll('SIGINT');
+    });
   };
 
   const stopAll = (signal) => {
@@ -174,16 +266,22 @@ async function start() {
     child.on('exit', onExit(name));
   }
 
+  // After SIGHUP the terminal is gone and writing to it fails (EIO): the echo is lost, but this
+  // process must live on until the services have exited.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   let kills = 0;
-  for (const signal of ['SIGINT', 'SIGTERM']) {
+  // SIGHUP (the terminal closed) stops like Ctrl-C: there is nobody left to drain for.
+  for (const [signal, forward] of [['SIGINT', 'SIGINT'], ['SIGTERM', 'SIGTERM'], ['SIGHUP', 'SIGINT']]) {
     process.on(signal, () => {
       stopping = true;
       kills += 1;
       // A second Ctrl-C means "now".
-      stopAll(kills > 1 ? 'SIGKILL' : signal);
+      stopAll(kills > 1 ? 'SIGKILL' : forward);
+      if (signal === 'SIGHUP') setTimeout(() => stopAll('SIGKILL'), HANGUP_KILL_MS).unref();
     });
   }
-  // If we go away anyway, do not leave detached services behind.
+  // If we go away anyway, do not leave detached services behind (a SIGKILL skips this: then the
+  // services see their stdin pipe close).
   process.on('exit', () => stopAll('SIGKILL'));
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { announceReady, createLog, loadOrExit } from '@gateway/server-kit';
+import { announceReady, createLog, exitWithParent, loadOrExit } from '@gateway/server-kit';
 import { loadConfig } from './config.js';
 import { createBalancer } from './server.js';
 
@@ -22,3 +22,5 @@ process.on('SIGINT', () => {
   balancer.close();
   setTimeout(() => process.exit(0), 100).unref();
 });
+// Under `npm start`, a stdin pipe from the runner: its end (the runner died, even by SIGKILL) is Ctrl-C.
+exitWithParent(process.env);

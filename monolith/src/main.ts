@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { announceReady, createLog, loadOrExit } from '@gateway/server-kit';
+import { announceReady, createLog, exitWithParent, loadOrExit } from '@gateway/server-kit';
 import { describeRedisTopology } from '@gateway/server-kit/redis';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
@@ -40,3 +40,5 @@ process.on('SIGINT', () => {
   app.close().finally(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();
 });
+// Under `npm start`, a stdin pipe from the runner: its end (the runner died, even by SIGKILL) is Ctrl-C.
+exitWithParent(process.env);
