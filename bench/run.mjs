@@ -4,10 +4,12 @@
  * then for each system (bench/systems/<name>.mjs: gateway, uws-raw, ws-loop, socketio) starts it,
  * drives it from a pool of load-generator processes through the scenarios (connect + idle,
  * fan-out, request/response, reconnect storm; for the gateway also fan-out with history on vs
- * off and a recovery storm), stops it, and finally prints tables, writes
- * bench/results/<timestamp>.json (and latest.json) and redraws figures/bench.svg.
+ * off and a recovery storm), stops it; then `redis-topology` compares the gateway on a standalone
+ * Redis with it on a local 3-primary Redis Cluster (bench/topology/compare.mjs, with Redis
+ * processes of its own); finally it prints tables, writes bench/results/<timestamp>.json (and
+ * latest.json) and redraws figures/bench.svg.
  *
- *   node bench/run.mjs [--quick] [--systems gateway,uws-raw] [--workers 4] [--storm-clients N] [--system-dir <dir>]
+ *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology] [--workers 4] [--storm-clients N] [--system-dir <dir>]
  *
  * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
  * is stopped (by pid) and the exit status is non-zero.
@@ -22,10 +24,15 @@ import { createPool } from './loadgen/pool.mjs';
 import { formatReport } from './loadgen/report.mjs';
 import * as scenario from './loadgen/scenarios.mjs';
 import { sourceState, startRedisServer } from './systems/processes.mjs';
+import { compareTopologies } from './topology/compare.mjs';
+import { formatTopology } from './topology/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
 const ALL_SYSTEMS = ['gateway', 'uws-raw', 'ws-loop', 'socketio'];
+// Not a system: the gateway on standalone Redis vs Redis Cluster (bench/topology/).
+const TOPOLOGY = 'redis-topology';
+const ALL = [...ALL_SYSTEMS, TOPOLOGY];
 const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef';
 const ROOM = 'bench-fanout';
 
@@ -39,15 +46,21 @@ const COMMON = {
   // Recovery storm (gateway): publications each client misses while its balancer is down.
   recoveryMissed: 100,
 };
+// Redis topology comparison: publish rate (one subscriber per stream), then fan-out over many
+// streams (fanout-scenarios.mjs settings, each message published to every stream).
+const TOPOLOGY_MODES = {
+  quick: { rounds: 2, primaries: 3, publish: { streams: 1_000, lanes: 64, durationMs: 5_000 }, fanout: { subscribers: 4_000, streams: 201, fanoutClosedMessages: 100, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 60, fanoutBurstTimeoutMs: 30_000, fanoutMessageTimeoutMs: 5_000 } },
+  full: { rounds: 2, primaries: 3, publish: { streams: 1_000, lanes: 64, durationMs: 15_000 }, fanout: { subscribers: 10_000, streams: 501, fanoutClosedMessages: 300, fanoutClosedMaxMs: 15_000, fanoutBurstMessages: 40, fanoutBurstTimeoutMs: 60_000, fanoutMessageTimeoutMs: 5_000 } },
+};
 const MODES = {
-  quick: { ...COMMON, idle: [5_000], fanoutClosedMessages: 150, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 100, fanoutBurstTimeoutMs: 20_000, historyRounds: 2, historyClosedMessages: 30, historyBurstMessages: 100, concurrencies: [10, 100], pingMs: 3_000, stormClients: 5_000, stormTimeoutMs: 30_000, deadlineMs: 8 * 60_000 },
-  full: { ...COMMON, idle: [5_000, 19_000], fanoutClosedMessages: 1_000, fanoutClosedMaxMs: 20_000, fanoutBurstMessages: 500, fanoutBurstTimeoutMs: 60_000, historyRounds: 4, historyClosedMessages: 300, historyBurstMessages: 500, concurrencies: [1, 10, 100, 1000], pingMs: 10_000, stormClients: 19_000, stormTimeoutMs: 120_000, deadlineMs: 50 * 60_000 },
+  quick: { ...COMMON, topology: TOPOLOGY_MODES.quick, idle: [5_000], fanoutClosedMessages: 150, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 100, fanoutBurstTimeoutMs: 20_000, historyRounds: 2, historyClosedMessages: 30, historyBurstMessages: 100, concurrencies: [10, 100], pingMs: 3_000, stormClients: 5_000, stormTimeoutMs: 30_000, deadlineMs: 8 * 60_000 },
+  full: { ...COMMON, topology: TOPOLOGY_MODES.full, idle: [5_000, 19_000], fanoutClosedMessages: 1_000, fanoutClosedMaxMs: 20_000, fanoutBurstMessages: 500, fanoutBurstTimeoutMs: 60_000, historyRounds: 4, historyClosedMessages: 300, historyBurstMessages: 500, concurrencies: [1, 10, 100, 1000], pingMs: 10_000, stormClients: 19_000, stormTimeoutMs: 120_000, deadlineMs: 50 * 60_000 },
 };
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    systems: { type: 'string', default: ALL_SYSTEMS.join(',') },
+    systems: { type: 'string', default: ALL.join(',') },
     workers: { type: 'string', default: '4' },
     'system-dir': { type: 'string', default: join(here, 'systems') },
     // Clients of both storms (plain and recovery), instead of the mode's.
@@ -180,6 +193,17 @@ async function runSystem(name, index, redis, addrBase) {
   return res;
 }
 
+/** The Redis topology comparison, with a load-generator pool of its own (gateway clients). */
+async function runTopology(addrOctet) {
+  const systemPath = resolve(args['system-dir'], 'gateway.mjs');
+  const pool = await createPool({ size: workers, systemPath, jwtSecret: JWT_SECRET });
+  cleanups.push(() => pool.stop());
+  const out = await compareTopologies({ pool, systemPath, cfg, jwtSecret: JWT_SECRET, addrOctet, cleanups, log });
+  await pool.stop();
+  cleanups.pop();
+  return out;
+}
+
 /** Request/response straight to the monolith (gateway only), pricing the balancer hop. */
 async function direct(ctx, system, systemPath, handle, addrOctet) {
   const d = handle.direct ?? (handle.directUrl ? { url: handle.directUrl, client: system.client } : null);
@@ -210,14 +234,16 @@ function findExport(ns, target, depth = 0, path = []) {
 }
 
 async function main() {
-  for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (one of ${ALL_SYSTEMS.join(', ')})`);
+  for (const s of systems) if (!ALL.includes(s)) throw new Error(`unknown system ${s} (one of ${ALL.join(', ')})`);
   // Each worker process may hold at most 20,000 descriptors (a limit of this machine).
-  const perWorker = Math.ceil(Math.max(...cfg.idle, cfg.stormClients) / workers);
+  const perWorker = Math.ceil(Math.max(...cfg.idle, cfg.stormClients, cfg.topology.fanout.subscribers) / workers);
   if (!(perWorker <= 18_000)) throw new Error(`--workers ${args.workers}: ${perWorker} sockets per worker exceeds 18,000`);
   const startedAt = new Date();
-  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL_SYSTEMS.join(',') ? ` (systems ${args.systems})` : ''}${args['storm-clients'] ? ` (storm clients ${cfg.stormClients})` : ''}`;
+  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL.join(',') ? ` (systems ${args.systems})` : ''}${args['storm-clients'] ? ` (storm clients ${cfg.stormClients})` : ''}`;
   log(`# bench (${mode}): ${systems.join(', ')}; ${workers} load-generator workers; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0].toFixed(2)}`);
-  const redis = await startRedis();
+  const servers = systems.filter((s) => s !== TOPOLOGY);
+  const redis = servers.length ? await startRedis() : null;
+  // Source-address octets: 4 per system, then one per topology run.
   const addrBase = 10 + Math.floor(Math.random() * 200);
   const results = {
     command,
@@ -229,7 +255,8 @@ async function main() {
     config: cfg,
     systems: {},
   };
-  for (const [i, name] of systems.entries()) results.systems[name] = await runSystem(name, i, redis, addrBase);
+  for (const [i, name] of servers.entries()) results.systems[name] = await runSystem(name, i, redis, addrBase);
+  if (systems.includes(TOPOLOGY)) results.redisTopology = await runTopology(addrBase + ALL_SYSTEMS.length * 4);
   await cleanupAll();
   clearTimeout(watchdog);
   results.finishedAt = new Date().toISOString();
@@ -241,9 +268,10 @@ async function main() {
   const json = JSON.stringify(results, null, 2) + '\n';
   writeFileSync(file, json);
   writeFileSync(join(dir, 'latest.json'), json);
-  log(`\n${formatReport(results)}`);
+  if (servers.length) log(`\n${formatReport(results)}`);
+  if (results.redisTopology) log(`\n${formatTopology(results.redisTopology)}\n`);
   log(`results: ${file} (${results.seconds} s)`);
-  if (systems.length === ALL_SYSTEMS.length) {
+  if (ALL_SYSTEMS.every((s) => servers.includes(s))) {
     const chart = await import(pathToFileURL(join(root, 'figures', 'bench-chart.mjs')).href);
     chart.write(results);
     log(`chart: ${chart.OUTPUT} (data: ${chart.DATA})`);
@@ -252,4 +280,5 @@ async function main() {
   }
 }
 
-main().catch(fail);
+// Exit once done: a scenario's pending bound (a burst's timeout race) would hold the process up to a minute.
+main().then(() => process.exit(0), fail);

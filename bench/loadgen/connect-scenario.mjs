@@ -4,16 +4,18 @@ import { cpuSummary, latency, meter, round } from './measure.mjs';
 import { share, shareStart } from './pool.mjs';
 
 /**
- * Opens `count` connections (group, room) spread over `urls` round robin and over the workers,
- * each completing the system's auth step; returns connections/s and connect+auth latency.
+ * Opens `count` connections (group, room; with `rooms`, over rooms `<room>-<i mod rooms>`) spread
+ * over `urls` round robin and over the workers, each completing the system's auth step; returns
+ * connections/s and connect+auth latency.
  */
-export async function connect(ctx, { group, count, room, urls, startIndex = 0, headers, clientPath, clientOptions, track, addrOctet }) {
+export async function connect(ctx, { group, count, room, rooms, urls, startIndex = 0, headers, clientPath, clientOptions, track, addrOctet }) {
   const { pool, cfg } = ctx;
   await pool.all(
     'prepare',
     (i) => ({
       group,
       room,
+      rooms,
       urls,
       headers,
       clientPath,

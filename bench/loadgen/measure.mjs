@@ -20,11 +20,11 @@ export function withTimeout(promise, timeoutMs, what) {
   ]);
 }
 
-/** Starts a CPU meter over the server processes, Redis and the workers. */
+/** Starts a CPU meter over the server processes, Redis (every node of `ctx.redisPids`, if given) and the workers. */
 export function meter(ctx) {
   const procs = [
     ...ctx.handle.processes.map((p) => ({ label: `server:${p.role}`, pid: p.pid })),
-    { label: 'server:redis', pid: ctx.redisPid },
+    ...(ctx.redisPids ?? [ctx.redisPid]).map((pid) => ({ label: 'server:redis', pid })),
     ...ctx.pool.pids().map((pid) => ({ label: 'generator', pid })),
   ];
   return new CpuMeter(procs).start();

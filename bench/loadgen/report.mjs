@@ -3,7 +3,7 @@
  * ratios against the ceiling (uws-raw) and the common choice (socketio).
  */
 
-const num = (x, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+export const num = (x, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const k = (x) => (Number.isFinite(x) ? (x >= 10_000 ? `${num(x / 1000, 0)}k` : x >= 1000 ? `${num(x / 1000, 1)}k` : num(x, 0)) : 'n/a');
 const others = (r) => `${num(r.otherCores, 2)} / ${num(r.stealCores, 2)}`;
 const lat = (r) => (r ? `${num(r.p50Ms, 2)} / ${num(r.p99Ms, 2)}` : 'n/a');

@@ -3,7 +3,8 @@
  * plain numbers for the results JSON. Server CPU is every server-side process plus Redis (from
  * /proc); generator CPU is the workers plus this process (the publisher).
  *
- * ctx: { pool, handle (adapter.start() result), system (adapter), cfg, redisPid, log(text) }
+ * ctx: { pool, handle (adapter.start() result), system (adapter), cfg, redisPid (or redisPids: every
+ *        node of a cluster), redis (INFO commandstats source, optional), log(text) }
  */
 export { bytesPerConn, median, rssAfterGc, withTimeout } from './measure.mjs';
 export { connect } from './connect-scenario.mjs';

@@ -3,7 +3,8 @@
  * one system under test and driving them on command over IPC. Commands and their replies:
  *
  *   init     { systemPath, jwtSecret, index }                        → {}
- *   prepare  { group, startIndex, count, urls, room, clientPath?, headers?, clientOptions?, track?, addrOctet, timeoutMs }
+ *   prepare  { group, startIndex, count, urls, room, rooms?, clientPath?, headers?, clientOptions?, track?, addrOctet, timeoutMs }
+ *            (rooms: N spreads the clients over rooms `<room>-0` … `<room>-<N-1>`, by global index mod N)
  *   connect  { inflight, rate? }              → { connected, failed, failures, startNs, endNs, hist }
  *   fanout   { seqFrom, seqTo, closedLoop }   arms delivery counting for seqs in [from, to)
  *   fanoutReport {}                           → { delivered, expected, hist, firstNs, lastNs }
@@ -80,7 +81,8 @@ const commands = {
       // A link nonce must differ per connection; every other header is passed as given.
       if ('x-link-nonce' in headers) headers['x-link-nonce'] = randomBytes(12).toString('hex');
       const target = { host: url.hostname, port: Number(url.port), path: url.pathname + url.search, headers, localAddress: localAddress(a.addrOctet, index), timeoutMs: a.timeoutMs };
-      prepared.push(new Conn(index, a.group, target, tokens[k], a.room, client, a.clientOptions ?? {}, a.track === true));
+      const room = a.rooms ? `${a.room}-${index % a.rooms}` : a.room;
+      prepared.push(new Conn(index, a.group, target, tokens[k], room, client, a.clientOptions ?? {}, a.track === true));
     }
     return { prepared: prepared.length };
   },

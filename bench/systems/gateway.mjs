@@ -58,7 +58,8 @@ export default {
   name: 'gateway',
   label: 'gateway (uWS balancer + monolith)',
 
-  async start({ redisUrl, jwtSecret, balancers = 1, host = '127.0.0.1' }) {
+  /** `redisClusterNodes` ("host:port,..."), instead of `redisUrl`, runs the monolith on Redis Cluster (REDIS_CLUSTER_NODES). */
+  async start({ redisUrl, redisClusterNodes, jwtSecret, balancers = 1, host = '127.0.0.1' }) {
     for (const script of [MONOLITH, BALANCER]) {
       if (!existsSync(script)) throw new Error(`${script} is missing: build with node_modules/.bin/tsc -b protocol balancer monolith`);
     }
@@ -70,7 +71,7 @@ export default {
       HTTP_PORT: String(httpPort),
       LINK_PORT: String(linkPort),
       MONOLITH_ID: 'bench-m1',
-      REDIS_URL: redisUrl,
+      ...(redisClusterNodes ? { REDIS_CLUSTER_NODES: redisClusterNodes } : { REDIS_URL: redisUrl }),
       HISTORY_ROOM_SIZE: String(ROOM_HISTORY.size),
       HISTORY_ROOM_TTL_S: String(ROOM_HISTORY.ttlMs / 1000),
       HISTORY_WINDOW: String(WINDOW),
@@ -123,7 +124,7 @@ export default {
     let history = true;
     let publisher;
     try {
-      publisher = await streamPublisher(redisUrl, () => (history ? ROOM_HISTORY : { size: 0, ttlMs: ROOM_HISTORY.ttlMs }));
+      publisher = await streamPublisher(redisClusterNodes ? { clusterNodes: redisClusterNodes } : redisUrl, () => (history ? ROOM_HISTORY : { size: 0, ttlMs: ROOM_HISTORY.ttlMs }));
     } catch (err) {
       await killAll(servers);
       throw err;

@@ -195,11 +195,12 @@ export function freePort() {
 
 /**
  * A redis-server on a free port of 127.0.0.1, without persistence; resolves once it accepts
- * clients with `{ url, port, pid, stop() }` (stop: SIGTERM, SIGKILL after 3 s, by pid).
+ * clients with `{ url, port, pid, stop() }` (stop: SIGTERM, SIGKILL after 3 s, by pid). `args`
+ * are added to its command line (a cluster node's settings: systems/redis-cluster.mjs).
  */
-export async function startRedisServer({ maxclients = 10_000, timeoutMs = 10_000 } = {}) {
+export async function startRedisServer({ maxclients = 10_000, timeoutMs = 10_000, args = [] } = {}) {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', String(maxclients)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', String(maxclients), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { rootDir } from './processes.mjs';
 import { jsonMessage } from './wire.mjs';
 
@@ -26,17 +26,23 @@ export function redisPublisher(redisUrl, channelOf) {
  * that publish straight to Redis"): EVAL of the monolith's own PUBLISH_SCRIPT from the built
  * monolith/dist, so the bench runs the script the product runs (one copy of it), with the keys
  * and arguments RedisBroker.publish passes. `policy()` is the history policy `{size, ttlMs}` of
- * each publication (size 0: history off, positions still assigned).
+ * each publication (size 0: history off, positions still assigned). `target` is a standalone
+ * URL, or `{ clusterNodes: "host:port,..." }` for Redis Cluster: SHARDED_PUBLISH_SCRIPT through
+ * an ioredis Cluster client, which sends each publication to the primary of its stream's slot.
  * Returns `{ publish(stream, payloadString) → {offset, epoch}, close() }`.
  */
-export async function streamPublisher(redisUrl, policy) {
+export async function streamPublisher(target, policy) {
   const dist = join(rootDir, 'monolith', 'dist', 'hub');
   const brokerJs = join(dist, 'redis-broker.js');
   if (!existsSync(brokerJs)) throw new Error(`${brokerJs} is missing: build with node scripts/run.mjs build`);
-  const { PUBLISH_SCRIPT, streamKeys } = await import(pathToFileURL(brokerJs).href);
+  const { PUBLISH_SCRIPT, SHARDED_PUBLISH_SCRIPT, streamKeys } = await import(pathToFileURL(brokerJs).href);
   const { IDEMPOTENCY_TTL_MS, STREAM_META_MIN_TTL_MS } = await import(pathToFileURL(join(dist, 'broker.js')).href);
-  const redis = new Redis(redisUrl, { connectionName: 'bench-stream-publisher' });
-  redis.defineCommand('benchPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+  const connectionName = 'bench-stream-publisher';
+  const cluster = typeof target === 'object' && target.clusterNodes;
+  const redis = cluster
+    ? new Cluster(target.clusterNodes.split(',').map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) })), { redisOptions: { connectionName } })
+    : new Redis(target, { connectionName });
+  redis.defineCommand('benchPublish', { numberOfKeys: 2, lua: cluster ? SHARDED_PUBLISH_SCRIPT : PUBLISH_SCRIPT });
   return {
     async publish(stream, payloadString) {
       const k = streamKeys(stream);
