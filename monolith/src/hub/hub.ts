@@ -130,10 +130,12 @@ export class Hub {
     live.recoveries.add(buffer);
     try {
       // History is read only once live delivery is on: a publication stored between the read
-      // and the subscription would otherwise reach neither.
-      // During a broker outage the subscription waits for the reconnect: do not hang on it, the
-      // history read then fails and the caller answers `unavailable` (clients retry).
-      await Promise.race([live.ready, new Promise<void>((resolve) => setTimeout(resolve, SUBSCRIBE_WAIT_MS).unref())]);
+      // and the subscription would otherwise reach neither, silently. A subscription still not
+      // live after SUBSCRIBE_WAIT_MS (a broker outage; a cluster SSUBSCRIBE sent to a slot's old
+      // owner, which ioredis answers only at its command timeout) fails the recovery, as a
+      // failed history read would: the caller answers `unavailable` and the client retries.
+      const subscribed = await Promise.race([live.ready.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS).unref())]);
+      if (!subscribed) throw new Error(`stream ${stream} is not subscribed yet`);
       const { read, missed } = await this.missed(live, stream, since);
       return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub));
     } catch (err) {
