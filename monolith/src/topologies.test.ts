@@ -81,6 +81,8 @@ async function noLossThrough(topology: RedisTopology, streams: string[], watched
   const hub = new Hub(subscriber, fan, routingFor(policy), { windowSize: 100, maxReplay: 1000, log });
   try {
     for (const s of streams) hub.acquire(s);
+    // Every stream live at the broker before the first publication (subscribe resolves once it is).
+    await Promise.all(streams.map((s) => subscriber.subscribe(s)));
     await wait(() => subscriber.connected, 'the subscriber connected');
     const acked = new Map<string, number[]>(streams.map((s) => [s, []]));
     let stop = false;

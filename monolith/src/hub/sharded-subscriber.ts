@@ -10,6 +10,8 @@ interface NodeConn {
   redis: Redis;
   /** Channels live on this connection. */
   channels: Set<string>;
+  /** SSUBSCRIBEs in flight: a MOVED refusal of one settles none of them in ioredis, so all retry. */
+  pending: Set<(err: Error) => void>;
 }
 
 /**
@@ -47,8 +49,13 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
     cluster.on('ready', () => this.reconcile());
   }
 
+  /**
+   * No live subscription is lost. A stream being subscribed for the first time does not count:
+   * readiness must not flap while spectators of new guilds arrive (its subscriber waits on
+   * `subscribe()` itself); one lost by a failover or slot move does, until it is live again.
+   */
   get synced(): boolean {
-    return !this.closed && this.owner.size === this.wanted.size;
+    return !this.closed && this.lost.size === 0;
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -135,7 +142,7 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
       const conn = this.connection(target);
       if (conn.redis.status !== 'ready') continue; // its 'ready' reconciles again
       pending.push(
-        conn.redis.ssubscribe(channel).then(
+        this.ssubscribe(conn, channel).then(
           () => {
             // Lost again meanwhile (the connection dropped, or the channel was dropped).
             if (!this.wanted.has(channel) || this.nodes.get(target) !== conn || conn.redis.status !== 'ready') return undefined;
@@ -153,11 +160,33 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
     this.changed(resubscribed);
   }
 
+  /**
+   * SSUBSCRIBE that settles: ioredis (5.11) answers a MOVED refusal (a slot map a second stale,
+   * after a migration) with a 'moved' event and never settles the command, which would hold
+   * `place` for the command timeout. A 'moved' on the connection fails every SSUBSCRIBE in flight
+   * on it; the refreshed slot map then places them where they belong.
+   */
+  private ssubscribe(conn: NodeConn, channel: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      conn.pending.add(reject);
+      conn.redis
+        .ssubscribe(channel)
+        .then(resolve, reject)
+        .finally(() => conn.pending.delete(reject));
+    });
+  }
+
   private connection(key: string): NodeConn {
     let conn = this.nodes.get(key);
     if (conn) return conn;
     const redis = this.open(key);
-    const node: NodeConn = { redis, channels: new Set() };
+    const node: NodeConn = { redis, channels: new Set(), pending: new Set() };
+    redis.on('moved', () => {
+      for (const reject of node.pending) reject(new Error('MOVED'));
+      node.pending.clear();
+      void this.cluster.refreshSlotsCache?.();
+      this.reconcile();
+    });
     conn = node;
     this.nodes.set(key, node);
     redis.on('smessage', (channel: string, payload: string) => this.deliver(channel, payload));
