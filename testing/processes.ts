@@ -44,6 +44,7 @@ export class Proc {
       });
     });
     live.add(this);
+    spawned.add(this);
   }
 
   get pid(): number {
@@ -123,6 +124,16 @@ export class Proc {
 // One registry per worker process, even if the harness module is evaluated once per test file.
 const registry = globalThis as typeof globalThis & { __e2eLiveProcs?: Set<Proc> };
 const live: Set<Proc> = (registry.__e2eLiveProcs ??= new Set<Proc>());
+/** Every process spawned since the last `forgetSpawned()`, exited ones too (log scans). */
+const spawned = new Set<Proc>();
+
+export function spawnedProcs(): Proc[] {
+  return [...spawned];
+}
+
+export function forgetSpawned(): void {
+  spawned.clear();
+}
 
 /** Spawns `node <script>` (or any command) with a clean, explicit environment. */
 export function spawnProc(name: string, command: string, args: string[], env: Record<string, string>, cwd?: string): Proc {

@@ -21,7 +21,7 @@ import {
 import { takeToken, type Metrics, type Log, type VerifyResult } from '@gateway/server-kit';
 import type { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
-import { SessionMetrics } from './session-metrics.js';
+import { SessionEvents } from './session-events.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
 import { dropChannels } from './channel-topics.js';
@@ -89,13 +89,13 @@ export class Sessions {
    * are (mis)configured with one BALANCER_ID or a balancer restarts, since monoliths key on them.
    */
   private readonly idPrefix: string;
-  private readonly counts: SessionMetrics;
+  private readonly counts: SessionEvents;
   private readonly now: () => number;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.now ?? Date.now;
     this.idPrefix = `${deps.config.BALANCER_ID}.${randomBytes(3).toString('hex')}.`;
-    this.counts = new SessionMetrics(deps.metrics);
+    this.counts = new SessionEvents(deps.metrics, deps.log);
   }
 
   create(pathRoom: string | undefined): Session {
@@ -129,6 +129,7 @@ export class Sessions {
     }
     s.ws = ws;
     this.all.set(s.id, s);
+    this.counts.opened(s.id);
   }
 
   message(ws: WebSocket<Session>, data: ArrayBuffer, isBinary: boolean): void {
@@ -156,7 +157,7 @@ export class Sessions {
         s.queue.push(text);
         return;
       default:
-        this.counts.authFailed('not_auth');
+        this.counts.authFailed('not_auth', s.id);
         return this.close(s, E.NOT_AUTH, 'AUTH_REQUIRED');
     }
   }
@@ -179,7 +180,7 @@ export class Sessions {
     this.all.delete(s.id);
     s.link?.send(encodeB2M({ type: 'leave', room: s.room, id: s.id }));
     s.link = undefined;
-    this.counts.closed(code);
+    this.counts.closed(code, s.id);
   }
 
   /** Moves this balancer's connections in `room` off `from` (it lost the room) to the owner. */
@@ -220,11 +221,11 @@ export class Sessions {
         // Native fan-out (publish) bypasses per-socket checks; catch its slow readers here.
         if (s.ws !== undefined && s.ws.getBufferedAmount() > limit) this.close(s, E.LIMIT, 'SLOW_CONSUMER');
       } else if (s.deadline <= now && s.state === S.AWAITING_AUTH) {
-        this.counts.authFailed('timeout');
+        this.counts.authFailed('timeout', s.id);
         this.close(s, E.AUTH_TIMEOUT, 'AUTH_TIMEOUT');
       } else if (s.deadline <= now && s.state === S.VERIFYING) {
         // The auth frame came in time; its verification (a slow JWKS endpoint) did not finish.
-        this.counts.authFailed('verify_timeout');
+        this.counts.authFailed('verify_timeout', s.id);
         this.close(s, E.VERIFY_TIMEOUT, 'VERIFY_TIMEOUT');
       }
     }
@@ -317,7 +318,7 @@ export class Sessions {
     if (s.state === S.CLOSED || seq !== s.authSeq) return;
 
     if (!result.ok) {
-      this.counts.authFailed(result.reason);
+      this.counts.authFailed(result.reason, s.id);
       // The detail can quote token content: it goes to the log, not into the close frame.
       this.deps.log.debug('token refused', { id: s.id, reason: result.reason, detail: result.detail.slice(0, 200) });
       if (first) return this.close(s, E.TOKEN_BAD, TOKEN_FAILURE_CLOSE[result.reason]);
@@ -347,7 +348,7 @@ export class Sessions {
     const requested = frame.room ?? pathRoom;
     const room = chooseRoom(requested, result.subject, result.guest);
     if (room === undefined) {
-      this.counts.authFailed('forbidden_room');
+      this.counts.authFailed('forbidden_room', s.id);
       if (first) return this.close(s, E.TOKEN_BAD, 'FORBIDDEN_ROOM');
       s.ws?.send(elevation ? elevationResult(false, frame._id) : errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
       return this.step(s, E.BAD_REAUTH);
@@ -393,6 +394,6 @@ export class Sessions {
       return false;
     }
     s.link = link;
-    return true;
+    return this.counts.joined(s.id, s.room, link.address, rejoin);
   }
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeEach } from 'vitest';
 import { closeAllClients } from './client.js';
-import { killAll, liveProcs, type Proc } from './processes.js';
+import { forgetSpawned, killAll, liveProcs, spawnedProcs, type Proc } from './processes.js';
+import { JWT_SECRET, LINK_SECRET } from './stack.js';
 
 export * from './client.js';
 export * from './processes.js';
@@ -32,5 +33,26 @@ export function useHarness(): void {
   afterAll(async () => {
     closeAllClients();
     await killAll();
+    const leaks = secretLeaks(spawnedProcs());
+    forgetSpawned();
+    if (leaks.length) throw new Error(`a service logged a secret or a token:\n${leaks.join('\n')}`);
   });
+}
+
+/** A JWT's shape: two base64url JSON parts (`eyJ` is `{"`) and a signature. */
+const JWT_SHAPE = /eyJ[\w-]{6,}\.eyJ[\w-]{6,}\.[\w-]*/;
+
+/**
+ * Lines of the services' output (balancers, monoliths) that hold the test secrets or anything
+ * shaped like a token: every e2e file checks its whole run, so no log line anywhere leaks one.
+ */
+export function secretLeaks(procs: Proc[]): string[] {
+  const out: string[] = [];
+  for (const p of procs) {
+    if (!/^(monolith|balancer) /.test(p.name)) continue;
+    for (const line of p.lines) {
+      if (line.text.includes(JWT_SECRET) || line.text.includes(LINK_SECRET) || JWT_SHAPE.test(line.text)) out.push(`[${p.name}] ${line.text.slice(0, 300)}`);
+    }
+  }
+  return out;
 }
