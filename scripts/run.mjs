@@ -60,9 +60,9 @@ function test(args) {
 /** Every address `npm start` listens on: it runs with development secrets the README publishes. */
 const LOOPBACK = '127.0.0.1';
 /** The host variables the environment may hold that the stack overrides with LOOPBACK. */
-const HOST_VARS = ['HOST', 'BALANCER_HOST', 'ADMIN_HOST'];
+const HOST_VARS = ['MONOLITH_HOST', 'HOST', 'BALANCER_HOST', 'ADMIN_HOST'];
 /** The ports the stack listens on, checked before anything starts (the dashboard's is optional). */
-const PORT_VARS = { monolith: ['HTTP_PORT', 'LINK_PORT'], balancer: ['BALANCER_PORT', 'ADMIN_PORT'] };
+const PORT_VARS = { monolith: ['MONOLITH_HTTP_PORT', 'MONOLITH_LINK_PORT'], balancer: ['BALANCER_PORT', 'ADMIN_PORT'] };
 /** How long both `/ready` endpoints may take to answer 200 once both ready lines are in. */
 const READY_TIMEOUT_MS = 15_000;
 /** After SIGHUP nobody is left to press Ctrl-C twice: a service still up this much later is killed. */
@@ -145,20 +145,20 @@ async function start() {
   }
   const own = { [EXIT_WITH_PARENT_ENV]: '1' };
   const monolithEnv = {
-    HTTP_PORT: '3000',
-    LINK_PORT: '3001',
+    MONOLITH_HTTP_PORT: '3000',
+    MONOLITH_LINK_PORT: '3001',
     MONOLITH_ID: 'm1',
     // Embedded mode starts empty: load the demo guilds so a new user can spectate and search at once.
     ...(base.REDIS_URL ? {} : { DEMO_FIXTURE: 'true' }),
     ...base,
     ...shared,
     ...own,
-    HOST: LOOPBACK,
+    MONOLITH_HOST: LOOPBACK,
   };
   const balancerEnv = {
     BALANCER_PORT: '8080',
     ADMIN_PORT: '9090',
-    MONOLITHS: `127.0.0.1:${monolithEnv.LINK_PORT}`,
+    MONOLITHS: `127.0.0.1:${monolithEnv.MONOLITH_LINK_PORT}`,
     ...base,
     ...shared,
     ...own,
@@ -186,7 +186,7 @@ async function start() {
   let web;
   startWebServer({
     port: Number(base.WEB_PORT ?? 8081),
-    monolithHttp: `http://127.0.0.1:${monolithEnv.HTTP_PORT}`,
+    monolithHttp: `http://127.0.0.1:${monolithEnv.MONOLITH_HTTP_PORT}`,
     jwtSecret: shared.JWT_SECRET,
     wsUrl: `ws://127.0.0.1:${balancerEnv.BALANCER_PORT}/ws`,
   }).then(

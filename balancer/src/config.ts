@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
 import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Every balancer setting, with its default and meaning; the README table is generated from this. */
 export const balancerSpec = {
-  BALANCER_HOST: v.string('Address the client port listens on; loopback by default, set `0.0.0.0` (or the public interface) in production.', '127.0.0.1'),
+  BALANCER_HOST: v.host('Address the client port listens on; loopback by default, set `0.0.0.0` (or the public interface) in production.', '127.0.0.1'),
   BALANCER_PORT: v.port('Port for client websockets (`/ws`, `/api/room/:room`) and `/health`, `/ready` (for load balancers).', 8080),
-  ADMIN_HOST: v.string('Address the admin port listens on (`/metrics`, `/health`, `/ready`); keep it off the public network: `/metrics` lists internal addresses.', '127.0.0.1'),
+  ADMIN_HOST: v.host('Address the admin port listens on (`/metrics`, `/health`, `/ready`); keep it off the public network: `/metrics` lists internal addresses.', '127.0.0.1'),
   ADMIN_PORT: v.port('Admin port (`/metrics`, `/health`, `/ready`); 0 picks a free port (printed in the ready line).', 9090),
   BALANCER_ID: v.optional('Name of this balancer in logs and connection ids (default: random).'),
   MONOLITHS: v.list('Static monolith link addresses, `host:port,host:port`.'),
@@ -40,7 +40,7 @@ export const balancerSpec = {
   LINK_BACKOFF_MAX_MS: v.int('Cap on the link reconnect delay.', 5000, 1),
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a link silent for two intervals is reset.', 5000, 50),
   LINK_MAX_BUFFER_BYTES: v.int('Unsent bytes on a link above which it is reset (a stalled monolith).', 67108864, 65536),
-  LOG_LEVEL: v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const),
+  BALANCER_LOG_LEVEL: v.renamed('LOG_LEVEL', v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const)),
 };
 
 export type BalancerConfig = ConfigOf<typeof balancerSpec> & {
@@ -50,31 +50,35 @@ export type BalancerConfig = ConfigOf<typeof balancerSpec> & {
   readonly registry: RedisTopology | undefined;
 };
 
-/** Reads and checks the environment (the only place that reads `process.env`). */
-export function loadConfig(env: Record<string, string | undefined> = process.env): BalancerConfig {
-  const config = readConfig(balancerSpec, env);
-  const problems = jwtProblems(config);
-  if (config.MONOLITHS.length === 0 && !config.MONOLITH_DNS && !config.MONOLITH_REGISTRY) {
-    problems.push('MONOLITHS is required (or MONOLITH_DNS / MONOLITH_REGISTRY)');
-  }
-  const registry = readRegistry(config, env, problems);
-  for (const address of [...config.MONOLITHS, ...(config.MONOLITH_DNS ? [config.MONOLITH_DNS] : [])]) {
-    if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
-      problems.push(`${config.MONOLITH_DNS === address ? 'MONOLITH_DNS' : 'MONOLITHS'} entry "${address}" must be host:port`);
+/**
+ * Reads and checks the environment (the only place that reads `process.env`): every problem of a
+ * run in one ConfigError; warnings (a former name, an unknown `BALANCER_`... variable) go to `warn`.
+ */
+export function loadConfig(env: Env = process.env, warn: Warn = warnOnStderr('balancer')): BalancerConfig {
+  return loadSpec('balancer', balancerSpec, env, warn, (config, problems, failed) => {
+    problems.push(...jwtProblems(config, failed));
+    problems.push(...samePortProblem(config, 'BALANCER_PORT', 'ADMIN_PORT', failed));
+    if (config.MONOLITHS.length === 0 && !config.MONOLITH_DNS && !config.MONOLITH_REGISTRY) {
+      problems.push('MONOLITHS is required (or MONOLITH_DNS / MONOLITH_REGISTRY)');
     }
-  }
-  if (config.LINK_BACKOFF_MAX_MS < config.LINK_BACKOFF_MIN_MS) problems.push('LINK_BACKOFF_MAX_MS must be >= LINK_BACKOFF_MIN_MS');
-  const linkTls = readLinkTls(config, problems);
-  if (config.LINK_TLS_CERT !== undefined && config.LINK_TLS_CA === undefined) problems.push('LINK_TLS_CERT needs LINK_TLS_CA (the balancer dials wss:// only when it can verify monoliths)');
-  if (config.BALANCER_ID !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(config.BALANCER_ID)) {
-    problems.push('BALANCER_ID must be 1-64 characters of letters, digits, ".", "_", ":" or "-"');
-  }
-  if (problems.length) throw new ConfigError(problems);
-  return Object.freeze({ ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}`, linkTls, registry });
+    const registry = readRegistry(config, env, problems);
+    for (const address of [...config.MONOLITHS, ...(config.MONOLITH_DNS ? [config.MONOLITH_DNS] : [])]) {
+      if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
+        problems.push(`${config.MONOLITH_DNS === address ? 'MONOLITH_DNS' : 'MONOLITHS'} entry "${address}" must be host:port`);
+      }
+    }
+    if (config.LINK_BACKOFF_MAX_MS < config.LINK_BACKOFF_MIN_MS) problems.push('LINK_BACKOFF_MAX_MS must be >= LINK_BACKOFF_MIN_MS');
+    const linkTls = readLinkTls(config, problems);
+    if (config.LINK_TLS_CERT !== undefined && config.LINK_TLS_CA === undefined) problems.push('LINK_TLS_CERT needs LINK_TLS_CA (the balancer dials wss:// only when it can verify monoliths)');
+    if (config.BALANCER_ID !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(config.BALANCER_ID)) {
+      problems.push('BALANCER_ID must be 1-64 characters of letters, digits, ".", "_", ":" or "-"');
+    }
+    return { ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}`, linkTls, registry };
+  });
 }
 
 /** MONOLITH_REGISTRY: `redis` (the REDIS_* topology) or a standalone URL (then no REDIS_* topology). */
-function readRegistry(config: ConfigOf<typeof balancerSpec>, env: Record<string, string | undefined>, problems: string[]): RedisTopology | undefined {
+function readRegistry(config: ConfigOf<typeof balancerSpec>, env: Env, problems: string[]): RedisTopology | undefined {
   const value = config.MONOLITH_REGISTRY;
   if (value !== undefined && /^rediss?:\/\//.test(value)) {
     const topology = readRedisTopology(config, env, problems);

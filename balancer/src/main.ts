@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-import { announceReady, createLog, exitWithParent, loadOrExit } from '@gateway/server-kit';
+import { announceReady, createLog, exitWithParent, listenOrExit, loadOrExit } from '@gateway/server-kit';
 import { loadConfig } from './config.js';
 import { createBalancer } from './server.js';
 
 const config = loadOrExit('balancer', () => loadConfig());
-const log = createLog('balancer', config.LOG_LEVEL);
+const log = createLog('balancer', config.BALANCER_LOG_LEVEL);
 const balancer = createBalancer(config, log);
-const { port, adminPort } = await balancer.listen();
+const { port, adminPort } = await listenOrExit('balancer', () => balancer.listen());
 log.info('balancer listening', { id: config.BALANCER_ID, host: config.BALANCER_HOST, port, adminHost: config.ADMIN_HOST, adminPort });
 announceReady('balancer', { id: config.BALANCER_ID, port, adminPort });
 

@@ -9,7 +9,7 @@ import type { LinkHandler } from './monolith-link.js';
 import { Router } from './routing/router.js';
 import { SessionEvent } from './session-states.js';
 import { createUpgrades } from './upgrade.js';
-import { loadUws, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
+import { listenExclusive, loadUws, type HttpResponse, type us_listen_socket } from './uws.js';
 
 const VERSION = packageVersion(new URL('../package.json', import.meta.url));
 
@@ -165,12 +165,8 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     router,
     metrics,
     async listen() {
-      const bind = (on: TemplatedApp, host: string, port: number) =>
-        new Promise<us_listen_socket>((resolve, reject) => {
-          on.listen(host, port, (token) => (token ? resolve(token) : reject(new Error(`cannot listen on ${host}:${port}`))));
-        });
-      adminSocket = await bind(admin, config.ADMIN_HOST, config.ADMIN_PORT);
-      listenSocket = await bind(app, config.BALANCER_HOST, config.BALANCER_PORT).catch((err: Error) => {
+      adminSocket = await listenExclusive(admin, { hostVar: 'ADMIN_HOST', host: config.ADMIN_HOST, portVar: 'ADMIN_PORT', port: config.ADMIN_PORT });
+      listenSocket = await listenExclusive(app, { hostVar: 'BALANCER_HOST', host: config.BALANCER_HOST, portVar: 'BALANCER_PORT', port: config.BALANCER_PORT }).catch((err: Error) => {
         uws.us_listen_socket_close(adminSocket!);
         throw err;
       });

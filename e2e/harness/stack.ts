@@ -87,9 +87,9 @@ export async function startMonolith(opts: MonolithOptions = {}): Promise<Monolit
   const id = opts.id ?? uniq('m');
   const env = buildEnv(
     {
-      HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      LINK_PORT: '0',
+      MONOLITH_HOST: '127.0.0.1',
+      MONOLITH_HTTP_PORT: '0',
+      MONOLITH_LINK_PORT: '0',
       MONOLITH_ID: id,
       JWT_SECRET,
       LINK_SECRET,

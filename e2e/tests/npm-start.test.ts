@@ -14,15 +14,15 @@ const BANNER_TIMEOUT_MS = 45_000;
 const EXIT_TIMEOUT_MS = 15_000;
 
 interface Ports {
-  HTTP_PORT: number;
-  LINK_PORT: number;
+  MONOLITH_HTTP_PORT: number;
+  MONOLITH_LINK_PORT: number;
   BALANCER_PORT: number;
   ADMIN_PORT: number;
   WEB_PORT: number;
 }
 
 async function freePorts(): Promise<Ports> {
-  return { HTTP_PORT: await freePort(), LINK_PORT: await freePort(), BALANCER_PORT: await freePort(), ADMIN_PORT: await freePort(), WEB_PORT: await freePort() };
+  return { MONOLITH_HTTP_PORT: await freePort(), MONOLITH_LINK_PORT: await freePort(), BALANCER_PORT: await freePort(), ADMIN_PORT: await freePort(), WEB_PORT: await freePort() };
 }
 
 // The services are the runner's children, not the harness's: any still alive after the file is
@@ -51,11 +51,11 @@ function holders(port: number): number[] {
 
 /** The monolith's and the balancer's pids, read from the ports they listen on. */
 function services(runner: Proc, ports: Ports): { monolith: number; balancer: number } {
-  const [monolith] = holders(ports.HTTP_PORT);
+  const [monolith] = holders(ports.MONOLITH_HTTP_PORT);
   const [balancer] = holders(ports.BALANCER_PORT);
   expect(monolith).toBeDefined();
   expect(balancer).toBeDefined();
-  expect(holders(ports.LINK_PORT)).toEqual([monolith]);
+  expect(holders(ports.MONOLITH_LINK_PORT)).toEqual([monolith]);
   expect(holders(ports.ADMIN_PORT)).toEqual([balancer]);
   expect([monolith, balancer]).not.toContain(runner.pid);
   servicePids.add(monolith!).add(balancer!);
@@ -89,7 +89,7 @@ async function stackGone(pids: number[], ports: Ports): Promise<void> {
 describe.runIf(process.platform === 'linux')('npm start (scripts/run.mjs start)', () => {
   it('listens on loopback only whatever HOST says, and SIGHUP (terminal closed) takes the stack down', async () => {
     const ports = await freePorts();
-    const runner = startRunner(ports, { HOST: '0.0.0.0', BALANCER_HOST: '0.0.0.0', ADMIN_HOST: '0.0.0.0' });
+    const runner = startRunner(ports, { MONOLITH_HOST: '0.0.0.0', HOST: '0.0.0.0', BALANCER_HOST: '0.0.0.0', ADMIN_HOST: '0.0.0.0' });
     const text = await banner(runner);
     expect(text).toContain(`ws://127.0.0.1:${ports.BALANCER_PORT}/ws`);
     // The built-in secret may be shown, and is named as such.
@@ -126,7 +126,7 @@ describe.runIf(process.platform === 'linux')('npm start (scripts/run.mjs start)'
       expect(stderr).toContain(`port ${ports.BALANCER_PORT} (BALANCER_PORT) is in use by pid ${process.pid} (`);
       expect(stderr).toContain('nothing started');
       expect(runner.output('stdout')).not.toMatch(/^\[(monolith|balancer)\]/m);
-      for (const port of [ports.HTTP_PORT, ports.LINK_PORT, ports.ADMIN_PORT, ports.WEB_PORT]) expect(listeners(port)).toEqual([]);
+      for (const port of [ports.MONOLITH_HTTP_PORT, ports.MONOLITH_LINK_PORT, ports.ADMIN_PORT, ports.WEB_PORT]) expect(listeners(port)).toEqual([]);
     } finally {
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }

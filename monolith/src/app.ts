@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode, errorBody } from '@gateway/protocol';
-import { Metrics, createSigner, packageVersion, verifierFromConfig, type Log } from '@gateway/server-kit';
+import { Metrics, createSigner, listenAs, packageVersion, verifierFromConfig, type Log } from '@gateway/server-kit';
 import type { MonolithConfig } from './config.js';
 import type { Broker } from './hub/broker.js';
 import { createBroker } from './hub/create-broker.js';
@@ -43,6 +43,11 @@ export interface App {
    */
   drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Listens on the HTTP port, then the link port (main.ts only, STYLE rule 7); resolves with the
+   * bound ports. A port the system refuses throws a ConfigError naming its variable.
+   */
+  listen(): Promise<{ httpPort: number; linkPort: number }>;
 }
 
 const VERSION = packageVersion(new URL('../package.json', import.meta.url));
@@ -113,6 +118,10 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     guestLimit: { perMinute: config.GUEST_TOKEN_RATE, burst: config.GUEST_TOKEN_BURST, proxyHeader: config.TRUSTED_PROXY_HEADER },
   });
   registerGuildRoutes(http, { hub, store, verify });
+  const httpPort = () => {
+    const address = http.server.address();
+    return typeof address === 'object' && address ? address.port : config.MONOLITH_HTTP_PORT;
+  };
   const link = createLinkServer({
     config,
     rooms,
@@ -122,10 +131,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     admission,
     metrics,
     log,
-    httpPort: () => {
-      const address = http.server.address();
-      return typeof address === 'object' && address ? address.port : config.HTTP_PORT;
-    },
+    httpPort,
   });
 
   metrics.collect('gateway_monolith_connections', 'Client connections in rooms owned here.', () => [[{}, rooms.connectionCount]]);
@@ -167,6 +173,13 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
       await link.close();
       await http.close();
       await Promise.allSettled([broker.close(), store.close(), coordination.close()]);
+    },
+    async listen() {
+      const host = config.MONOLITH_HOST;
+      const at = (portVar: string, port: number) => ({ hostVar: 'MONOLITH_HOST', host, portVar, port });
+      await listenAs(at('MONOLITH_HTTP_PORT', config.MONOLITH_HTTP_PORT), () => http.listen({ host, port: config.MONOLITH_HTTP_PORT }));
+      const linkPort = await listenAs(at('MONOLITH_LINK_PORT', config.MONOLITH_LINK_PORT), () => link.listen(host, config.MONOLITH_LINK_PORT));
+      return { httpPort: httpPort(), linkPort };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { readConfig, v, ConfigError, jwtProblems, jwtSpec, type ConfigOf, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
 import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Defaults that tests also read. */
@@ -8,9 +8,9 @@ export const MONOLITH_DEFAULTS = { GUEST_TOKEN_RATE: 10, GUEST_TOKEN_BURST: 20, 
 
 /** Every monolith setting, with its default and meaning; the README table is generated from this. */
 export const monolithSpec = {
-  HOST: v.string('Address both ports listen on (loopback by default; set `0.0.0.0` or a private interface so balancers and backends on other machines reach it).', '127.0.0.1'),
-  HTTP_PORT: v.port('HTTP API port (fastify): `/health`, `/ready`, `/metrics`, `/api/...`.', 3000),
-  LINK_PORT: v.port('Port balancers dial for their link (`/link`).', 3001),
+  MONOLITH_HOST: v.renamed('HOST', v.host('Address both ports listen on (loopback by default; set `0.0.0.0` or a private interface so balancers and backends on other machines reach it).', '127.0.0.1')),
+  MONOLITH_HTTP_PORT: v.renamed('HTTP_PORT', v.port('HTTP API port (fastify): `/health`, `/ready`, `/metrics`, `/api/...`.', 3000)),
+  MONOLITH_LINK_PORT: v.renamed('LINK_PORT', v.port('Port balancers dial for their link (`/link`).', 3001)),
   MONOLITH_ID: v.optional('Unique name of this monolith (default: hostname plus random suffix).'),
   // Redis holds streams (history and pub/sub), room epochs, single-use keys and entities.
   ...redisSpec,
@@ -43,7 +43,7 @@ export const monolithSpec = {
   TRUSTED_PROXY_HEADER: v.optional('Header whose last comma-separated hop is the client address for per-address limits (e.g. `x-forwarded-for`), set only behind a proxy that writes it; unset uses the TCP peer address.'),
   DEMO_FIXTURE: v.bool('Load the demo guilds, members and auto responses at start-up (`npm start` sets it in embedded mode).', false),
   MAX_HTTP_BODY_BYTES: v.int('Largest HTTP request body accepted.', 1048576, 1024),
-  LOG_LEVEL: v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const),
+  MONOLITH_LOG_LEVEL: v.renamed('LOG_LEVEL', v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const)),
 };
 
 export type MonolithConfig = ConfigOf<typeof monolithSpec> & {
@@ -53,18 +53,22 @@ export type MonolithConfig = ConfigOf<typeof monolithSpec> & {
   readonly redis: RedisTopology | undefined;
 };
 
-/** Reads and checks the environment (the only place that reads `process.env`). */
-export function loadConfig(env: Record<string, string | undefined> = process.env): MonolithConfig {
-  const config = readConfig(monolithSpec, env);
-  const problems = jwtProblems(config);
-  const redis = readRedisTopology(config, env, problems);
-  if (config.MONOLITH_ID !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.MONOLITH_ID)) {
-    problems.push('MONOLITH_ID must be 1-64 characters of letters, digits, ".", "_" or "-"');
-  }
-  if (config.REGISTRY_ADDRESS !== undefined && !redis) problems.push('REGISTRY_ADDRESS needs a Redis topology (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS: the registry lives in Redis)');
-  const linkTls = readLinkTls(config, problems);
-  if (config.LINK_TLS_CA !== undefined && config.LINK_TLS_CERT === undefined) problems.push('LINK_TLS_CA needs LINK_TLS_CERT and LINK_TLS_KEY (the monolith serves wss:// with them)');
-  if (problems.length) throw new ConfigError(problems);
-  const id = config.MONOLITH_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
-  return Object.freeze({ ...config, MONOLITH_ID: id, linkTls, redis });
+/**
+ * Reads and checks the environment (the only place that reads `process.env`): every problem of a
+ * run in one ConfigError; warnings (a former name, an unknown `MONOLITH_`... variable) go to `warn`.
+ */
+export function loadConfig(env: Env = process.env, warn: Warn = warnOnStderr('monolith')): MonolithConfig {
+  return loadSpec('monolith', monolithSpec, env, warn, (config, problems, failed) => {
+    problems.push(...jwtProblems(config, failed));
+    problems.push(...samePortProblem(config, 'MONOLITH_HTTP_PORT', 'MONOLITH_LINK_PORT', failed));
+    const redis = readRedisTopology(config, env, problems);
+    if (config.MONOLITH_ID !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.MONOLITH_ID)) {
+      problems.push('MONOLITH_ID must be 1-64 characters of letters, digits, ".", "_" or "-"');
+    }
+    if (config.REGISTRY_ADDRESS !== undefined && !redis) problems.push('REGISTRY_ADDRESS needs a Redis topology (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS: the registry lives in Redis)');
+    const linkTls = readLinkTls(config, problems);
+    if (config.LINK_TLS_CA !== undefined && config.LINK_TLS_CERT === undefined) problems.push('LINK_TLS_CA needs LINK_TLS_CERT and LINK_TLS_KEY (the monolith serves wss:// with them)');
+    const id = config.MONOLITH_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+    return { ...config, MONOLITH_ID: id, linkTls, redis };
+  });
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { announceReady, createLog, exitWithParent, loadOrExit } from '@gateway/server-kit';
+import { announceReady, createLog, exitWithParent, listenOrExit, loadOrExit } from '@gateway/server-kit';
 import { describeRedisTopology } from '@gateway/server-kit/redis';
 import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
@@ -7,16 +7,13 @@ import { loadFixture } from './store/fixture.js';
 import { RegistryHeartbeat } from './coordination/registry.js';
 
 const config = loadOrExit('monolith', () => loadConfig());
-const log = createLog('monolith', config.LOG_LEVEL);
+const log = createLog('monolith', config.MONOLITH_LOG_LEVEL);
 const app = buildApp(config, log);
 if (config.DEMO_FIXTURE) {
   const { counts } = await loadFixture(app.store);
   log.info('demo fixture loaded', { counts });
 }
-await app.http.listen({ host: config.HOST, port: config.HTTP_PORT });
-const httpAddress = app.http.server.address();
-const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.HTTP_PORT;
-const linkPort = await app.link.listen(config.HOST, config.LINK_PORT);
+const { httpPort, linkPort } = await listenOrExit('monolith', () => app.listen());
 // The config requires a Redis topology with REGISTRY_ADDRESS, so this is the Redis registry.
 const registry = config.REGISTRY_ADDRESS
   ? new RegistryHeartbeat(app.coordination, config.MONOLITH_ID, config.REGISTRY_ADDRESS.replace(/:0$/, `:${linkPort}`), config.REGISTRY_TTL_MS, log)

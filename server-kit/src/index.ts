@@ -6,6 +6,8 @@
  * Redis topologies and connections are the `./redis` entry (redis.ts), which loads ioredis.
  */
 export * from './config-schema.js';
+export * from './jwt-config.js';
+export * from './listen.js';
 export * from './metrics.js';
 export * from './token-bucket.js';
 export * from './redis-retry.js';

@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, UnsecuredJWT, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { readConfig, jwtSpec } from './config-schema.js';
+import { readConfig } from './config-schema.js';
+import { jwtSpec } from './jwt-config.js';
 import { canonicalSignature, createVerifier, mintToken, verifierFromConfig } from './jwt.js';
 
 const secret = 'unit-test-secret-0123456789abcdef';

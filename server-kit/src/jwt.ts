@@ -1,6 +1,6 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { SignJWT, createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
-import { JWT_DEFAULTS, type JwtConfig } from './config-schema.js';
+import { JWT_DEFAULTS, publicKeyAlgorithms, type JwtConfig } from './jwt-config.js';
 import { subjectOf, validateTokenClaims, type TokenClaims } from '@gateway/protocol';
 
 /** Why a token was refused; each maps to its own close code on the balancer. */
@@ -23,19 +23,6 @@ export interface VerifierOptions {
   clockToleranceS?: number;
   /** Longest lifetime accepted: `exp - iat`, or `exp - now` without `iat`. */
   maxLifetimeS?: number;
-}
-
-function algorithmsFor(key: KeyObject): string[] {
-  switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return ['RS256', 'RS384', 'RS512'];
-    case 'ec':
-      return ['ES256', 'ES384', 'ES512'];
-    case 'ed25519':
-      return ['EdDSA', 'Ed25519'];
-    default:
-      throw new Error(`unsupported public key type ${key.asymmetricKeyType}`);
-  }
 }
 
 function headerAlg(token: string): string | undefined {
@@ -78,7 +65,7 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
   if (opts.publicKey) {
     const pk = createPublicKey(opts.publicKey);
     key = pk;
-    algorithms = algorithmsFor(pk);
+    algorithms = publicKeyAlgorithms(pk);
   } else if (opts.jwksUrl) {
     key = createRemoteJWKSet(new URL(opts.jwksUrl));
     algorithms = ['RS256', 'ES256', 'EdDSA'];
