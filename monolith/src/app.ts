@@ -1,6 +1,7 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ErrorCode, errorBody } from '@gateway/protocol';
 import { Metrics, createSigner, listenAs, packageVersion, verifierFromConfig, type Log } from '@gateway/server-kit';
+import { describeRedisTopology } from '@gateway/server-kit/redis';
 import type { MonolithConfig } from './config.js';
 import type { Broker } from './hub/broker.js';
 import { createBroker } from './hub/create-broker.js';
@@ -98,11 +99,36 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   });
   const sign = config.JWT_SECRET ? createSigner(config.JWT_SECRET, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }) : undefined;
 
-  const http = Fastify({ logger: false, bodyLimit: config.MAX_HTTP_BODY_BYTES });
+  // fastify's own logger is the service's pino (request ids on req.log); the access log is ours:
+  // every request at debug, every refusal or failure (4xx, 5xx) at info, with its reason.
+  let requestSeq = 0;
+  const http = Fastify({
+    ...(log.pino ? { loggerInstance: log.pino as unknown as FastifyBaseLogger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => `${config.MONOLITH_ID}-${(++requestSeq).toString(36)}`,
+    bodyLimit: config.MAX_HTTP_BODY_BYTES,
+  });
+  http.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    done();
+  });
   http.addHook('onResponse', (req, reply, done) => {
     // The route pattern, not the URL: ids in paths must not become label values.
-    httpTime.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const route = req.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    httpTime.observe({ method: req.method, route, status: String(status) }, reply.elapsedTime / 1000);
+    req.log[status >= 400 ? 'info' : 'debug']({ method: req.method, route, status, ms: Math.round(reply.elapsedTime * 10) / 10, reason: replyReasons.get(reply) }, 'http request');
     done();
+  });
+  // The error code a refusal answered with, for its access log line.
+  const replyReasons = new WeakMap<object, string>();
+  http.addHook('onSend', (_req, reply, payload, done) => {
+    if (reply.statusCode >= 400 && typeof payload === 'string' && payload.length < 4096) {
+      const code = /"code":"([a-z_]+)"/.exec(payload)?.[1];
+      if (code) replyReasons.set(reply, code);
+    }
+    done(null, payload);
   });
   http.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     // Input the store refuses is the caller's mistake (400), not ours (500).
@@ -147,6 +173,18 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   });
   metrics.collect('gateway_monolith_broker_up', 'Broker state: 1 while commands run and every subscribed stream is live (0 during an outage, or while a failover or slot move has a stream re-subscribing).', () => [[{}, broker.connected ? 1 : 0]]);
   broker.onConnectionChange((up) => log[up ? 'info' : 'warn'](up ? 'broker connected' : 'broker connection lost', {}));
+  // A Redis unreachable from the start would otherwise say nothing (there is no 'lost' without
+  // a first connection): one line every 30 s until it answers.
+  if (config.redis) {
+    let everUp = broker.connected;
+    broker.onConnectionChange((up) => (everUp ||= up));
+    const waiting = setInterval(() => {
+      if (everUp) return clearInterval(waiting);
+      log.warn('redis not reachable yet: publishing and /ready answer 503 until it is', { redis: describeRedisTopology(config.redis) });
+    }, 30_000);
+    waiting.unref();
+    setTimeout(() => everUp || log.warn('redis not reachable yet: publishing and /ready answer 503 until it is', { redis: describeRedisTopology(config.redis) }), 3000).unref();
+  }
   const resubscribed = metrics.counter('gateway_monolith_broker_resubscribed_total', 'Streams subscribed again after their subscription was lost (a dropped connection, a failover, a slot move); each gap is then read from history.');
   broker.onResubscribed((streams) => {
     resubscribed.value += streams.length;
