@@ -42,7 +42,38 @@ function installAndBuild() {
   mustRun(bin('tsc'), ['-b', 'protocol', 'server-kit', 'balancer', 'monolith', 'client']);
 }
 
+/**
+ * What the tests need from the system besides Node: redis-server (the harness starts its own),
+ * openssl (a throwaway CA for the link TLS tests) and Debian's chromium (the browser tests). As
+ * root on Debian, the missing ones are installed with apt, as `.ci/run` does; otherwise the run
+ * stops with the command to run.
+ */
+function ensureSystemTools() {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  const missing = [
+    ['redis-server', 'redis-server', () => commandExists('redis-server')],
+    ['openssl', 'openssl', () => commandExists('openssl')],
+    ['chromium', chromium, () => existsSync(chromium)],
+  ].filter(([, , present]) => !present());
+  if (!missing.length) return;
+  const packages = missing.map(([pkg]) => pkg);
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!asRoot || !commandExists('apt-get')) {
+    process.stderr.write(`run: the tests need ${missing.map(([, what]) => what).join(', ')}; install them (Debian: sudo apt-get install -y ${packages.join(' ')}) or set CHROMIUM_PATH\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`run: installing ${packages.join(', ')} with apt (the tests need them)\n`);
+  mustRun('apt-get', ['update']);
+  mustRun('apt-get', ['install', '-y', ...packages]);
+}
+
+function commandExists(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
 function test(args) {
+  // The whole suite needs them; a run of chosen files is the caller's business.
+  if (args.length === 0) ensureSystemTools();
   // Tests are type-checked like the code (tsconfig.test.json) before they run.
   mustRun(bin('tsc'), ['-p', 'tsconfig.test.json']);
   const extra = [];
