@@ -142,6 +142,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     verify,
     sign,
     guestLimit: { perMinute: config.GUEST_TOKEN_RATE, burst: config.GUEST_TOKEN_BURST, proxyHeader: config.TRUSTED_PROXY_HEADER },
+    corsOrigins: config.MONOLITH_CORS_ORIGINS,
   });
   registerGuildRoutes(http, { hub, store, verify });
   const httpPort = () => {

@@ -1,10 +1,24 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, type Var, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
 import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Defaults that tests also read. */
 export const MONOLITH_DEFAULTS = { GUEST_TOKEN_RATE: 10, GUEST_TOKEN_BURST: 20, MAX_JSON_DEPTH: 32 } as const;
+
+/** A list of browser origins as `Origin` headers spell them (exact match), or `*`. */
+function corsOrigins(help: string): Var<string[]> {
+  const list = v.list(help);
+  return {
+    ...list,
+    parse(raw) {
+      const origins = list.parse(raw);
+      const bad = origins.filter((o) => o !== '*' && (!URL.canParse(o) || new URL(o).origin !== o));
+      if (bad.length) throw new Error(`must be origins like https://app.example.com (scheme, host, optional port; lower case, no path or trailing slash) or *, got ${bad.map((o) => `"${o}"`).join(', ')}`);
+      return origins;
+    },
+  };
+}
 
 /** Every monolith setting, with its default and meaning; the README table is generated from this. */
 export const monolithSpec = {
@@ -40,6 +54,7 @@ export const monolithSpec = {
   GUEST_TOKEN_RATE: v.int('`POST /api/tokens/guest` per minute per client address (IPv6: per /64; token bucket refill); the excess is answered 429 with `Retry-After`.', MONOLITH_DEFAULTS.GUEST_TOKEN_RATE, 1),
   GUEST_TOKEN_BURST: v.int('Token bucket size for `GUEST_TOKEN_RATE`.', MONOLITH_DEFAULTS.GUEST_TOKEN_BURST, 1),
   MAX_JSON_DEPTH: v.int('Deepest object/array nesting a client message may have; deeper ones are answered `bad_request` unhandled (the balancer refuses them first, with its own `MAX_JSON_DEPTH`: keep the two equal).', MONOLITH_DEFAULTS.MAX_JSON_DEPTH, 1),
+  MONOLITH_CORS_ORIGINS: corsOrigins('Comma-separated origins (`https://app.example.com`) whose pages may call `POST /api/tokens/guest` and `POST /api/tokens/ws` from the browser (CORS, preflight included; no other endpoint answers cross-origin); `*` allows any origin; empty sends no CORS headers.'),
   TRUSTED_PROXY_HEADER: v.optional('Header whose last comma-separated hop is the client address for per-address limits (e.g. `x-forwarded-for`), set only behind a proxy that writes it; unset uses the TCP peer address.'),
   DEMO_FIXTURE: v.bool('Load the demo guilds, members and auto responses at start-up (`npm start` sets it in embedded mode).', false),
   MAX_HTTP_BODY_BYTES: v.int('Largest HTTP request body accepted.', 1048576, 1024),

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, errorBody } from '@gateway/protocol';
 import { fullBucket, isFull, msUntilToken, takeToken, type Bucket, requestSource, type createSigner } from '@gateway/server-kit';
 import { bearer, type Verify } from './auth.js';
+import { registerBrowserCors } from './cors.js';
 
 export const GUEST_TOKEN_TTL_S = 3600;
 /** Seed 004: a short-lived, single-use token for the websocket, separate from the primary one. */
@@ -65,38 +66,54 @@ function sourceOf(req: FastifyRequest, proxyHeader: string | undefined): string 
  * `POST /api/tokens/guest` mints a guest token (room `guest:<jti>`), rate limited per client
  * address (429 with `Retry-After`); `POST /api/tokens/ws` trades a primary token (Authorization
  * header) for a 60-second websocket token that opens one session only (the monolith consumes its
- * `jti` on join) and is refused by every HTTP endpoint, this one included.
+ * `jti` on join) and is refused by every HTTP endpoint, this one included. A browser app calls
+ * both itself: they answer the `corsOrigins` (`MONOLITH_CORS_ORIGINS`) cross-origin, preflight
+ * included; no other endpoint does. Registered as a plugin: the routes exist once the app is ready.
  */
 export function registerTokenRoutes(
   app: FastifyInstance,
-  deps: { verify: Verify; sign: ReturnType<typeof createSigner> | undefined; guestLimit: GuestTokenLimit; now?: () => number },
+  deps: {
+    verify: Verify;
+    sign: ReturnType<typeof createSigner> | undefined;
+    guestLimit: GuestTokenLimit;
+    corsOrigins?: readonly string[];
+    now?: () => number;
+  },
 ): void {
   const limit = deps.guestLimit;
   const limiter = new SourceLimiter(limit.perMinute, limit.burst);
   const proxyHeader = limit.proxyHeader?.toLowerCase();
   const now = deps.now ?? Date.now;
 
-  app.post('/api/tokens/guest', async (req, reply) => {
-    if (!deps.sign) return reply.code(501).send(errorBody(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
-    const waitMs = limiter.take(sourceOf(req, proxyHeader), now());
-    if (waitMs > 0) {
-      return reply
-        .code(429)
-        .header('retry-after', String(Math.ceil(waitMs / 1000)))
-        .send(errorBody(ErrorCode.RATE_LIMITED, `at most ${limit.perMinute} guest tokens per minute from one address`));
-    }
-    const token = await deps.sign({ guest: true, jti: randomUUID(), name: 'Guest' }, GUEST_TOKEN_TTL_S);
-    return { token, expires_in: GUEST_TOKEN_TTL_S };
-  });
+  // Its own plugin context: the CORS hooks apply to these two routes only.
+  void app.register(
+    async (scope) => {
+      await registerBrowserCors(scope, deps.corsOrigins ?? []);
 
-  app.post('/api/tokens/ws', async (req, reply) => {
-    if (!deps.sign) return reply.code(501).send(errorBody(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
-    // bearer() refuses a websocket token (401): one cannot mint another.
-    const claims = await bearer(req, reply, deps.verify);
-    if (!claims) return reply;
-    const { name, guilds, admin, guest } = claims;
-    // `sub` carries the identity (a guest's too); `jti` is fresh so it can be consumed once.
-    const token = await deps.sign({ sub: claims.subject, guest, name, guilds, admin, use: 'ws', jti: randomUUID() }, WS_TOKEN_TTL_S);
-    return { token, expires_in: WS_TOKEN_TTL_S };
-  });
+      scope.post('/guest', async (req, reply) => {
+        if (!deps.sign) return reply.code(501).send(errorBody(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
+        const waitMs = limiter.take(sourceOf(req, proxyHeader), now());
+        if (waitMs > 0) {
+          return reply
+            .code(429)
+            .header('retry-after', String(Math.ceil(waitMs / 1000)))
+            .send(errorBody(ErrorCode.RATE_LIMITED, `at most ${limit.perMinute} guest tokens per minute from one address`));
+        }
+        const token = await deps.sign({ guest: true, jti: randomUUID(), name: 'Guest' }, GUEST_TOKEN_TTL_S);
+        return { token, expires_in: GUEST_TOKEN_TTL_S };
+      });
+
+      scope.post('/ws', async (req, reply) => {
+        if (!deps.sign) return reply.code(501).send(errorBody(ErrorCode.UNAVAILABLE, 'token minting needs JWT_SECRET'));
+        // bearer() refuses a websocket token (401): one cannot mint another.
+        const claims = await bearer(req, reply, deps.verify);
+        if (!claims) return reply;
+        const { name, guilds, admin, guest } = claims;
+        // `sub` carries the identity (a guest's too); `jti` is fresh so it can be consumed once.
+        const token = await deps.sign({ sub: claims.subject, guest, name, guilds, admin, use: 'ws', jti: randomUUID() }, WS_TOKEN_TTL_S);
+        return { token, expires_in: WS_TOKEN_TTL_S };
+      });
+    },
+    { prefix: '/api/tokens' },
+  );
 }
