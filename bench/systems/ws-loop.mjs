@@ -9,7 +9,7 @@ import { jsonClient, payload } from './wire.mjs';
 
 export default {
   name: 'ws-loop',
-  label: 'ws + loop over sockets (seed design)',
+  label: 'ws + loop over sockets (proof-of-concept design)',
 
   start({ redisUrl, jwtSecret, balancers = 1, host = '127.0.0.1' }) {
     const publisher = redisPublisher(redisUrl, (room) => room);

@@ -25,6 +25,7 @@ import { Admission } from './gateway/admission.js';
 import { TokenCache } from './gateway/token-cache.js';
 import { registerInterpret, type AutoResponse } from './gateway/interpret.js';
 import { registerPools } from './gateway/pools.js';
+import { registerEvents, type RegisterEvents } from './gateway/extensions.js';
 import { createStore } from './store/create-store.js';
 import { StoreInputError, type EntityStore } from './store/store.js';
 import { createLinkServer, type LinkServer } from './link-server.js';
@@ -57,7 +58,7 @@ const VERSION = packageVersion(new URL('../package.json', import.meta.url));
 const TOKEN_CACHE_SIZE = 20_000;
 
 /** Builds the monolith: HTTP app, link server, rooms, hub. Never listens (STYLE rule 7). */
-export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Broker } = {}): App {
+export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Broker; events?: RegisterEvents } = {}): App {
   const metrics = new Metrics({ service: 'monolith', version: VERSION, defaults: true });
   const delay = metrics.histogram('gateway_monolith_publication_delay_seconds', 'From a publication being stored (Redis clock) to its fan-out by this monolith: pub/sub latency, and gap filling after a failover.');
   const requestTime = metrics.histogram('gateway_monolith_request_duration_seconds', 'Handling of a client request, by event, to its answer.', ['event']);
@@ -97,6 +98,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
       return data.filter((e): e is typeof e & AutoResponse => typeof e.trigger === 'string' && typeof e.response === 'string');
     },
   });
+  if (deps.events) log.info('own gateway events registered', { events: registerEvents(gateway, deps.events, { store, log }) });
   const sign = config.JWT_SECRET ? createSigner(config.JWT_SECRET, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }) : undefined;
 
   // fastify's own logger is the service's pino (request ids on req.log); the access log is ours:

@@ -5,10 +5,20 @@ import { loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { loadFixture } from './store/fixture.js';
 import { RegistryHeartbeat } from './coordination/registry.js';
+import { loadEvents, type RegisterEvents } from './gateway/extensions.js';
 
 const config = loadOrExit('monolith', () => loadConfig());
 const log = createLog('monolith', config.MONOLITH_LOG_LEVEL);
-const app = buildApp(config, log);
+let events: RegisterEvents | undefined;
+let app: ReturnType<typeof buildApp>;
+try {
+  events = config.MONOLITH_EVENTS_MODULE ? await loadEvents(config.MONOLITH_EVENTS_MODULE) : undefined;
+  app = buildApp(config, log, { events });
+} catch (err) {
+  if (!config.MONOLITH_EVENTS_MODULE) throw err;
+  process.stderr.write(`monolith: MONOLITH_EVENTS_MODULE ${config.MONOLITH_EVENTS_MODULE} cannot be used: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 if (config.DEMO_FIXTURE) {
   const { counts } = await loadFixture(app.store);
   log.info('demo fixture loaded', { counts });

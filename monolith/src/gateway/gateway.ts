@@ -42,6 +42,11 @@ export class Gateway {
     return this;
   }
 
+  /** Whether `event` has a handler. */
+  has(event: string): boolean {
+    return this.handlers.has(event);
+  }
+
   /** Handles one client message (already parsed by the link server). */
   handle(conn: Conn, message: Record<string, unknown>): void {
     const requestId = typeof message._id === 'number' || typeof message._id === 'string' ? (message._id as RequestId) : undefined;
