@@ -3,5 +3,4 @@ export interface WebServer {
   readonly url: string;
   close(): Promise<void>;
 }
-export function resolveStatic(pathname: string): string | undefined;
 export function startWebServer(opts?: { port?: number; host?: string; monolithHttp?: string; jwtSecret?: string; wsUrl?: string }): Promise<WebServer>;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The dashboard's static server (node:http, no dependencies): serves the page and the built SDK,
- * mints demo tokens and proxies the two monolith calls a browser cannot make itself.
+ * The dashboard's development server (fastify, @fastify/static): serves the page and the built
+ * SDK, mints demo tokens and proxies the two monolith calls a browser cannot make itself.
  *
  *   node scripts/serve-web.mjs   (WEB_PORT, default 8081; MONOLITH_HTTP, default http://127.0.0.1:3000;
  *                                 WS_URL, default ws://127.0.0.1:8080/ws; JWT_SECRET, default the dev secret)
@@ -17,19 +17,23 @@
  *   PUT  /demo/auto-response    {guild_id, id, trigger, response} → the monolith's
  *                               PUT /api/guilds/:guild/pools/autoResponse/:id with a service token
  *
+ * Every answer is `no-store` (a rebuilt SDK is picked up on reload) and `nosniff`; anything else,
+ * a path that leaves its directory included, is 404 with the gateway's error body.
+ *
  * Development only: anyone who can reach it gets a token for any subject.
  */
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { dirname, extname, join, normalize, sep } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import Fastify from 'fastify';
 // Built by `npm run build` (scripts/run.mjs imports this file only after building).
 import { ErrorCode, errorBody, isSnowflake } from '../protocol/dist/codes.js';
 import { DEV_JWT_SECRET } from './dev-env.mjs';
 import { devToken } from './dev-token.mjs';
 
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const root = fileURLToPath(new URL('..', import.meta.url));
 
+// Set here rather than by @fastify/send's table, which names JavaScript `application/javascript`.
 const MIME = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -49,55 +53,22 @@ const MOUNTS = [
   ['/protocol/', join(root, 'protocol', 'dist')],
 ];
 
-/** The file a GET path names, or undefined (unknown prefix, traversal, NUL). */
-export function resolveStatic(pathname) {
-  if (pathname === '/' || pathname === '/index.html') return join(root, 'web', 'index.html');
-  let decoded;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return undefined;
-  }
-  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
-  for (const [prefix, dir] of MOUNTS) {
-    if (!decoded.startsWith(prefix)) continue;
-    const rest = decoded.slice(prefix.length);
-    if (rest.split('/').some((part) => part === '..')) return undefined;
-    const file = normalize(join(dir, rest));
-    if (!file.startsWith(dir + sep)) return undefined;
-    return file;
-  }
-  return undefined;
-}
+const BODY_LIMIT = 16 * 1024;
 
-function send(res, status, body, type = 'application/json; charset=utf-8') {
-  const data = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-  res.end(data);
-}
-
-async function readJson(req, limit = 16 * 1024) {
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > limit) throw Object.assign(new Error('body too large'), { status: 413 });
-    chunks.push(chunk);
-  }
-  if (size === 0) return {};
-  try {
-    const value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
-    return value;
-  } catch {
-    throw Object.assign(new Error('body must be a JSON object'), { status: 400 });
-  }
+/** A JSON object body (an absent one reads as `{}`); anything else is a 400. */
+function objectBody(req) {
+  const body = req.body ?? {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw Object.assign(new Error('body must be a JSON object'), { statusCode: 400 });
+  return body;
 }
 
 /** Relays a monolith response (status and JSON body) to the browser. */
-async function relay(res, upstream) {
+async function relay(reply, upstream) {
   const text = await upstream.text();
-  send(res, upstream.status, text || '{}', upstream.headers.get('content-type') ?? 'application/json; charset=utf-8');
+  return reply
+    .code(upstream.status)
+    .type(upstream.headers.get('content-type') ?? 'application/json; charset=utf-8')
+    .send(text || '{}');
 }
 
 /**
@@ -114,73 +85,68 @@ export async function startWebServer({
   let serviceToken;
   const service = () => (serviceToken ??= devToken({ sub: 'web', admin: true, secret: jwtSecret }));
 
-  const server = createServer(async (req, res) => {
-    try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const route = `${req.method} ${url.pathname}`;
-      if (route === 'GET /config.json') return send(res, 200, { ws: wsUrl });
-      if (route === 'POST /demo-token') {
-        const body = await readJson(req);
-        const sub = typeof body.sub === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(body.sub) ? body.sub : 'alice';
-        return send(res, 200, { token: await devToken({ sub, name: sub, secret: jwtSecret }) });
-      }
-      if (route === 'POST /guest-token') {
-        return relay(res, await fetch(`${monolithHttp}/api/tokens/guest`, { method: 'POST' }));
-      }
-      if (route === 'PUT /demo/auto-response') {
-        const body = await readJson(req);
-        const { guild_id: guild, id, trigger, response } = body;
-        if (!isSnowflake(guild) || !isSnowflake(id)) {
-          return send(res, 400, errorBody(ErrorCode.BAD_REQUEST, 'guild_id and id must be snowflakes (digits)'));
-        }
-        if (typeof trigger !== 'string' || !trigger.trim() || typeof response !== 'string' || !response.trim()) {
-          return send(res, 400, errorBody(ErrorCode.BAD_REQUEST, 'trigger and response must be non-empty strings'));
-        }
-        const upstream = await fetch(`${monolithHttp}/api/guilds/${guild}/pools/autoResponse/${id}`, {
-          method: 'PUT',
-          headers: { authorization: `Bearer ${await service()}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ id, guild_id: guild, trigger: trigger.trim(), response: response.trim() }),
-        });
-        return relay(res, upstream);
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, errorBody(ErrorCode.BAD_REQUEST, 'method not allowed'));
-      const file = resolveStatic(url.pathname);
-      if (!file) return send(res, 404, errorBody(ErrorCode.NOT_FOUND, 'not found'));
-      let data;
-      try {
-        data = await readFile(file);
-      } catch {
-        return send(res, 404, errorBody(ErrorCode.NOT_FOUND, 'not found'));
-      }
-      res.writeHead(200, {
-        'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-      });
-      res.end(req.method === 'HEAD' ? undefined : data);
-    } catch (err) {
-      const status = err && typeof err.status === 'number' ? err.status : 502;
-      if (!res.headersSent) send(res, status, { error: err instanceof Error ? err.message : String(err) });
-      else res.destroy();
-    }
+  const app = Fastify({ bodyLimit: BODY_LIMIT, forceCloseConnections: true });
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+  });
+  const notFound = (_req, reply) => reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, 'not found'));
+  app.setNotFoundHandler(notFound);
+  app.setErrorHandler((err, req, reply) => {
+    // @fastify/send refuses a path that leaves its directory (or names one) with 403: answered as
+    // a missing file, so a probe learns nothing about what exists.
+    if (err.statusCode === 403) return notFound(req, reply);
+    // A refused body (400, 413) is the caller's; anything else is the monolith not answering.
+    const status = typeof err.statusCode === 'number' && err.statusCode < 500 ? err.statusCode : 502;
+    return reply.code(status).send(errorBody(status === 502 ? ErrorCode.UNAVAILABLE : ErrorCode.BAD_REQUEST, err.message));
   });
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  for (const [prefix, dir] of MOUNTS) {
+    await app.register(fastifyStatic, {
+      root: dir,
+      prefix,
+      // Only the first registration adds reply.sendFile (for `/`).
+      decorateReply: prefix === MOUNTS[0][0],
+      dotfiles: 'ignore',
+      index: false,
+      cacheControl: false,
+      etag: false,
+      lastModified: false,
+      contentType: false,
+      setHeaders: (res, path) => res.setHeader('content-type', MIME[extname(path)] ?? 'application/octet-stream'),
     });
+  }
+  app.get('/', (_req, reply) => reply.sendFile('index.html', MOUNTS[0][1]));
+  app.get('/index.html', (_req, reply) => reply.sendFile('index.html', MOUNTS[0][1]));
+
+  app.get('/config.json', async () => ({ ws: wsUrl }));
+  app.post('/demo-token', async (req) => {
+    const { sub: asked } = objectBody(req);
+    const sub = typeof asked === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(asked) ? asked : 'alice';
+    return { token: await devToken({ sub, name: sub, secret: jwtSecret }) };
   });
-  const actual = server.address().port;
+  app.post('/guest-token', async (_req, reply) => relay(reply, await fetch(`${monolithHttp}/api/tokens/guest`, { method: 'POST' })));
+  app.put('/demo/auto-response', async (req, reply) => {
+    const { guild_id: guild, id, trigger, response } = objectBody(req);
+    if (!isSnowflake(guild) || !isSnowflake(id)) {
+      return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'guild_id and id must be snowflakes (digits)'));
+    }
+    if (typeof trigger !== 'string' || !trigger.trim() || typeof response !== 'string' || !response.trim()) {
+      return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'trigger and response must be non-empty strings'));
+    }
+    const upstream = await fetch(`${monolithHttp}/api/guilds/${guild}/pools/autoResponse/${id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${await service()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id, guild_id: guild, trigger: trigger.trim(), response: response.trim() }),
+    });
+    return relay(reply, upstream);
+  });
+
+  await app.listen({ port, host });
+  const actual = app.server.address().port;
   return {
     port: actual,
     url: `http://${host}:${actual}/`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
+    close: () => app.close(),
   };
 }
 
