@@ -3,7 +3,9 @@
 //   ws  default: /config.json's (the server's WS_URL, ws://127.0.0.1:8080/ws); a comma-separated
 //       list is rotated through on reconnect
 //   api default http://127.0.0.1:3000 (only shown; the page talks to the monolith through this server)
-import { connect } from '/client/index.js';
+import { ClientErrorCode, connect } from '/client/index.js';
+import { createLogView } from './log-view.js';
+import { closeText, createReconnectNote, RECONNECT } from './reconnect-note.js';
 
 const DEMO_GUILD = '1234567890';
 // The mock bot's own guild (monolith/src/store/fixture.ts MOCK_GUILD_ID): mock guild ids are below
@@ -15,7 +17,8 @@ let wsUrls = splitUrls(params.get('ws') || '');
 
 const $ = (id) => document.getElementById(id);
 const els = {
-  state: $('state'), who: $('who'), error: $('error'), signin: $('signin'), guest: $('guest'), guild: $('guild'),
+  state: $('state'), who: $('who'), error: $('error'), reconnect: $('reconnect'), hint: $('hint'),
+  signin: $('signin'), guest: $('guest'), guild: $('guild'),
   channels: $('channels'), roles: $('roles'), members: $('members'), search: $('member-search'), results: $('member-results'),
   logs: $('logs'), arTrigger: $('ar-trigger'), arResponse: $('ar-response'), arForm: $('ar-form'), autoResponses: $('auto-responses'),
   botInput: $('bot-input'), botForm: $('bot-form'), botOutput: $('bot-output'),
@@ -38,14 +41,26 @@ let identity = null; // {kind: 'user'|'guest', sub?}
 let guild = '';
 let welcome = null;
 const autoResponses = new Map();
+// Guild names by id, from the `guild` pool (it answers for the token's guilds only).
+const guildNames = new Map();
 let loadSeq = 0;
 let logSeq = 0;
 const LOG_LIMIT = 200;
 // Stream names (protocol/src/streams.ts): a guild's pool updates and its log entries.
 const poolStream = (g) => `guild:${g}`;
 const logStream = (g) => `guild:${g}:logs`;
-// The live log: entries by offset within one epoch of the log stream, newest first on screen.
-const logView = { epoch: null, entries: new Map() };
+const memberName = (m) => String(m.nickname || m.name || m.id);
+const logView = createLogView(els.logs, {
+  limit: LOG_LIMIT,
+  // Authors are members of the guild shown; the answer may come after the guild changed.
+  async names(ids) {
+    const c = client;
+    const g = guild;
+    const { data } = await c.pool('member', ids, g);
+    return c === client && g === guild ? new Map(data.map((m) => [String(m.id), memberName(m)])) : new Map();
+  },
+});
+const reconnectNote = createReconnectNote(els.reconnect);
 
 function showError(err) {
   els.error.textContent = err ? (err.human || err.message || String(err)) : '';
@@ -55,6 +70,40 @@ function setState(state) {
   els.state.textContent = state;
   els.state.dataset.state = state;
   document.body.dataset.state = state;
+}
+
+/** The first screen's (and a guest's) hint: what to do next; hidden once a guild is open. */
+function renderHint() {
+  let hint = '';
+  if (!identity) hint = 'Sign in as the demo user to open a guild (channels, members, live log, auto responses), or continue as a guest to talk to the mock bot.';
+  else if (!welcome) hint = 'Connecting…';
+  else if (!els.guild.options.length || !els.guild.value) {
+    hint = welcome.user && welcome.user.guest
+      ? 'Guests have no guild: try the mock bot below (say "hello"), or sign in as the demo user to open a guild.'
+      : 'This token names no guild: sign in with a token that carries one to see its channels, members and log.';
+  } else if (!guild) hint = 'Pick a guild above to see its channels, members and live log.';
+  els.hint.textContent = hint;
+  els.hint.hidden = !hint;
+}
+
+/** Auto responses are edited by signed-in users, not by guests (nor before anyone signs in). */
+function renderEditor() {
+  els.arForm.hidden = !welcome || !welcome.user || welcome.user.guest === true;
+}
+
+/** Shows the guilds' names once the `guild` pool gives them (the id until then, or if it cannot). */
+async function nameGuilds(c, ids) {
+  const missing = ids.filter((id) => !guildNames.has(id));
+  if (missing.length) {
+    try {
+      const { data } = await c.pool('guild', missing);
+      for (const g of data) if (typeof g.name === 'string') guildNames.set(String(g.id), g.name);
+    } catch {
+      return; // the ids stay: a server without the guild pool
+    }
+  }
+  if (c !== client) return;
+  for (const option of els.guild.options) if (guildNames.has(option.value)) option.textContent = guildNames.get(option.value);
 }
 
 function li(text, attrs = {}) {
@@ -96,6 +145,9 @@ async function start(who) {
   clearGuild();
   els.guild.replaceChildren();
   showError(null);
+  reconnectNote.hide();
+  renderHint();
+  renderEditor();
   // Guests get one token: each reconnect re-uses it until it expires (an hour), then mints another.
   let token;
   const getToken = async () => {
@@ -103,35 +155,51 @@ async function start(who) {
     return tokenFor(who);
   };
   // Several urls: the SDK rotates through them on reconnect.
-  const c = connect({ url: wsUrls.length > 1 ? wsUrls : wsUrls[0], getToken });
+  const c = connect({ url: wsUrls.length > 1 ? wsUrls : wsUrls[0], getToken, reconnect: RECONNECT });
   client = c;
   window.gatewayClient = c;
   setState(c.state);
   c.on('state', (state) => {
     if (c !== client) return;
     setState(state);
+    if (state === 'closed') reconnectNote.hide();
+  });
+  // Each lost connection and each failed token fetch is followed by a retry after a back-off.
+  c.on('close', (info) => {
+    if (c === client && c.state !== 'closed') reconnectNote.lost(`Connection lost: ${closeText(info)}`);
+  });
+  c.on('error', (err) => {
+    if (c !== client) return;
+    if (err.code === ClientErrorCode.TOKEN) reconnectNote.lost(`No token: ${err.message}`);
+    else showError(err);
   });
   c.on('welcome', (data) => {
     if (c !== client) return;
     welcome = data;
+    reconnectNote.welcomed();
+    renderEditor();
     const user = data.user || {};
     els.who.textContent = `${user.guest ? 'guest' : user.name || user.id} · room ${data.room} · ${data.monolith}`;
     const guilds = Object.keys((data.permissions && data.permissions.guilds) || {});
     const current = guild;
-    els.guild.replaceChildren(...guilds.map((g) => new Option(g, g)));
+    els.guild.replaceChildren(...guilds.map((g) => new Option(guildNames.get(g) ?? g, g)));
     if (!guilds.length) {
       els.guild.append(new Option('(no guilds)', ''));
+      els.guild.value = '';
+      renderHint();
       return;
     }
+    void nameGuilds(c, guilds);
     const pick = guilds.includes(current) ? current : guilds.includes(DEMO_GUILD) ? DEMO_GUILD : guilds[0];
     els.guild.value = pick;
+    renderHint();
     // First welcome: open the guild. Later ones (reconnect, failover) keep it: the SDK
     // re-spectates with its positions and its `recovery` event says what to reload.
     if (pick !== current) selectGuild(pick);
   });
   c.on('log_other', (entry, msg) => {
     if (c !== client || !entry || (entry.guild_id && entry.guild_id !== guild)) return;
-    addLog(entry, msg.offset, msg.epoch);
+    logView.add(entry, msg.offset, msg.epoch);
   });
   c.on('log_pool', (push) => {
     if (c !== client || !push || push.guild_id !== guild || push.type !== 'autoResponse') return;
@@ -150,43 +218,6 @@ async function start(who) {
   });
 }
 
-function noteOf(entry) {
-  return entry.data && typeof entry.data.note === 'string' ? entry.data.note : JSON.stringify(entry);
-}
-
-function resetLog(epoch) {
-  logView.epoch = epoch;
-  logView.entries.clear();
-  els.logs.replaceChildren();
-}
-
-/** Shows a log entry once per offset, in offset order (newest first); unpositioned ones on top. */
-function addLog(entry, offset, epoch) {
-  const item = li(noteOf(entry), { id: String(entry.id ?? '') });
-  if (!Number.isInteger(offset)) {
-    els.logs.prepend(item);
-  } else {
-    // A new epoch: the stream's history was lost; the SDK's `recovery` reloads the rest.
-    if (epoch !== logView.epoch) resetLog(epoch);
-    if (logView.entries.has(offset)) return;
-    logView.entries.set(offset, entry);
-    item.dataset.offset = String(offset);
-    let before = null;
-    for (const el of els.logs.children) {
-      if (el.dataset.offset !== undefined && Number(el.dataset.offset) < offset) {
-        before = el;
-        break;
-      }
-    }
-    els.logs.insertBefore(item, before);
-  }
-  while (els.logs.children.length > LOG_LIMIT) {
-    const last = els.logs.lastElementChild;
-    if (last.dataset.offset !== undefined) logView.entries.delete(Number(last.dataset.offset));
-    last.remove();
-  }
-}
-
 /**
  * The log's latest entries from `history` (on open, and when the log stream was not recovered):
  * replaces what is shown, keeping entries that arrived live after the history was read.
@@ -198,9 +229,9 @@ async function loadLog(g) {
     const h = await c.history(logStream(g), { limit: LOG_LIMIT });
     if (seq !== logSeq || c !== client || g !== guild) return;
     const newer = logView.epoch === h.position.epoch ? [...logView.entries].filter(([offset]) => offset > h.position.offset) : [];
-    resetLog(h.position.epoch);
-    for (const p of h.publications) if (p.message && p.message.event === 'log_other') addLog(p.message.data, p.offset, h.position.epoch);
-    for (const [offset, entry] of newer) addLog(entry, offset, h.position.epoch);
+    logView.reset(h.position.epoch);
+    for (const p of h.publications) if (p.message && p.message.event === 'log_other') logView.add(p.message.data, p.offset, h.position.epoch);
+    for (const [offset, entry] of newer) logView.add(entry, offset, h.position.epoch);
     els.logs.dataset.loads = String(Number(els.logs.dataset.loads || 0) + 1);
   } catch (err) {
     // A server without `history`: the log starts empty, as it did.
@@ -211,7 +242,8 @@ async function loadLog(g) {
 function clearGuild() {
   for (const list of [els.channels, els.roles, els.members, els.results, els.autoResponses]) list.replaceChildren();
   autoResponses.clear();
-  resetLog(null);
+  logView.reset(null);
+  logView.forgetNames();
 }
 
 async function collect(iterable) {
@@ -253,6 +285,7 @@ async function selectGuild(g) {
   if (!g || !client) return;
   if (g !== guild) clearGuild();
   guild = g;
+  renderHint();
   try {
     await client.spectate(g, true);
   } catch (err) {
@@ -328,6 +361,8 @@ els.botForm.addEventListener('submit', async (e) => {
 });
 
 setState('closed');
+renderHint();
+renderEditor();
 const as = params.get('as');
 if (as === 'guest') start({ kind: 'guest' });
 else if (as) start({ kind: 'user', sub: as });

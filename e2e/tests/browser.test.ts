@@ -18,6 +18,9 @@ useHarness();
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const GUILD = '1234567890';
+const GUILD_NAME = 'Architus Demo';
+/** A fixture member of every demo guild (monolith/src/store/fixture.ts KNOWN_MEMBERS). */
+const ALICE_ID = '100000000000000001';
 
 let stack: Stack;
 let web: WebServer;
@@ -62,16 +65,41 @@ async function openDashboard(sub = 'alice', on: { stack: Stack; web: WebServer }
   page.on('pageerror', (err) => errors.push(String(err)));
   const ws = stack.balancers.map((b) => b.url()).join(',');
   await page.goto(`${web.url}?ws=${encodeURIComponent(ws)}&api=${encodeURIComponent(stack.monoliths[0]!.http)}&sub=${sub}`);
+  // The first screen says what to do; nothing is editable before signing in.
+  expect(await page.isVisible('#hint')).toBe(true);
+  expect(await page.textContent('#hint')).toMatch(/sign in/i);
+  expect(await page.isVisible('#ar-form')).toBe(false);
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 15_000 });
   await expect.poll(() => page.inputValue('#guild'), { timeout: 10_000 }).toBe(GUILD);
   await page.waitForSelector('#members[data-loaded="true"] li', { timeout: 15_000 });
   await page.waitForSelector('#auto-responses li', { timeout: 15_000 });
+  // The guild is shown by its name (the `guild` pool), the hint is gone, the editor is there.
+  await expect.poll(() => page.$eval('#guild', (s: HTMLSelectElement) => s.selectedOptions[0]?.textContent), { timeout: 10_000 }).toBe(GUILD_NAME);
+  expect(await page.isVisible('#hint')).toBe(false);
+  expect(await page.isVisible('#ar-form')).toBe(true);
   expect(errors).toEqual([]);
   return page;
 }
 
 const texts = (page: Page, selector: string) => page.$$eval(selector, (els) => els.map((e) => e.textContent ?? ''));
+/** The ids of the log entries on screen, top (newest) first. */
+const logIds = (page: Page) => page.$$eval('#logs li', (els) => els.map((e) => (e as HTMLElement).dataset.id ?? ''));
+/** Waits until the newest log entry on screen is `id`. */
+const newestLogIs = (page: Page, id: string) =>
+  page.waitForFunction((i) => (document.querySelector('#logs li') as HTMLElement | null)?.dataset.id === i, id, { timeout: 10_000 });
+/** Waits until every one of `ids` is on screen. */
+const logShows = (page: Page, ids: string[]) =>
+  page.waitForFunction((list) => list.every((i) => document.querySelector(`#logs li[data-id="${i}"]`)), ids, { timeout: 10_000 });
+/** A log entry as the README's example posts it: its text in `data.text`, by `agent`. */
+const textEntry = (id: string, text: string, agent: string | null = ALICE_ID, timestamp = Date.now()) => ({ ...logEntry(GUILD, id), agent_id: agent, timestamp, data: { text } });
+/** What the page shows of one entry. */
+const shownEntry = (page: Page, id: string) =>
+  page.$eval(`#logs li[data-id="${id}"]`, (li) => ({
+    text: li.querySelector('.log-text')?.textContent,
+    author: li.querySelector('.log-author')?.textContent ?? null,
+    time: li.querySelector('time')?.getAttribute('datetime') ?? null,
+  }));
 
 describe('dashboard', () => {
   it('serves the page, the SDK and the protocol module with JavaScript MIME types, and refuses traversal', async () => {
@@ -99,8 +127,9 @@ describe('dashboard', () => {
     await page.click('#bot-send');
     await page.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'Hello there!', undefined, { timeout: 10_000 });
     const id = String(Date.now());
-    expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
-    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+    expect(await postLog(stack.monoliths[0]!, textEntry(id, 'posted over HTTP'))).toBe(202);
+    await newestLogIs(page, id);
+    await page.waitForFunction((i) => document.querySelector(`#logs li[data-id="${i}"] .log-author`)?.textContent === 'alice', id, { timeout: 10_000 });
     // The README's screenshot is refreshed only on request (UPDATE_FIGURES=1): a test run must
     // not rewrite a committed file.
     const dir = process.env.UPDATE_FIGURES === '1' ? join(ROOT, 'figures') : mkdtempSync(join(tmpdir(), 'dashboard-'));
@@ -125,11 +154,25 @@ describe('dashboard', () => {
     await b.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'waving back', undefined, { timeout: 10_000 });
   });
 
-  it('the live log shows an entry posted to the monolith', async () => {
+  it('the live log shows an entry posted to the monolith: its text, time and author (by name when a member)', async () => {
     const page = await openDashboard('alice');
-    const id = String(Date.now());
-    expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
-    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+    const at = Date.UTC(2026, 10, 14, 9, 30, 0);
+    const [byAlice, byStranger, byNobody] = [1, 2, 3].map((i) => `${Date.now()}${i}`) as [string, string, string];
+    expect(await postLog(stack.monoliths[0]!, textEntry(byAlice, 'posted over HTTP', ALICE_ID, at))).toBe(202);
+    expect(await postLog(stack.monoliths[0]!, textEntry(byStranger, 'from a bot', '42', at))).toBe(202);
+    expect(await postLog(stack.monoliths[0]!, textEntry(byNobody, 'system note', null, at))).toBe(202);
+    await logShows(page, [byAlice, byStranger, byNobody]);
+    await page.waitForFunction((i) => document.querySelector(`#logs li[data-id="${i}"] .log-author`)?.textContent === 'alice', byAlice, { timeout: 10_000 });
+    const time = new Date(at).toISOString();
+    expect(await shownEntry(page, byAlice)).toEqual({ text: 'posted over HTTP', author: 'alice', time });
+    // Not a member: the id stays; no agent: no author.
+    expect(await shownEntry(page, byStranger)).toEqual({ text: 'from a bot', author: '42', time });
+    expect(await shownEntry(page, byNobody)).toEqual({ text: 'system note', author: null, time });
+    // An entry without text shows its data.
+    const plain = String(Date.now());
+    expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, plain))).toBe(202);
+    await newestLogIs(page, plain);
+    expect((await shownEntry(page, plain)).text).toBe(JSON.stringify({ note: plain }));
   });
 
   it('opens the live log with the latest entries from history, newest first, each once', async () => {
@@ -137,25 +180,30 @@ describe('dashboard', () => {
     for (const id of posted) expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBeLessThan(300);
     const page = await openDashboard('alice');
     await page.waitForFunction(() => document.getElementById('logs')?.dataset.loads === '1', undefined, { timeout: 10_000 });
-    const shown = await texts(page, '#logs li');
+    const shown = await logIds(page);
     expect(shown.slice(0, 3)).toEqual([...posted].reverse());
     expect(new Set(shown).size).toBe(shown.length);
     // a live entry goes on top, the history is not shown twice
     const id = String(Date.now());
     expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBeLessThan(300);
-    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
-    expect((await texts(page, '#logs li')).slice(0, 4)).toEqual([id, ...[...posted].reverse()]);
+    await newestLogIs(page, id);
+    expect((await logIds(page)).slice(0, 4)).toEqual([id, ...[...posted].reverse()]);
   });
 
-  it('a guest can use the mock bot', async () => {
+  it('a guest can use the mock bot, is told what a guest can do, and gets no auto-response editor', async () => {
     const context = await browser.newContext();
     contexts.push(context);
     const page = await context.newPage();
     // no ?ws=: the page asks the server's /config.json
     await page.goto(web.url);
+    expect(await page.textContent('#hint')).toMatch(/sign in/i);
     await page.click('#guest');
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 15_000 });
     expect(await page.textContent('#who')).toContain('guest');
+    await page.waitForFunction(() => /guests have no guild/i.test(document.getElementById('hint')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    expect(await page.isVisible('#hint')).toBe(true);
+    expect(await page.isVisible('#ar-form')).toBe(false);
+    expect(await page.isVisible('#ar-save')).toBe(false);
     await page.fill('#bot-input', 'ping');
     await page.click('#bot-send');
     await page.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'pong', undefined, { timeout: 10_000 });
@@ -177,24 +225,35 @@ describe('dashboard', () => {
       await route.continue();
     });
     await page.evaluate(() => {
-      (window as unknown as { seen: string[] }).seen = [];
-      new MutationObserver(() => (window as unknown as { seen: string[] }).seen.push(document.getElementById('state')!.textContent ?? '')).observe(
-        document.getElementById('state')!,
-        { childList: true, characterData: true, subtree: true },
-      );
-      (window as unknown as { marker: number }).marker = 42;
+      const w = window as unknown as { seen: string[]; notes: string[]; marker: number };
+      w.seen = [];
+      w.notes = [];
+      new MutationObserver(() => w.seen.push(document.getElementById('state')!.textContent ?? '')).observe(document.getElementById('state')!, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+      const note = document.getElementById('reconnect')!;
+      new MutationObserver(() => note.hidden || w.notes.push(note.textContent ?? '')).observe(note, { childList: true, characterData: true, subtree: true, attributes: true });
+      w.marker = 42;
     });
+    expect(await page.isVisible('#reconnect')).toBe(false);
     const first = stack.balancers[0]!;
     await first.kill();
     await page.waitForFunction(() => (window as unknown as { seen: string[] }).seen.includes('reconnecting'), undefined, { timeout: 10_000 });
     await expect.poll(() => held, { timeout: 10_000 }).toBe(true);
+    // While away: why (the balancer's socket dropped) and when the next attempt comes, counted down.
+    expect(await page.isVisible('#reconnect')).toBe(true);
+    expect(await page.textContent('#reconnect')).toMatch(/^Connection lost: the connection dropped \(1006\) · (next attempt within \d+ s|retrying now…)$/);
+    expect(await page.evaluate(() => (window as unknown as { notes: string[] }).notes)).toContainEqual(expect.stringMatching(/next attempt within \d+ s$/));
     const missed = [1, 2, 3].map((i) => `${Date.now()}${i}`);
     for (const id of missed) expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBeLessThan(300);
     release();
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 20_000 });
+    expect(await page.isVisible('#reconnect')).toBe(false);
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
-    await page.waitForFunction((ids) => ids.every((i) => [...document.querySelectorAll('#logs li')].some((li) => li.textContent === i)), missed, { timeout: 10_000 });
-    const shown = await texts(page, '#logs li');
+    await logShows(page, missed);
+    const shown = await logIds(page);
     expect(shown.slice(0, 3)).toEqual([...missed].reverse());
     expect(new Set(shown).size).toBe(shown.length);
     // Recovered: neither the pools nor the log were loaded again.
@@ -202,7 +261,7 @@ describe('dashboard', () => {
     // still spectating after the reconnect: a new log entry arrives
     const id = String(Date.now());
     expect(await postLog(stack.monoliths[0]!, logEntry(GUILD, id))).toBe(202);
-    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
+    await newestLogIs(page, id);
   });
 });
 
@@ -238,11 +297,11 @@ describe('dashboard across a monolith failover (Redis, 2 monoliths)', () => {
     const missed = [1, 2, 3].map((i) => `${Date.now()}${i}`);
     for (const id of missed) expect(await postLog(survivor, logEntry(GUILD, id))).toBeLessThan(300);
     await page.waitForFunction((id) => document.getElementById('who')?.textContent?.endsWith(id), survivor.id, { timeout: 20_000 });
-    await page.waitForFunction((ids) => ids.every((i) => [...document.querySelectorAll('#logs li')].some((li) => li.textContent === i)), missed, { timeout: 10_000 });
+    await logShows(page, missed);
     const id = String(Date.now());
     expect(await postLog(survivor, logEntry(GUILD, id))).toBeLessThan(300);
-    await page.waitForFunction((i) => document.querySelector('#logs li')?.textContent === i, id, { timeout: 10_000 });
-    const shown = await texts(page, '#logs li');
+    await newestLogIs(page, id);
+    const shown = await logIds(page);
     expect(shown.slice(0, 4)).toEqual([id, ...[...missed].reverse()]);
     expect(new Set(shown).size).toBe(shown.length);
     expect(await loads()).toEqual(before);
