@@ -1,6 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import WsSocket from 'ws';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import type { LogEntry, WelcomeData } from '@gateway/protocol';
 import { CloseCode } from '@gateway/protocol/codes';
-import { ClientErrorCode, GatewayError, ReconnectPolicy, connect, type Gateway, type State } from './index.js';
+import { ClientErrorCode, GatewayError, ReconnectPolicy, connect, type CloseInfo, type Gateway, type LogPoolChange, type Recovery, type SocketFactory, type State } from './index.js';
 import { FakeSocket } from '../../testing/fake-socket.js';
 
 // The SDK's request matching, chunked replies, queueing and reconnect policy against a fake
@@ -248,4 +250,54 @@ describe('GatewayClient reconnects', () => {
       expect(FakeSocket.all).toHaveLength(1);
     });
   }
+});
+
+describe('GatewayClient events', () => {
+  it('types each handler by its event name, and any other name as unknown', async () => {
+    const { client } = await open();
+    // Compile-time checks (tsconfig.test.json): what a handler's `data` is per name.
+    client.on('state', (s) => expectTypeOf(s).toEqualTypeOf<State>());
+    client.on('error', (e) => expectTypeOf(e).toEqualTypeOf<GatewayError>());
+    client.on('recovery', (r) => expectTypeOf(r).toEqualTypeOf<Recovery>());
+    client.on('close', (c) => expectTypeOf(c).toEqualTypeOf<CloseInfo>());
+    client.on('welcome', (w) => expectTypeOf(w).toEqualTypeOf<WelcomeData>());
+    client.on('log_other', (entry) => expectTypeOf(entry).toEqualTypeOf<LogEntry>());
+    client.on('log_pool', (change) => expectTypeOf(change).toEqualTypeOf<LogPoolChange>());
+    client.on('tick', (d, msg) => {
+      expectTypeOf(d).toBeUnknown();
+      expectTypeOf(msg).toEqualTypeOf<Record<string, unknown>>();
+    });
+    const name: string = 'state';
+    client.on(name, (d) => expectTypeOf(d).toBeUnknown());
+    expectTypeOf(client.welcome).toEqualTypeOf<WelcomeData | undefined>();
+  });
+
+  it("takes ws's and the browser's WebSocket classes uncast", () => {
+    expectTypeOf(WsSocket).toExtend<SocketFactory>();
+    expectTypeOf(globalThis.WebSocket).toExtend<SocketFactory>();
+  });
+
+  it('reports an error frame that answers no request (a refused token refresh) as a GatewayError', async () => {
+    const { client, ws, errors } = await open();
+    const frames: Record<string, unknown>[] = [];
+    client.on('error', (_e, msg) => void frames.push(msg));
+    ws.push({ event: 'error', code: 'token_rejected', message: 'bad signature', human: 'Please sign in again.' });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(GatewayError);
+    expect([errors[0]!.code, errors[0]!.message, errors[0]!.human]).toEqual(['token_rejected', 'bad signature', 'Please sign in again.']);
+    expect(frames).toEqual([expect.objectContaining({ event: 'error', code: 'token_rejected' })]);
+    expect(client.state).toBe('open');
+  });
+
+  it('does not dispatch a push named like one of its own events (state, recovery, close)', async () => {
+    const { client, ws, states } = await open();
+    const seen: unknown[] = [];
+    client.on('recovery', (r) => void seen.push(r));
+    client.on('close', (c) => void seen.push(c));
+    for (const event of ['state', 'recovery', 'close']) ws.push({ event, data: 'from a broadcast' });
+    expect(states).toEqual(['authenticating', 'open']);
+    expect(seen).toEqual([]);
+    ws.drop(1006);
+    expect(seen).toEqual([{ code: 1006, reason: '', name: undefined }]);
+  });
 });

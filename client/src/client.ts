@@ -1,22 +1,12 @@
-import type { AuthFrame, Recovered, StreamPosition } from '@gateway/protocol';
+import type { AuthFrame, Recovered, StreamPosition, WelcomeData } from '@gateway/protocol';
 import { ApiEvent, closeCodeName, ErrorCode, fullJitter, isErrorCode, ServerEvent } from '@gateway/protocol/codes';
 import { ClientErrorCode, GatewayError } from './errors.js';
+import { LOCAL_EVENTS, type EventData, type EventHandler, type EventName } from './events.js';
 import { namesIn, positionOf, StreamPositions, type Recovery, type SpectateReply } from './positions.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
+import type { SocketFactory, SocketLike } from './socket.js';
 
 export type State = 'connecting' | 'authenticating' | 'open' | 'reconnecting' | 'closed';
-
-/** The subset of the WebSocket API the client uses: the browser's, or the `ws` package's. */
-export interface SocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-export type SocketFactory = new (url: string) => SocketLike;
 
 export interface ClientOptions {
   /** A balancer URL, or several: each reconnect attempt moves to the next one. */
@@ -34,7 +24,6 @@ export interface ClientOptions {
   maxQueued?: number;
 }
 
-type Handler = (data: unknown, message: Record<string, unknown>) => void;
 interface Pending {
   resolve(data: unknown): void;
   reject(err: GatewayError): void;
@@ -64,8 +53,12 @@ function expiryMs(token: string): number | undefined {
   }
 }
 
-const sameSession = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-  a.room === b.room && (a.user as { id?: unknown } | undefined)?.id === (b.user as { id?: unknown } | undefined)?.id;
+// The data is the server's, unvalidated: `user` is read as possibly absent.
+const sameSession = (a: WelcomeData, b: WelcomeData) => a.room === b.room && a.user?.id === b.user?.id;
+
+/** The `GatewayError` of an `error` frame: its catalogued code (else `internal`), message and human text. */
+const errorOf = (msg: Record<string, unknown>) =>
+  new GatewayError(isErrorCode(msg.code) ? msg.code : ErrorCode.INTERNAL, String(msg.message), msg.human as string | undefined);
 
 /**
  * A gateway connection: `auth` first, requests matched by `_id`, pushes by event name, token
@@ -78,11 +71,11 @@ const sameSession = (a: Record<string, unknown>, b: Record<string, unknown>) =>
 export class GatewayClient {
   state: State = 'connecting';
   /** The last `welcome`'s data. */
-  welcome: Record<string, unknown> | undefined;
+  welcome: WelcomeData | undefined;
   /** Positioned pushes dropped because their offset was already seen (should stay 0). */
   duplicatesDropped = 0;
   private ws: SocketLike | undefined;
-  private readonly handlers = new Map<string, Set<Handler>>();
+  private readonly handlers = new Map<string, Set<EventHandler>>();
   private readonly pending = new Map<number | string, Pending>();
   private queue: Array<() => void> = [];
   private nextId = 1;
@@ -103,13 +96,16 @@ export class GatewayClient {
     void this.open();
   }
 
-  /** Subscribes to a push, a reply-less server event, or `state` / `welcome` / `error` / `recovery`; returns an unsubscribe. */
-  on(event: 'recovery', handler: (recovery: Recovery) => void): () => void;
-  on(event: string, handler: Handler): () => void;
-  on(event: string, handler: Handler | ((recovery: Recovery) => void)): () => void {
+  /**
+   * Subscribes to a push or reply-less server event by name, or to the SDK's `state`, `error`,
+   * `recovery` and `close`; returns an unsubscribe. `data` is typed per name (`GatewayEvents`),
+   * `unknown` for names the protocol does not define; the second argument is the whole frame.
+   */
+  on<E extends EventName>(event: E, handler: EventHandler<E>): () => void {
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
-    const h = handler as Handler;
+    // Stored by name: emit() passes each handler the data of its own event.
+    const h = handler as EventHandler;
     set.add(h);
     return () => set.delete(h);
   }
@@ -220,7 +216,7 @@ export class GatewayClient {
     const guild = this.spectating ? persist(() => this.respectate()).then((r) => r.recovered) : Promise.resolve({});
     Promise.all([persist(session).catch((err: unknown) => refused(err, sessionStreams)), guild.catch((err: unknown) => refused(err, expected))]).then(
       ([a, b]) => {
-        if (seq === this.socketSeq && this.state !== 'closed') this.emit('recovery', { trigger, streams: { ...a, ...b } } satisfies Recovery);
+        if (seq === this.socketSeq && this.state !== 'closed') this.emit('recovery', { trigger, streams: { ...a, ...b } });
       },
       () => {},
     );
@@ -284,7 +280,7 @@ export class GatewayClient {
     }
     const event = String(msg.event);
     const id = msg._id as number | string | undefined;
-    if (event === ServerEvent.WELCOME) this.welcomed(msg.data as Record<string, unknown>);
+    if (event === ServerEvent.WELCOME) this.welcomed(msg.data as WelcomeData);
     // The session moved to another monolith (its re-join `welcome` came just before): the one trigger.
     if (event === ServerEvent.RESYNC) this.resubscribe('resync', () => this.recover());
     if (event === ApiEvent.SPECTATE_REVOKED) this.revoked(msg.data as { guild_id?: unknown; spectating?: unknown } | undefined);
@@ -292,7 +288,7 @@ export class GatewayClient {
     if (p) {
       if (event === ServerEvent.ERROR) {
         this.settle(id!, p);
-        return p.reject(new GatewayError(isErrorCode(msg.code) ? msg.code : ErrorCode.INTERNAL, String(msg.message), msg.human as string | undefined));
+        return p.reject(errorOf(msg));
       }
       if (p.chunk && !p.chunk(msg.data)) return; // more chunks to come
       this.settle(id!, p);
@@ -305,12 +301,16 @@ export class GatewayClient {
         this.duplicatesDropped++;
         return;
       }
-      if (arrival === 'epoch_changed') this.emit('recovery', { trigger: 'epoch', streams: { [at.stream]: false } } satisfies Recovery);
+      if (arrival === 'epoch_changed') this.emit('recovery', { trigger: 'epoch', streams: { [at.stream]: false } });
     }
+    // An `error` that answers no pending request (a refused token refresh has no `_id`).
+    if (event === ServerEvent.ERROR) return this.emit('error', errorOf(msg), msg);
+    // Only the SDK emits these: a push by such a name would reach handlers typed for the SDK's data.
+    if (LOCAL_EVENTS.has(event)) return;
     this.emit(event, msg.data, msg);
   }
 
-  private welcomed(data: Record<string, unknown>): void {
+  private welcomed(data: WelcomeData): void {
     const previous = this.welcome;
     const newSocket = !this.welcomedOnSocket;
     this.welcomedOnSocket = true;
@@ -382,7 +382,7 @@ export class GatewayClient {
     this.emit('state', state);
   }
 
-  private emit(event: string, data: unknown, msg: Record<string, unknown> = {}): void {
+  private emit<E extends EventName>(event: E, data: EventData<E>, msg: Record<string, unknown> = {}): void {
     for (const h of this.handlers.get(event) ?? []) h(data, msg);
   }
 }

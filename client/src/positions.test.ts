@@ -22,7 +22,14 @@ const welcome = (extra: Record<string, unknown> = {}) => ({
   event: 'welcome',
   data: { id: 'c1', room: 'user:alice', user: USER, permissions: { admin: false, guilds: { '1': 7 } }, monolith: 'm1', streams: ['user:alice'], ...extra },
 });
-const log = (offset: number, epoch = 'e1', n = offset) => ({ event: 'log_other', data: { n }, stream: 'guild:1:logs', offset, epoch });
+/** A `log_other` push whose entry id is `n` (the offset unless given). */
+const log = (offset: number, epoch = 'e1', n = offset) => ({
+  event: 'log_other',
+  data: { id: String(n), guild_id: '1', action_number: 1, agent_id: null, subject_id: null, private: false, reversible: false, timestamp: 0 },
+  stream: 'guild:1:logs',
+  offset,
+  epoch,
+});
 const pool = (offset: number, epoch = 'p1') => ({ event: 'log_pool', data: { offset }, stream: 'guild:1', offset, epoch });
 const user = (offset: number, epoch = 'u1') => ({ event: 'note', data: { offset }, stream: 'user:alice', offset, epoch });
 const SPECTATED = { guild_id: '1', include_logs: true, channels: ['guild:1', 'guild:1:logs'], streams: ['guild:1', 'guild:1:logs'] };
@@ -41,7 +48,7 @@ async function spectating(positions: Positions = { 'user:alice': { offset: 0, ep
   const recoveries: Recovery[] = [];
   c.on('recovery', (r) => recoveries.push(r));
   const logs: number[] = [];
-  c.on('log_other', (d) => logs.push((d as { n: number }).n));
+  c.on('log_other', (d) => logs.push(Number(d.id)));
   return { c, ws, recoveries, logs };
 }
 
