@@ -1,31 +1,55 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
-import type * as UWS from 'uWebSockets.js';
+// Typed against the older build's API, the one both builds have (the newer one dropped only the
+// fragment senders and _cfg, which the balancer does not use).
+import type * as UWS from '@trufflesuite/uws-js-unofficial';
 import { ConfigError, bindFailure, listenProblem, type ListenAt } from '@gateway/server-kit';
+import { UWS_BUILDS, chooseUwsBuilds, cLibraryOf, noUwsMessage, type UwsBuild, type UwsHost } from './uws-builds.js';
 
 let native: typeof UWS | undefined;
+let loaded: { build: UwsBuild; path: string } | undefined;
+
+/** The running process as the build choice sees it. */
+export function currentUwsHost(): UwsHost {
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    node: process.versions.node,
+    abi: process.versions.modules,
+    libc: cLibraryOf(process.report.getReport() as { header?: { glibcVersionRuntime?: string }; sharedObjects?: string[] }),
+  };
+}
 
 /**
- * Loads uWebSockets.js' native binary directly, on the first call (from `createBalancer`), so
- * importing the balancer's modules (types, tests, tools) never touches it. The package's own
- * loader silently falls back to a pure-JS shim when the binary does not match this Node.js
- * build; that shim is many times slower, so the balancer refuses to start instead of running
- * degraded.
+ * Loads the newest uWebSockets.js native binary that works on this Node ABI and C library
+ * (UWS_BUILDS), on the first call (from `createBalancer`), so importing the balancer's modules
+ * (types, tests, tools) never touches it. The binary is required directly: a package's own entry
+ * may fall back to a pure-JS shim many times slower, and the balancer refuses to start instead of
+ * running degraded. The error names the Node and glibc versions found and what each build needs.
  */
 export function loadUws(): typeof UWS {
   if (native) return native;
+  const host = currentUwsHost();
+  const { candidates, refused } = chooseUwsBuilds(host, UWS_BUILDS);
   const require = createRequire(import.meta.url);
-  const entry = require.resolve('uWebSockets.js');
-  const binary = join(dirname(entry), '..', 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
-  if (!existsSync(binary)) {
-    throw new Error(
-      `uWebSockets.js has no native binary for ${process.platform}-${process.arch} with Node ABI ${process.versions.modules} ` +
-        `(Node ${process.versions.node}); expected ${binary}. Use Node.js 20. Refusing to start on the slow pure-JS fallback.`,
-    );
+  const loadErrors: string[] = [];
+  for (const { build, file } of candidates) {
+    try {
+      const path = join(dirname(require.resolve(build.name)), build.dir, file);
+      native = require(path) as typeof UWS;
+      loaded = { build, path };
+      return native;
+    } catch (err) {
+      // Chosen but not loadable (not installed, or the loader refused it): try the next one.
+      loadErrors.push(`${build.name}@${build.version} did not load: ${String((err as Error).message).split('\n')[0]}`);
+    }
   }
-  native = require(binary) as typeof UWS;
-  return native;
+  throw new Error(noUwsMessage(host, refused, loadErrors));
+}
+
+/** The build and binary file `loadUws` loaded, once it has. */
+export function loadedUws(): { build: UwsBuild; path: string } | undefined {
+  return loaded;
 }
 
 /**
@@ -50,4 +74,4 @@ export async function listenExclusive(app: UWS.TemplatedApp, at: ListenAt): Prom
   ]);
 }
 
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from '@trufflesuite/uws-js-unofficial';
