@@ -178,7 +178,7 @@ describe('redis broker', () => {
     } finally {
       await broker.close();
     }
-  });
+  }, 30_000); // a Redis kill and restart: reconnects back off up to 5 s (redisRetryDelay)
 
   it('keeps history, epoch and idempotency keys across a crash of a Redis with appendonly persistence', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'broker-aof-'));
@@ -206,5 +206,5 @@ describe('redis broker', () => {
       await server.kill();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 30_000); // a Redis kill and restart: reconnects back off up to 5 s (redisRetryDelay)
 });
