@@ -174,7 +174,8 @@ async function start() {
   for (const name of HOST_VARS) {
     if (base[name] && base[name] !== LOOPBACK) process.stderr.write(`run: ignoring ${name}=${base[name]}: npm start listens on ${LOOPBACK} only\n`);
   }
-  const own = { [EXIT_WITH_PARENT_ENV]: '1' };
+  // Logs for people (a shell's GATEWAY_LOG_FORMAT=json still wins), and the services die with us.
+  const own = { GATEWAY_LOG_FORMAT: base.GATEWAY_LOG_FORMAT ?? 'pretty', [EXIT_WITH_PARENT_ENV]: '1' };
   const monolithEnv = {
     MONOLITH_HTTP_PORT: '3000',
     MONOLITH_LINK_PORT: '3001',

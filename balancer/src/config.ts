@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, linkTlsSpec, runtimeSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
 import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Every balancer setting, with its default and meaning; the README table is generated from this. */
@@ -19,6 +19,7 @@ export const balancerSpec = {
   ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer ↔ monolith links both ways by challenge-response; never sent (at least 16 characters).', undefined, { minLength: 16 }),
   ...linkTlsSpec,
+  ...runtimeSpec,
   AUTH_TIMEOUT_MS: v.int('Time a new socket has to send its `auth` frame.', 5000, 50),
   MAX_PAYLOAD_BYTES: v.int('Largest client frame accepted; larger frames close the socket with 4108.', 65536, 128),
   MAX_BACKPRESSURE_BYTES: v.int('Send buffer per socket above which a slow consumer is closed with 4003 (uWS queues at most twice this).', 1048576, 1024),

@@ -4,7 +4,7 @@ import { loadConfig } from './config.js';
 import { createBalancer } from './server.js';
 
 const config = loadOrExit('balancer', () => loadConfig());
-const log = createLog('balancer', config.BALANCER_LOG_LEVEL);
+const log = createLog('balancer', config.BALANCER_LOG_LEVEL, { format: config.GATEWAY_LOG_FORMAT });
 const balancer = createBalancer(config, log);
 const { port, adminPort } = await listenOrExit('balancer', () => balancer.listen());
 log.info('balancer listening', { id: config.BALANCER_ID, host: config.BALANCER_HOST, port, adminHost: config.ADMIN_HOST, adminPort });
@@ -23,4 +23,4 @@ process.on('SIGINT', () => {
   setTimeout(() => process.exit(0), 100).unref();
 });
 // Under `npm start`, a stdin pipe from the runner: its end (the runner died, even by SIGKILL) is Ctrl-C.
-exitWithParent(process.env);
+exitWithParent(config.GATEWAY_EXIT_WITH_PARENT);

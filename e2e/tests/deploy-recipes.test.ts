@@ -36,7 +36,6 @@ interface Target {
 }
 
 /** Read outside the specs, straight from the environment (server-kit/src/log.ts). */
-const OUTSIDE_SPECS = ['GATEWAY_LOG_FORMAT'];
 
 /** What each port serves, from the README's HTTP section; the link port answers only `/link`. */
 const SERVICES = {
@@ -94,7 +93,7 @@ function loadTarget(command: unknown, env: Env, where: string, problems: string[
   if (!file || !existsSync(`${ROOT}${file}`)) return undefined;
   const kind = file === SERVICES.balancer.main ? 'balancer' : file === SERVICES.monolith.main ? 'monolith' : undefined;
   if (!kind) return loadScript(file, env, where, problems);
-  const known = new Set([...SERVICES[kind].names, ...OUTSIDE_SPECS]);
+  const known = new Set(SERVICES[kind].names);
   for (const name of Object.keys(env)) if (!known.has(name)) problems.push(`${where}: ${name} is not a ${kind} setting`);
   const warnings: string[] = [];
   try {

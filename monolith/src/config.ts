@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, type Var, linkTlsSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
+import { loadSpec, v, jwtProblems, jwtSpec, samePortProblem, warnOnStderr, type ConfigOf, type Env, type Warn, type Var, linkTlsSpec, runtimeSpec, readLinkTls, type LinkTlsFiles } from '@gateway/server-kit';
 import { readRedisTopology, redisSpec, type RedisTopology } from '@gateway/server-kit/redis';
 
 /** Defaults that tests also read. */
@@ -31,6 +31,7 @@ export const monolithSpec = {
   ...jwtSpec,
   LINK_SECRET: v.string('Shared secret authenticating balancer links both ways by challenge-response; never sent (at least 16 characters).', undefined, { minLength: 16 }),
   ...linkTlsSpec,
+  ...runtimeSpec,
   REGISTRY_ADDRESS: v.optional('`host:port` of this monolith\'s link port as balancers should dial it; when set (with a Redis topology), the monolith heartbeats into the Redis registry; port 0 stands for the bound link port.'),
   REGISTRY_TTL_MS: v.int('How long a registry entry lives without renewal (renewed every third of it).', 5000, 300),
   LINK_HEARTBEAT_MS: v.int('Link ping interval; a balancer silent for two intervals is dropped and its connections leave.', 5000, 50),

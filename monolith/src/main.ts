@@ -8,7 +8,7 @@ import { RegistryHeartbeat } from './coordination/registry.js';
 import { loadEvents, type RegisterEvents } from './gateway/extensions.js';
 
 const config = loadOrExit('monolith', () => loadConfig());
-const log = createLog('monolith', config.MONOLITH_LOG_LEVEL);
+const log = createLog('monolith', config.MONOLITH_LOG_LEVEL, { format: config.GATEWAY_LOG_FORMAT });
 let events: RegisterEvents | undefined;
 let app: ReturnType<typeof buildApp>;
 try {
@@ -48,4 +48,4 @@ process.on('SIGINT', () => {
   setTimeout(() => process.exit(0), 2000).unref();
 });
 // Under `npm start`, a stdin pipe from the runner: its end (the runner died, even by SIGKILL) is Ctrl-C.
-exitWithParent(process.env);
+exitWithParent(config.GATEWAY_EXIT_WITH_PARENT);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configTable, loadSpec, readConfig, samePortProblem, v } from './config-schema.js';
+import { ConfigError, configTable, loadSpec, readConfig, runtimeSpec, samePortProblem, v } from './config-schema.js';
 
 const spec = {
   PORT: v.port('port', 8080),
@@ -43,6 +43,8 @@ describe('loadSpec', () => {
     PORT: v.renamed('OLD_PORT', v.port('port', 8080)),
     ADMIN_PORT: v.port('admin port', 9090),
     KEY: v.string('key', undefined),
+    // As every service spreads it: GATEWAY_EXIT_WITH_PARENT below is a setting, not a typo.
+    ...runtimeSpec,
   };
   const load = (env: Record<string, string>, warnings: string[] = []) =>
     loadSpec('svc', service, env, (line) => warnings.push(line), (config, problems, failed) => {

@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { EXIT_WITH_PARENT_ENV } from './exit-with-parent.js';
 
 /**
  * Typed environment configuration shared by both services (STYLE rule 6): each service declares
@@ -182,6 +181,12 @@ export function readConfig<S extends Spec>(spec: S, env: Env): ConfigOf<S> {
 }
 
 /** Prefixes of this project's variables: one no setting knows is most likely misspelt. */
+/** How both services run under a supervisor; spread into each service's spec. */
+export const runtimeSpec = {
+  GATEWAY_LOG_FORMAT: v.oneOf('`json` (one line per event, for log shippers) or `pretty` (for people; `npm start` sets it).', 'json', ['json', 'pretty'] as const),
+  GATEWAY_EXIT_WITH_PARENT: v.bool('Exit when stdin closes: set by `npm start`, which gives each service a stdin pipe, so the services die with the runner however it ends.', false),
+};
+
 export const PROJECT_PREFIXES = ['MONOLITH_', 'BALANCER_', 'LINK_', 'JWT_', 'GATEWAY_'] as const;
 
 /**
@@ -194,18 +199,13 @@ export const ONE_SERVICE_SETTINGS: readonly string[] = [
   ...['MONOLITH_HOST', 'MONOLITH_HTTP_PORT', 'MONOLITH_LINK_PORT', 'MONOLITH_ID', 'MONOLITH_LOG_LEVEL', 'MONOLITH_CORS_ORIGINS', 'MONOLITH_EVENTS_MODULE'],
 ];
 
-/**
- * Prefixed variables read outside the services' specs, straight from the environment, by
- * exit-with-parent.ts and by log.ts (which imports this module, hence the literal).
- */
-const READ_OUTSIDE_SPECS = [EXIT_WITH_PARENT_ENV, 'GATEWAY_LOG_FORMAT'];
 
 /**
  * One warning per variable in `env` with a project prefix that no setting knows: not `spec`'s,
  * nor a former name, nor the other service's.
  */
 export function unknownVariables(service: string, spec: Spec, env: Env): string[] {
-  const known = new Set([...Object.keys(spec), ...Object.values(spec).flatMap((variable) => variable.formerly ?? []), ...ONE_SERVICE_SETTINGS, ...READ_OUTSIDE_SPECS]);
+  const known = new Set([...Object.keys(spec), ...Object.values(spec).flatMap((variable) => variable.formerly ?? []), ...ONE_SERVICE_SETTINGS]);
   return Object.keys(env)
     .filter((name) => env[name] !== undefined && PROJECT_PREFIXES.some((prefix) => name.startsWith(prefix)) && !known.has(name))
     .map((name) => `${name} is not a ${service} setting; ignored (misspelt?)`);

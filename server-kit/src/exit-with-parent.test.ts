@@ -1,13 +1,12 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { EXIT_WITH_PARENT_ENV, exitWithParent } from './exit-with-parent.js';
+import { exitWithParent } from './exit-with-parent.js';
 
 describe('exitWithParent', () => {
-  it('leaves stdin alone without the variable', () => {
+  it('leaves stdin alone when not enabled', () => {
     const stdin = new PassThrough();
     const onParentGone = vi.fn();
-    expect(exitWithParent({}, { stdin, onParentGone })).toBe(false);
-    expect(exitWithParent({ [EXIT_WITH_PARENT_ENV]: 'true' }, { stdin, onParentGone })).toBe(false);
+    expect(exitWithParent(false, { stdin, onParentGone })).toBe(false);
     stdin.end();
     // A stream nobody reads never reports its end: it is not consumed at all.
     expect(stdin.readableFlowing).toBeNull();
@@ -17,7 +16,7 @@ describe('exitWithParent', () => {
   it('calls onParentGone once when the pipe ends, ignoring what is written to it', async () => {
     const stdin = new PassThrough();
     const onParentGone = vi.fn();
-    expect(exitWithParent({ [EXIT_WITH_PARENT_ENV]: '1' }, { stdin, onParentGone })).toBe(true);
+    expect(exitWithParent(true, { stdin, onParentGone })).toBe(true);
     stdin.write('anything\n');
     await new Promise((resolve) => setImmediate(resolve));
     expect(onParentGone).not.toHaveBeenCalled();
@@ -30,7 +29,7 @@ describe('exitWithParent', () => {
   it('treats a failing pipe as a gone parent', () => {
     const stdin = new PassThrough();
     const onParentGone = vi.fn();
-    exitWithParent({ [EXIT_WITH_PARENT_ENV]: '1' }, { stdin, onParentGone });
+    exitWithParent(true, { stdin, onParentGone });
     stdin.destroy(new Error('EIO'));
     return new Promise<void>((resolve) =>
       stdin.once('close', () => {

@@ -17,13 +17,13 @@ export interface ExitWithParentOptions {
 }
 
 /**
- * When `env[GATEWAY_EXIT_WITH_PARENT]` is `1`, runs `onParentGone` once stdin ends, closes or
+ * When `enabled` (GATEWAY_EXIT_WITH_PARENT in the service's config), runs `onParentGone` once stdin ends, closes or
  * fails; nothing is read from it and nothing is ever written back. Otherwise stdin is left alone:
  * under systemd or docker it is /dev/null or a terminal, and end-of-file there means nothing.
  * Returns whether it is watching.
  */
-export function exitWithParent(env: Record<string, string | undefined>, opts: ExitWithParentOptions = {}): boolean {
-  if (env[EXIT_WITH_PARENT_ENV] !== '1') return false;
+export function exitWithParent(enabled: boolean, opts: ExitWithParentOptions = {}): boolean {
+  if (!enabled) return false;
   const stdin = opts.stdin ?? process.stdin;
   const onParentGone = opts.onParentGone ?? (() => process.kill(process.pid, 'SIGINT'));
   let gone = false;

@@ -4,8 +4,8 @@ import { ConfigError } from './config-schema.js';
 
 /**
  * Logs on pino: one JSON line per event on stderr (`t` ISO time, `level` by name, `service`,
- * `msg`, then the fields), what log shippers expect; `GATEWAY_LOG_FORMAT=pretty` (set by
- * `npm start`) prints them for people instead. Tokens, secrets, credentials and payloads are
+ * `msg`, then the fields), what log shippers expect; `format: 'pretty'` (GATEWAY_LOG_FORMAT,
+ * which `npm start` sets) prints them for people instead. Tokens, secrets, credentials and payloads are
  * redacted wherever they appear in fields (REDACT_PATHS), so no call site can leak one by
  * passing a whole object. Child loggers bind ids (a connection, a link) to every line.
  */
@@ -44,14 +44,14 @@ function wrap(logger: Logger): Log & { child(bindings: Record<string, unknown>):
 }
 
 export interface LogOptions {
-  /** `json` (default) or `pretty`; default from GATEWAY_LOG_FORMAT. */
+  /** `json` (default) or `pretty` (the services pass GATEWAY_LOG_FORMAT from their config). */
   format?: 'json' | 'pretty';
   /** Where lines go (tests); default stderr, written synchronously so none is lost at exit. */
   destination?: NodeJS.WritableStream;
 }
 
 export function createLog(service: string, level: Level, opts: LogOptions = {}): Log & { pino: Logger } {
-  const format = opts.format ?? (process.env.GATEWAY_LOG_FORMAT === 'pretty' ? 'pretty' : 'json');
+  const format = opts.format ?? 'json';
   const destination =
     format === 'pretty'
       ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
