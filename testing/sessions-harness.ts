@@ -105,6 +105,17 @@ export function sessionsHarness(env: Record<string, string> = {}) {
     sessions.opened(ws as unknown as WebSocket<Session>);
     return { s, ws, socket: ws as unknown as WebSocket<Session> };
   };
+  /** An architus-dialect socket (`/authenticated`), with the sign-in cookie's token if given. */
+  const openArchitus = (source = '203.0.113.1', cookie?: string) => {
+    const s = sessions.create(undefined, true);
+    const refused = admission.admit(source, sessions.all.size, clock.ms);
+    if (refused !== undefined) throw new Error(`admission refused the test socket: ${refused}`);
+    s.source = source;
+    s.cookie = cookie;
+    const ws = new FakeUwsSocket(s);
+    sessions.opened(ws as unknown as WebSocket<Session>);
+    return { s, ws, socket: ws as unknown as WebSocket<Session> };
+  };
   const send = (socket: WebSocket<Session>, frame: object | string) =>
     sessions.message(socket, bytes(typeof frame === 'string' ? frame : JSON.stringify(frame)), false);
   /** Sends an auth frame and waits for the (asynchronous) verification to apply. */
@@ -112,5 +123,5 @@ export function sessionsHarness(env: Record<string, string> = {}) {
     send(socket, { action: 'auth', token });
     await settle();
   };
-  return { sessions, admission, link, toLink, open, send, auth, routing, config, clock, held };
+  return { sessions, admission, link, toLink, open, openArchitus, send, auth, routing, config, clock, held };
 }

@@ -9,6 +9,8 @@ const limits: AdmissionLimits = {
   CONNECT_BURST_PER_IP: 5,
   MAX_UNAUTHENTICATED: 20,
   MAX_UNAUTHENTICATED_PER_IP: 3,
+  MAX_ANONYMOUS_GUESTS: 4,
+  ANONYMOUS_GUESTS_PER_IP: 2,
 };
 
 /** Admits from `source` `count` times at `now`, releasing each at once (a socket that authenticates). */
@@ -101,5 +103,27 @@ describe('Admission', () => {
     const a = new Admission(limits, 0);
     a.release('10.0.0.9');
     expect(a.unauthenticated).toBe(0);
+  });
+
+  it('gives tokenless guests their own budgets, per source (RATE_LIMITED) and balancer-wide (SERVER_FULL)', () => {
+    const a = new Admission(limits, 0);
+    expect([a.admitAnonymous('10.0.0.1'), a.admitAnonymous('10.0.0.1')]).toEqual([undefined, undefined]);
+    expect(a.admitAnonymous('10.0.0.1')).toBe('RATE_LIMITED');
+    // Tokenless guests do not take unauthenticated places.
+    expect(a.unauthenticated).toBe(0);
+    expect(a.admit('10.0.0.1', 0, 0)).toBeUndefined();
+    expect([a.admitAnonymous('10.0.0.2'), a.admitAnonymous('10.0.0.3')]).toEqual([undefined, undefined]);
+    expect(a.anonymous).toBe(4);
+    expect(a.admitAnonymous('10.0.0.4')).toBe('SERVER_FULL');
+    a.releaseAnonymous('10.0.0.1');
+    expect(a.admitAnonymous('10.0.0.4')).toBeUndefined();
+    a.releaseAnonymous('10.0.0.9');
+    expect(a.anonymous).toBe(4);
+  });
+
+  it('refuses every tokenless guest when MAX_ANONYMOUS_GUESTS is 0', () => {
+    const a = new Admission({ ...limits, MAX_ANONYMOUS_GUESTS: 0 }, 0);
+    expect(a.admitAnonymous('10.0.0.1')).toBe('SERVER_FULL');
+    expect(a.anonymous).toBe(0);
   });
 });

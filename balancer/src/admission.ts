@@ -9,6 +9,8 @@ export interface AdmissionLimits {
   readonly CONNECT_BURST_PER_IP: number;
   readonly MAX_UNAUTHENTICATED: number;
   readonly MAX_UNAUTHENTICATED_PER_IP: number;
+  readonly MAX_ANONYMOUS_GUESTS: number;
+  readonly ANONYMOUS_GUESTS_PER_IP: number;
 }
 
 /**
@@ -43,6 +45,9 @@ export class Admission {
   /** Sockets per source that have not finished auth; a source with none has no entry. */
   private readonly pending = new Map<string, number>();
   private pendingTotal = 0;
+  /** Tokenless guest sessions per source. */
+  private readonly anon = new Map<string, number>();
+  private anonTotal = 0;
 
   constructor(
     private readonly limits: AdmissionLimits,
@@ -92,6 +97,34 @@ export class Admission {
     if (pending <= 1) this.pending.delete(source);
     else this.pending.set(source, pending - 1);
     this.pendingTotal--;
+  }
+
+  /** Tokenless guest sessions open (architus dialect). */
+  get anonymous(): number {
+    return this.anonTotal;
+  }
+
+  /**
+   * A socket admitted by `admit` becomes a tokenless guest: it leaves the unauthenticated budget
+   * (the caller has released it) and takes one of its own, per source and balancer-wide. Undefined
+   * admits it until `releaseAnonymous(source)`.
+   */
+  admitAnonymous(source: string): Refusal | undefined {
+    const l = this.limits;
+    const open = this.anon.get(source) ?? 0;
+    if (l.MAX_ANONYMOUS_GUESTS === 0 || this.anonTotal >= l.MAX_ANONYMOUS_GUESTS) return 'SERVER_FULL';
+    if (open >= l.ANONYMOUS_GUESTS_PER_IP) return 'RATE_LIMITED';
+    this.anon.set(source, open + 1);
+    this.anonTotal++;
+    return undefined;
+  }
+
+  releaseAnonymous(source: string): void {
+    const open = this.anon.get(source);
+    if (open === undefined) return;
+    if (open <= 1) this.anon.delete(source);
+    else this.anon.set(source, open - 1);
+    this.anonTotal--;
   }
 
   /** Forgets the rate buckets that are full again (same as absent). O(tracked sources). */

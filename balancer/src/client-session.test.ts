@@ -207,6 +207,19 @@ describe('Sessions: every edge of the state table', () => {
       await h.auth(o.socket, 'dave');
       return { o, code: CloseCode.NO_MONOLITH };
     },
+    [`${S.VERIFYING}|${E.ANONYMOUS}`]: async (h) => {
+      const o = h.openArchitus('203.0.113.1', 'held-cookie');
+      expect(o.s.state).toBe(S.VERIFYING);
+      await h.held[0]!.refuse('expired');
+      return { o, code: undefined };
+    },
+    [`${S.VERIFYING}|${E.REFUSED}`]: async (h) => {
+      const other = sessionsHarness({ ANONYMOUS_GUESTS_PER_IP: '1' });
+      other.openArchitus('203.0.113.1');
+      const o = other.openArchitus('203.0.113.1', 'held-cookie');
+      await other.held[0]!.refuse('expired');
+      return { o, code: CloseCode.RATE_LIMITED };
+    },
     [`${S.AWAITING_AUTH}|${E.REFUSED}`]: async (h) => {
       const s = h.sessions.create(undefined);
       s.refuse = 'SERVER_FULL';

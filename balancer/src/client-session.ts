@@ -17,6 +17,8 @@ import {
   type CloseCodeName,
   type Since,
   encodeB2M,
+  ANONYMOUS_TOKEN,
+  anonymousSubject,
 } from '@gateway/protocol';
 import { takeToken, type Metrics, type Log, type VerifyResult } from '@gateway/server-kit';
 import type { Admission } from './admission.js';
@@ -26,6 +28,7 @@ import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
 import { dropChannels } from './channel-topics.js';
 import { closeReason, elevationResult } from './client-replies.js';
+import { decodeArchitus, encodeArchitus } from './dialects/architus.js';
 import { chooseRoom } from './room-policy.js';
 import { SessionEvent as E, SessionState as S, transition, type SessionEvent, type SessionState } from './session-states.js';
 import type { WebSocket } from './uws.js';
@@ -60,8 +63,17 @@ export interface Session {
   queue: string[] | undefined;
   /** Set on sockets accepted only to be closed with this code (origin, capacity). */
   refuse?: CloseCodeName;
-  /** Client address key while the socket counts as unauthenticated in `Admission`; then undefined. */
+  /**
+   * Client address key while the socket counts in `Admission`: as unauthenticated, or as a
+   * tokenless guest (`anonymous`); then undefined.
+   */
   source?: string;
+  /** Speaks the architus dialect (dialects/architus.ts): frames are mapped both ways. */
+  readonly architus: boolean;
+  /** A tokenless guest (architus dialect, no sign-in cookie): its own budgets, no expiry. */
+  anonymous: boolean;
+  /** The sign-in cookie's token, from the upgrade until the socket opens. */
+  cookie?: string;
 }
 
 const MAX_QUEUED = 32;
@@ -98,9 +110,11 @@ export class Sessions {
     this.counts = new SessionEvents(deps.metrics, deps.log);
   }
 
-  create(pathRoom: string | undefined): Session {
+  create(pathRoom: string | undefined, architus = false): Session {
     const now = this.now();
     return {
+      architus,
+      anonymous: false,
       id: this.idPrefix + (++this.counter).toString(36),
       state: S.AWAITING_AUTH,
       ws: undefined,
@@ -130,6 +144,43 @@ export class Sessions {
     s.ws = ws;
     this.all.set(s.id, s);
     this.counts.opened(s.id);
+    if (!s.architus) return;
+    // The architus dashboard sends no auth frame: its sign-in is the cookie of the upgrade, and
+    // without one (the front page) it is a tokenless guest.
+    const cookie = s.cookie;
+    s.cookie = undefined;
+    if (cookie !== undefined) void this.auth(s, { action: 'auth', token: cookie });
+    else this.anonymousGuest(s);
+  }
+
+  /**
+   * Admits an architus-dialect socket without a (valid) sign-in cookie as a tokenless guest:
+   * identity `anon.<connection id>` (the monolith derives the same from ANONYMOUS_TOKEN), its
+   * own per-source and balancer-wide budgets and message rate, no expiry. Off when
+   * MAX_ANONYMOUS_GUESTS is 0: the socket closes with AUTH_REQUIRED.
+   */
+  private anonymousGuest(s: Session, refused?: CloseCodeName): void {
+    if (s.state === S.CLOSED) return;
+    if (this.deps.config.MAX_ANONYMOUS_GUESTS === 0) {
+      // A refused cookie closes as it would over the native protocol.
+      if (refused !== undefined) return this.close(s, E.TOKEN_BAD, refused);
+      return this.close(s, E.NOT_AUTH, 'AUTH_REQUIRED', 'sign in first: tokenless guests are off');
+    }
+    if (s.state === S.AWAITING_AUTH) this.step(s, E.AUTH_FRAME);
+    const source = s.source;
+    this.release(s);
+    const refusal = source === undefined ? undefined : this.deps.admission.admitAnonymous(source);
+    if (refusal !== undefined) return this.close(s, E.REFUSED, refusal, 'too many tokenless guests');
+    s.source = source;
+    s.anonymous = true;
+    s.subject = anonymousSubject(s.id);
+    s.guest = true;
+    s.deadline = Number.MAX_SAFE_INTEGER;
+    s.room = `guest:${s.subject}`;
+    s.prefix = messageEnvelopePrefix(ANONYMOUS_TOKEN, s.room, s.id);
+    s.tokens = this.deps.config.ANONYMOUS_MESSAGE_BURST;
+    this.step(s, E.ANONYMOUS);
+    this.join(s, false);
   }
 
   message(ws: WebSocket<Session>, data: ArrayBuffer, isBinary: boolean): void {
@@ -145,6 +196,7 @@ export class Sessions {
     if (!frame) return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
     // Refused here, where the frame is parsed anyway, before a monolith re-serializes it.
     if (frameDeeperThan(text, frame, this.deps.config.MAX_JSON_DEPTH)) return this.close(s, E.LIMIT, 'TOO_DEEP');
+    if (s.architus) return this.dialectMessage(s, decodeArchitus(frame));
     if (frame.action === 'auth') return void this.auth(s, frame);
     // The gateway API's elevation is a re-auth (DESIGN §5): handled here, where sessions live.
     if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.elevate(s, frame);
@@ -159,6 +211,18 @@ export class Sessions {
       default:
         this.counts.authFailed('not_auth', s.id);
         return this.close(s, E.NOT_AUTH, 'AUTH_REQUIRED');
+    }
+  }
+
+  /** An architus frame, already mapped to a native one (it has no auth frames: cookie or guest). */
+  private dialectMessage(s: Session, frame: Record<string, unknown>): void {
+    if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.elevate(s, frame);
+    const text = JSON.stringify(frame);
+    if (s.state === S.OPEN) return this.forward(s, text, frame._id);
+    if (s.state === S.VERIFYING) {
+      s.queue ??= [];
+      if (s.queue.length >= MAX_QUEUED) return this.close(s, E.LIMIT, 'FLOOD');
+      s.queue.push(text);
     }
   }
 
@@ -245,6 +309,11 @@ export class Sessions {
   send(s: Session, text: string): void {
     const ws = s.ws;
     if (!ws) return;
+    if (s.architus) {
+      const mapped = encodeArchitus(text);
+      if (mapped === undefined) return;
+      text = mapped;
+    }
     // 1 = sent; 0 = queued (backpressure); 2 = dropped over uWS's own cap.
     if (ws.send(text, false) !== 1 && (ws.getBufferedAmount() > this.deps.config.MAX_BACKPRESSURE_BYTES)) {
       this.close(s, E.LIMIT, 'SLOW_CONSUMER');
@@ -277,26 +346,30 @@ export class Sessions {
   }
 
   private take(s: Session): boolean {
-    return takeToken(s, this.now(), this.deps.config.MESSAGE_RATE, this.deps.config.MESSAGE_BURST);
+    const c = this.deps.config;
+    return s.anonymous
+      ? takeToken(s, this.now(), c.ANONYMOUS_MESSAGE_RATE, c.ANONYMOUS_MESSAGE_BURST)
+      : takeToken(s, this.now(), c.MESSAGE_RATE, c.MESSAGE_BURST);
   }
 
   /** The socket no longer counts against the unauthenticated budget (it authenticated or closed). */
   private release(s: Session): void {
     if (s.source === undefined) return;
-    this.deps.admission.release(s.source);
+    if (s.anonymous) this.deps.admission.releaseAnonymous(s.source);
+    else this.deps.admission.release(s.source);
     s.source = undefined;
   }
 
   private forward(s: Session, text: string, requestId: unknown): void {
     if (s.link?.send(s.prefix + text + '}')) return;
-    s.ws?.send(errorFrame(ErrorCode.UNAVAILABLE, 'no monolith is linked for this room', requestId));
+    this.send(s, errorFrame(ErrorCode.UNAVAILABLE, 'no monolith is linked for this room', requestId));
   }
 
   /** `request_elevation {token}` → `{result}`; on success the new owner also sends `welcome`. */
   private elevate(s: Session, frame: Record<string, unknown>): Promise<void> {
     const data = frame.data;
     if (!validateElevationRequest.check(data)) {
-      s.ws?.send(errorFrame(ErrorCode.BAD_REQUEST, validateElevationRequest.explain(data), frame._id));
+      this.send(s, errorFrame(ErrorCode.BAD_REQUEST, validateElevationRequest.explain(data), frame._id));
       return Promise.resolve();
     }
     return this.auth(s, { action: 'auth', token: data.token, _id: frame._id }, true);
@@ -305,7 +378,7 @@ export class Sessions {
   private async auth(s: Session, frame: Record<string, unknown>, elevation = false): Promise<void> {
     if (!validateAuthFrame.check(frame)) {
       if (s.state === S.OPEN) {
-        s.ws?.send(errorFrame(ErrorCode.BAD_REQUEST, validateAuthFrame.explain(frame), frame._id));
+        this.send(s, errorFrame(ErrorCode.BAD_REQUEST, validateAuthFrame.explain(frame), frame._id));
         return;
       }
       return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
@@ -321,8 +394,14 @@ export class Sessions {
       this.counts.authFailed(result.reason, s.id);
       // The detail can quote token content: it goes to the log, not into the close frame.
       this.deps.log.debug('token refused', { id: s.id, reason: result.reason, detail: result.detail.slice(0, 200) });
+      if (first && s.architus) {
+        // A stale sign-in cookie must not lock the dashboard out (every reconnect would carry it):
+        // the socket goes on as a tokenless guest, told why.
+        if (this.deps.config.MAX_ANONYMOUS_GUESTS > 0) this.send(s, errorFrame(ErrorCode.TOKEN_REJECTED, `sign-in cookie refused: ${result.reason}`, undefined));
+        return this.anonymousGuest(s, TOKEN_FAILURE_CLOSE[result.reason]);
+      }
       if (first) return this.close(s, E.TOKEN_BAD, TOKEN_FAILURE_CLOSE[result.reason]);
-      s.ws?.send(
+      this.send(s, 
         elevation
           ? elevationResult(false, frame._id)
           : errorFrame(ErrorCode.TOKEN_REJECTED, `token refused: ${result.reason}`, frame._id),
@@ -335,7 +414,7 @@ export class Sessions {
       // The owner applies the new claims at once (a refresh may lower permissions).
       s.link?.send(encodeB2M({ type: 'token', token: frame.token, room: s.room, id: s.id }));
       this.step(s, E.REFRESH);
-      s.ws?.send(
+      this.send(s, 
         elevation
           ? elevationResult(true, frame._id)
           : JSON.stringify({ event: ServerEvent.REFRESHED, _id: frame._id, data: { exp: result.claims.exp ?? null } }),
@@ -350,10 +429,15 @@ export class Sessions {
     if (room === undefined) {
       this.counts.authFailed('forbidden_room', s.id);
       if (first) return this.close(s, E.TOKEN_BAD, 'FORBIDDEN_ROOM');
-      s.ws?.send(elevation ? elevationResult(false, frame._id) : errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
+      this.send(s, elevation ? elevationResult(false, frame._id) : errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
       return this.step(s, E.BAD_REAUTH);
     }
     if (!first) {
+      if (s.anonymous) {
+        // Signed in: the socket leaves the tokenless guests' budgets.
+        this.release(s);
+        s.anonymous = false;
+      }
       s.link?.send(encodeB2M({ type: 'leave', room: s.room, id: s.id }));
       // A new identity starts without the old one's channel subscriptions (permissions differ),
       // its old room's among them.
@@ -367,7 +451,7 @@ export class Sessions {
     s.prefix = messageEnvelopePrefix(frame.token, room, s.id);
     // No subscribe to the room here: the owner subscribes the socket to its room's channel once
     // it has admitted it (and replayed what the auth frame's `since` missed).
-    if (elevation) s.ws?.send(elevationResult(true, frame._id));
+    if (elevation) this.send(s, elevationResult(true, frame._id));
     // An auth frame's `_id` is echoed by the welcome; an elevation's was answered just above.
     if (!this.join(s, false, elevation ? undefined : frame._id, frame.since)) return;
     if (first) {

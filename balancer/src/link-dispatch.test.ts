@@ -43,12 +43,14 @@ function setup() {
     kick: (s: Session, code: number, reason: string) => void kicked.push(`${s.id} ${code} ${reason}`),
   } as unknown as Sessions;
   const published: string[] = [];
-  const fanout: Fanout = { numSubscribers: () => 2, publish: (topic, message) => (published.push(`${topic} ${message}`), true) };
+  // Two native subscribers per topic; architus-dialect ones only where a test adds them.
+  const dialectSubscribers = new Map<string, number>();
+  const fanout: Fanout = { numSubscribers: (topic) => (topic.startsWith('a|') ? (dialectSubscribers.get(topic) ?? 0) : 2), publish: (topic, message) => (published.push(`${topic} ${message}`), true) };
   const framesOut = { value: 0 };
   const noop = (): void => {};
   const log: Log = { debug: noop, info: noop, warn: noop, error: noop };
   const dispatch = createLinkDispatch({ sessions, router: {} as Router, fanout, framesOut, log });
-  return { m1, m2, sockets, delivered, kicked, published, framesOut, dispatch, all };
+  return { m1, m2, sockets, delivered, kicked, published, framesOut, dispatch, all, dialectSubscribers };
 }
 
 describe('link dispatch owner guard', () => {
@@ -96,5 +98,17 @@ describe('link dispatch owner guard', () => {
     t.dispatch(t.m2, { type: 'publish', channel: 'guild:1' }, undefined);
     expect(t.published).toEqual(['m2/guild:1 {"p":1}', 'm2/room:lobby {"p":2}']);
     expect(t.framesOut.value).toBe(4);
+  });
+
+  it('subscribes architus-dialect connections to the dialect topic, and publishes to it mapped, once', () => {
+    const t = setup();
+    (t.all.get('c1') as { architus: boolean }).architus = true;
+    t.dispatch(t.m1, { type: 'subscribe', id: 'c1', channel: 'guild:1' }, undefined);
+    t.dispatch(t.m1, { type: 'unsubscribe', id: 'c1', channel: 'guild:1' }, undefined);
+    expect(t.sockets.c1).toMatchObject({ subscribed: ['a|m1/guild:1'], unsubscribed: ['a|m1/guild:1'] });
+    t.dialectSubscribers.set('a|m1/guild:1', 3);
+    t.dispatch(t.m1, { type: 'publish', channel: 'guild:1' }, '{"event":"log_other","data":{"id":"1"}}');
+    expect(t.published).toEqual(['m1/guild:1 {"event":"log_other","data":{"id":"1"}}', 'a|m1/guild:1 {"id":"1","_event":"log_other"}']);
+    expect(t.framesOut.value).toBe(5);
   });
 });

@@ -3,6 +3,7 @@ import type { Series, Log } from '@gateway/server-kit';
 import type { Session, Sessions } from './client-session.js';
 import type { MonolithLink } from './monolith-link.js';
 import type { Router } from './routing/router.js';
+import { architusTopic, encodeArchitus } from './dialects/architus.js';
 
 /** The native fan-out a monolith's channel pushes go through (the uWS app). */
 export interface Fanout {
@@ -68,14 +69,31 @@ export function createLinkDispatch(deps: LinkDispatchDeps): LinkDispatch {
         const topic = channelTopic(monolith, head.type === 'publish' ? head.channel : roomStream(head.room));
         framesOut.value += fanout.numSubscribers(topic);
         fanout.publish(topic, message, false);
+        // Dialect subscribers have a topic of their own (uWS fans out identical bytes): the push
+        // is mapped once per publication, and only when someone speaks the dialect.
+        const dialect = architusTopic(topic);
+        const mapped = fanout.numSubscribers(dialect);
+        if (mapped > 0) {
+          const text = encodeArchitus(message);
+          if (text !== undefined) {
+            framesOut.value += mapped;
+            fanout.publish(dialect, text, false);
+          }
+        }
         return;
       }
-      case 'subscribe':
-        mine(sessions, link, head.id)?.ws?.subscribe(channelTopic(monolith, head.channel));
+      case 'subscribe': {
+        const s = mine(sessions, link, head.id);
+        const topic = channelTopic(monolith, head.channel);
+        s?.ws?.subscribe(s.architus ? architusTopic(topic) : topic);
         return;
-      case 'unsubscribe':
-        mine(sessions, link, head.id)?.ws?.unsubscribe(channelTopic(monolith, head.channel));
+      }
+      case 'unsubscribe': {
+        const s = mine(sessions, link, head.id);
+        const topic = channelTopic(monolith, head.channel);
+        s?.ws?.unsubscribe(s.architus ? architusTopic(topic) : topic);
         return;
+      }
       case 'kick': {
         const s = mine(sessions, link, head.id);
         if (s) sessions.kick(s, head.code, head.reason);

@@ -122,6 +122,7 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     .App()
     .ws<Session>('/ws', { ...behavior, upgrade: upgrades.ws })
     .ws<Session>('/api/room/:room', { ...behavior, upgrade: upgrades.room })
+    .ws<Session>('/authenticated', { ...behavior, upgrade: upgrades.architus })
     // Load balancers probe the client port: /health and /ready stay on it; /metrics does not.
     .get('/health', health)
     .get('/ready', ready)

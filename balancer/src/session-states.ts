@@ -12,13 +12,15 @@ export const SessionState = {
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 export const SessionEvent = {
-  AUTH_FRAME: 'auth frame',
+  /** Architus-dialect sockets send none: their sign-in (the upgrade's cookie, or none) is taken as one on open. */
+  AUTH_FRAME: 'auth frame (architus: cookie or none)',
   TOKEN_OK: 'token valid, join sent',
   TOKEN_BAD: 'token refused',
   NOT_AUTH: 'non-auth frame',
   AUTH_TIMEOUT: 'AUTH_TIMEOUT_MS passed',
   VERIFY_TIMEOUT: 'AUTH_TIMEOUT_MS passed while verifying',
-  REFUSED: 'refused at the upgrade',
+  REFUSED: 'refused (at the upgrade, or over the tokenless guest budget)',
+  ANONYMOUS: 'tokenless guest, join sent',
   APP_FRAME: 'app frame (forwarded)',
   REFRESH: 'auth, same subject',
   ELEVATE: 'auth, new subject',
@@ -49,7 +51,7 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: S.AWAITING_AUTH, on: E.AUTH_TIMEOUT, to: S.CLOSED, close: 'AUTH_TIMEOUT' },
   { from: S.AWAITING_AUTH, on: E.LIMIT, to: S.CLOSED, close: 'MALFORMED_FRAME | MESSAGE_TOO_LARGE | TOO_DEEP | FLOOD' },
   { from: S.AWAITING_AUTH, on: E.DRAIN, to: S.CLOSED, close: 'DRAINING' },
-  { from: S.AWAITING_AUTH, on: E.REFUSED, to: S.CLOSED, close: 'ORIGIN_NOT_ALLOWED | DRAINING | SERVER_FULL | RATE_LIMITED' },
+  { from: S.AWAITING_AUTH, on: E.REFUSED, to: S.CLOSED, close: 'ORIGIN_NOT_ALLOWED | UNKNOWN_DIALECT | DRAINING | SERVER_FULL | RATE_LIMITED' },
   { from: S.AWAITING_AUTH, on: E.DISCONNECT, to: S.CLOSED },
   { from: S.VERIFYING, on: E.TOKEN_OK, to: S.OPEN },
   { from: S.VERIFYING, on: E.TOKEN_BAD, to: S.CLOSED, close: 'TOKEN_* | FORBIDDEN_ROOM' },
@@ -59,6 +61,8 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: S.VERIFYING, on: E.LIMIT, to: S.CLOSED, close: 'MALFORMED_FRAME | MESSAGE_TOO_LARGE | TOO_DEEP | FLOOD' },
   { from: S.VERIFYING, on: E.DRAIN, to: S.CLOSED, close: 'DRAINING' },
   { from: S.VERIFYING, on: E.DISCONNECT, to: S.CLOSED },
+  { from: S.VERIFYING, on: E.ANONYMOUS, to: S.OPEN },
+  { from: S.VERIFYING, on: E.REFUSED, to: S.CLOSED, close: 'SERVER_FULL | RATE_LIMITED' },
   { from: S.OPEN, on: E.APP_FRAME, to: S.OPEN },
   { from: S.OPEN, on: E.REFRESH, to: S.OPEN },
   { from: S.OPEN, on: E.ELEVATE, to: S.OPEN },

@@ -1,11 +1,12 @@
 import { sourceKey } from '@gateway/server-kit';
 import type { Admission } from './admission.js';
+import { ARCHITUS_DIALECT } from './dialects/architus.js';
 import type { BalancerConfig } from './config.js';
 import type { Session, Sessions } from './client-session.js';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from './uws.js';
 
 export interface UpgradeDeps {
-  config: Pick<BalancerConfig, 'ALLOWED_ORIGINS' | 'TRUSTED_PROXY_HEADER'>;
+  config: Pick<BalancerConfig, 'ALLOWED_ORIGINS' | 'TRUSTED_PROXY_HEADER' | 'BALANCER_AUTH_COOKIE'>;
   sessions: Sessions;
   admission: Admission;
   /** True once the balancer drains: every new socket is refused with DRAINING. */
@@ -19,6 +20,20 @@ export interface Upgrades {
   ws(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void;
   /** `/api/room/:room`: the room is the path's (URL-decoded; an undecodable one is '' and refused at auth). */
   room(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void;
+  /** `/authenticated`: the architus dashboard's socket (the architus dialect, sign-in by cookie). */
+  architus(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void;
+}
+
+/** The value of cookie `name` in a `Cookie` header (RFC 6265 `name=value; ...`), undefined when absent or empty. */
+export function cookieValue(header: string, name: string): string | undefined {
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value === '' ? undefined : value;
+  }
+  return undefined;
 }
 
 /**
@@ -43,11 +58,17 @@ export function createUpgrades(deps: UpgradeDeps): Upgrades {
     return sourceKey(Buffer.from(res.getRemoteAddressAsText()).toString());
   }
 
-  function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, pathRoom: string | undefined): void {
+  function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, pathRoom: string | undefined, dialect = req.getQuery('dialect')): void {
     const origin = req.getHeader('origin');
     const now = deps.now();
-    const session = sessions.create(pathRoom);
-    if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) session.refuse = 'ORIGIN_NOT_ALLOWED';
+    const architus = dialect === ARCHITUS_DIALECT;
+    const session = sessions.create(pathRoom, architus);
+    // The sign-in cookie rides along with every request to our host, so it is taken only from an
+    // origin the operator allows (cross-site websocket hijacking: a page elsewhere would
+    // otherwise open a socket signed in as its visitor).
+    if (architus && allowedOrigins.has(origin)) session.cookie = cookieValue(req.getHeader('cookie'), config.BALANCER_AUTH_COOKIE);
+    if (dialect !== undefined && dialect !== '' && !architus) session.refuse = 'UNKNOWN_DIALECT';
+    else if (allowedOrigins.size > 0 && origin !== '' && !allowedOrigins.has(origin)) session.refuse = 'ORIGIN_NOT_ALLOWED';
     else if (deps.draining()) session.refuse = 'DRAINING';
     else {
       const source = clientAddress(res, req);
@@ -66,6 +87,7 @@ export function createUpgrades(deps: UpgradeDeps): Upgrades {
 
   return {
     ws: (res, req, context) => upgrade(res, req, context, undefined),
+    architus: (res, req, context) => upgrade(res, req, context, undefined, ARCHITUS_DIALECT),
     room: (res, req, context) => {
       let room: string;
       try {

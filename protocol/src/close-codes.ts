@@ -57,6 +57,8 @@ export const CloseCode = {
   ORIGIN_NOT_ALLOWED: 4111,
   /** A client frame nested objects/arrays deeper than MAX_JSON_DEPTH. */
   TOO_DEEP: 4112,
+  /** `/ws?dialect=` named a wire dialect this balancer does not speak (it speaks `architus`). */
+  UNKNOWN_DIALECT: 4113,
   /** Link only (never sent to clients): the peer's proof of LINK_SECRET did not verify. */
   LINK_AUTH_FAILED: 4190,
   /**
@@ -106,6 +108,7 @@ export const CloseReason: Record<CloseCodeName, string> = {
   FLOOD: 'message rate limit exceeded',
   ORIGIN_NOT_ALLOWED: 'origin not allowed',
   TOO_DEEP: 'frame nested too deeply',
+  UNKNOWN_DIALECT: 'unknown dialect',
   LINK_AUTH_FAILED: 'link authentication failed',
   INVALID_UTF8: 'frame is not valid UTF-8',
 };

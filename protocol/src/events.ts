@@ -24,6 +24,12 @@ export const ClientEvent = {
 export const ApiEvent = {
   REQUEST_ELEVATION: 'request_elevation',
   INTERPRET: 'interpret',
+  /**
+   * The mock bot with architus's action lists: `mock_user_event {guild_id, message_id, action,
+   * content?|emoji?, allowed_commands?, silent?}` → `mock_bot_event {guild_id, actions}`.
+   */
+  MOCK_USER_EVENT: 'mock_user_event',
+  MOCK_BOT_EVENT: 'mock_bot_event',
   SPECTATE: 'spectate',
   POOL_REQUEST: 'pool_request',
   POOL_ALL_REQUEST: 'pool_all_request',

@@ -66,6 +66,19 @@ export function subjectOf(claims: TokenClaims): { subject: string | undefined; g
   return { subject: guest ? (claims.sub ?? claims.jti) : claims.sub, guest };
 }
 
+/**
+ * The envelope token of a tokenless guest (an architus-dialect socket without a sign-in cookie:
+ * the front page's mock bot). Not a JWT: the monolith gives such a connection a guest identity of
+ * its own, `anon.<connection id>` (room `guest:anon.<connection id>`), and no claims beyond
+ * `guest`: it can reach nothing a minted guest token could not (DESIGN §3: a link cannot forge
+ * users; a guest is what anyone may be).
+ */
+export const ANONYMOUS_TOKEN = 'anonymous';
+
+export function anonymousSubject(connectionId: string): string {
+  return `anon.${connectionId}`;
+}
+
 /** True when the token may act on a guild at all (it lists the guild, or is an architus admin). */
 export function inGuild(claims: TokenClaims, guildId: string): boolean {
   return claims.admin === true || (claims.guilds !== undefined && Object.hasOwn(claims.guilds, guildId));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CloseCode, CloseReason, type MessageFrame, type TokenClaims } from '@gateway/protocol';
+import { ANONYMOUS_TOKEN, CloseCode, CloseReason, type MessageFrame, type TokenClaims } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/server-kit';
 import type { LinkPeer } from '../rooms/links.js';
 import { Rooms, type Conn } from '../rooms/rooms.js';
@@ -193,6 +193,23 @@ describe('Admission join', () => {
     await t.verifyAs('tok-a', ok('alice'));
     expect(t.rooms.get('c1')).toBeUndefined();
     expect(t.sent).toEqual([]);
+  });
+});
+
+describe('Admission of tokenless guests (ANONYMOUS_TOKEN, architus dialect)', () => {
+  it('admits each connection as a guest of its own without verifying anything, and only into its own room', async () => {
+    const t = setup();
+    t.admission.join(t.peer, 'b.x.1', 'guest:anon.b.x.1', ANONYMOUS_TOKEN, false);
+    t.admission.join(t.peer, 'b.x.2', 'lobby', ANONYMOUS_TOKEN, false);
+    t.admission.join(t.peer, 'b.x.3', 'guest:anon.b.x.1', ANONYMOUS_TOKEN, false);
+    await flush();
+    expect(t.verifications.size).toBe(0);
+    expect(t.rooms.get('b.x.1')).toMatchObject({ subject: 'anon.b.x.1', guest: true, claims: { guest: true } });
+    expect(t.rooms.get('b.x.1')!.claims.guilds).toBeUndefined();
+    expect(t.rooms.get('b.x.2')).toMatchObject({ room: 'lobby', subject: 'anon.b.x.2' });
+    // Another connection's private room is not its own: a link cannot pass one guest off as another.
+    expect(t.rooms.get('b.x.3')).toBeUndefined();
+    expect(kicks(t.sent)).toEqual([expect.objectContaining({ id: 'b.x.3', code: CloseCode.FORBIDDEN_ROOM })]);
   });
 });
 

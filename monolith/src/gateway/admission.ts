@@ -1,4 +1,4 @@
-import { CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
+import { ANONYMOUS_TOKEN, anonymousSubject, CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/server-kit';
 import type { LinkPeer } from '../rooms/links.js';
 import { sameToken, tokenTail, type Conn, type Rooms } from '../rooms/rooms.js';
@@ -53,7 +53,7 @@ export class Admission {
     // A new join replaces the connection: what waited for an earlier one is void.
     const queue: Waiting[] = [];
     this.waiting.set(id, queue);
-    void this.deps.verify(token).then(async (result) => {
+    void this.identify(id, token).then(async (result) => {
       if (this.waiting.get(id) !== queue) return;
       if (!result.ok) return this.refuse(peer, id, TOKEN_FAILURE_CLOSE[result.reason], `token refused on join: ${result.reason}`);
       const who: Identity = { claims: result.claims, subject: result.subject, guest: result.guest };
@@ -72,6 +72,13 @@ export class Admission {
       this.waiting.delete(id);
       this.replay(peer, queue);
     });
+  }
+
+  /** A join's token verified, or the identity of a tokenless guest (ANONYMOUS_TOKEN). */
+  private identify(id: string, token: string): Promise<VerifyResult> {
+    if (token !== ANONYMOUS_TOKEN) return this.deps.verify(token);
+    const subject = anonymousSubject(id);
+    return Promise.resolve({ ok: true, claims: { guest: true, jti: subject }, subject, guest: true, expMs: Number.MAX_SAFE_INTEGER });
   }
 
   message(peer: LinkPeer, frame: MessageFrame): void {
