@@ -1,5 +1,6 @@
 import {
   checkIds,
+  checkUserGuilds,
   compareStrings,
   decodeCursor,
   encodeCursor,
@@ -12,6 +13,8 @@ import {
   type Entity,
   type EntityStore,
   type PoolType,
+  type UserGuildEntry,
+  MAX_MEMORY_USER_GUILD_LISTS,
 } from './store.js';
 
 interface Stored {
@@ -57,6 +60,8 @@ function remove(sorted: string[], key: string): void {
  */
 export class MemoryStore implements EntityStore {
   private readonly pools = new Map<string, Pool>();
+  /** User id → guild list as JSON, in order of last put (Map order): the oldest is evicted first. */
+  private readonly userGuildLists = new Map<string, string>();
 
   async get(type: PoolType, guildId: string | undefined, ids: readonly string[]) {
     checkIds(ids);
@@ -129,6 +134,18 @@ export class MemoryStore implements EntityStore {
 
   async count(type: PoolType, guildId: string | undefined) {
     return this.pools.get(key(type, guildId))?.entities.size ?? 0;
+  }
+
+  async putUserGuilds(userId: string, guilds: readonly UserGuildEntry[]) {
+    checkUserGuilds(guilds);
+    this.userGuildLists.delete(userId);
+    this.userGuildLists.set(userId, JSON.stringify(guilds));
+    if (this.userGuildLists.size > MAX_MEMORY_USER_GUILD_LISTS) this.userGuildLists.delete(this.userGuildLists.keys().next().value!);
+  }
+
+  async userGuilds(userId: string) {
+    const json = this.userGuildLists.get(userId);
+    return json === undefined ? undefined : (JSON.parse(json) as UserGuildEntry[]);
   }
 
   async close() {}

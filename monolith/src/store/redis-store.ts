@@ -2,6 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '@gateway/server-kit/redis';
 import {
   checkIds,
+  checkUserGuilds,
   decodeCursor,
   encodeCursor,
   entityJson,
@@ -12,6 +13,8 @@ import {
   type Entity,
   type EntityStore,
   type PoolType,
+  type UserGuildEntry,
+  USER_GUILDS_TTL_S,
 } from './store.js';
 
 /**
@@ -20,14 +23,21 @@ import {
  * - `<p>` hash: id → entity JSON (ids are strings: snowflakes as digits)
  * - `<p>:ids` sorted set, every score 0: the ids, paged in byte order with ZRANGEBYLEX
  *   `(<last id>` `+` LIMIT 0 <n>
- * - `<p>:search` sorted set, every score 0: `<lowercased name>\0<id>` and
- *   `<lowercased nickname>\0<id>` (texts without control characters, not repeated when equal),
+ * - `<p>:search` sorted set, every score 0: `<lowercased text>\0<id>` for each of the entity's
+ *   `name`, `username`, `nick` and `nickname` (texts without control characters, not repeated
+ *   when equal),
  *   searched with ZRANGEBYLEX `[<prefix>` `[<prefix>\xff` LIMIT (never a scan)
  * - `<p>:idx` hash: id → that id's search entries joined by \x01, so a replace or delete
  *   removes exactly the entries it added (Lua has no Unicode lowercasing to recompute them)
  * A writer must change all four in one MULTI or script, as PUT and DELETE below do; the
  * simplest way is to run those scripts (EVAL PUT 4 <p> <p>:ids <p>:search <p>:idx
  * <id> <json> <entries> ...).
+ *
+ *
+ * A user's Discord guild list (the guild pool's guilds without architus, and the user's
+ * `owner`/`permissions` in the others) is the string `gw:user-guilds:<user id>`: a JSON array of
+ * `{id, name, icon, owner, permissions, features}`, replaced whole, expiring USER_GUILDS_TTL_S
+ * after its last write.
  *
  * Reads are scripts too, so each one sees the index and the hash at one instant. All keys of
  * a pool share the `{<type>:<guild>}` hash tag, so every script touches one Redis Cluster slot
@@ -98,6 +108,8 @@ interface StoreCommands {
   gwStoreSearch(hash: string, search: string, min: Buffer, max: Buffer, limit: number): Promise<[string[], Json[]]>;
 }
 type ScriptRedis = RedisClient & StoreCommands;
+
+const userGuildsKey = (userId: string) => `gw:user-guilds:${userId}`;
 
 function poolKeys(type: PoolType, guildId: string | undefined): Keys {
   const p = `gw:pool:{${type}:${guildId ?? '_'}}`;
@@ -183,6 +195,16 @@ export class RedisStore implements EntityStore {
 
   async count(type: PoolType, guildId: string | undefined) {
     return this.redis.hlen(poolKeys(type, guildId)[0]);
+  }
+
+  async putUserGuilds(userId: string, guilds: readonly UserGuildEntry[]) {
+    checkUserGuilds(guilds);
+    await this.redis.set(userGuildsKey(userId), JSON.stringify(guilds), 'EX', USER_GUILDS_TTL_S);
+  }
+
+  async userGuilds(userId: string) {
+    const json = await this.redis.get(userGuildsKey(userId));
+    return json === null ? undefined : (JSON.parse(json) as UserGuildEntry[]);
   }
 
   async close() {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreInputError, type Entity, type EntityStore } from './store.js';
+import { MAX_USER_GUILDS, StoreInputError, type Entity, type EntityStore } from './store.js';
 
 const ids = (entities: Entity[]) => entities.map((e) => e.id);
 
@@ -114,6 +114,41 @@ export function describeStore(name: string, make: () => Promise<EntityStore>): v
       await expect(s.search('member', guild, 'a', 0)).rejects.toThrow(StoreInputError);
     });
 
+    it('searches Discord fields too: username and nick, with the older nickname still found', async () => {
+      const s = await store();
+      const guild = g();
+      await s.putMany('member', guild, [
+        { id: '1', name: 'alice', nick: 'Queen' },
+        { id: '2', name: 'bob', nickname: 'Quill' },
+        { id: '3', username: 'quentin' },
+        { id: '4', name: 'quaid', nick: 'quaid' },
+      ]);
+      expect(ids(await s.search('member', guild, 'qu', 10))).toEqual(['4', '1', '3', '2']);
+      expect(ids(await s.search('member', guild, 'queen', 10))).toEqual(['1']);
+      await s.put('member', guild, { id: '1', name: 'alice', nick: 'Zara' });
+      expect(ids(await s.search('member', guild, 'queen', 10))).toEqual([]);
+      expect(ids(await s.search('member', guild, 'ZAR', 10))).toEqual(['1']);
+    });
+
+    it("keeps a user's Discord guild list: replaced whole, per user, bounded", async () => {
+      const s = await store();
+      const user = `u${g()}`;
+      const guild = (id: string, owner = false) => ({ id, name: `g${id}`, icon: null, owner, permissions: 32, features: ['COMMUNITY'] });
+      expect(await s.userGuilds(user)).toBeUndefined();
+      await s.putUserGuilds(user, [guild('30'), guild('10', true)]);
+      expect(await s.userGuilds(user)).toEqual([guild('30'), guild('10', true)]);
+      expect(await s.userGuilds(`${user}x`)).toBeUndefined();
+      await s.putUserGuilds(user, [guild('20')]);
+      expect(await s.userGuilds(user)).toEqual([guild('20')]);
+      await s.putUserGuilds(user, []);
+      expect(await s.userGuilds(user)).toEqual([]);
+      const tooMany = Array.from({ length: MAX_USER_GUILDS + 1 }, (_, i) => guild(String(i)));
+      await expect(s.putUserGuilds(user, tooMany)).rejects.toThrow(StoreInputError);
+      expect(await s.userGuilds(user)).toEqual([]);
+      await s.putUserGuilds(user, tooMany.slice(1));
+      expect(await s.userGuilds(user)).toHaveLength(MAX_USER_GUILDS);
+    });
+
     it('keeps the search index right on rename and delete', async () => {
       const s = await store();
       const guild = g();
@@ -152,10 +187,15 @@ export function describeStore(name: string, make: () => Promise<EntityStore>): v
       expect(await s.delete('member', b, '7')).toBe(false);
       expect((await s.get('channel', a, ['7'])).data).toEqual([]);
       expect(await s.count('member', a)).toBe(1);
-      const emoji = `e${g()}`;
-      await s.put('customEmoji', undefined, { id: emoji, name: `party${emoji}` });
-      expect(ids(await s.search('customEmoji', undefined, `PARTY${emoji}`, 5))).toEqual([emoji]);
-      expect((await s.get('customEmoji', a, [emoji])).data).toEqual([]);
+      const user = `u${g()}`;
+      await s.put('user', undefined, { id: user, username: `party${user}` });
+      expect(ids(await s.search('user', undefined, `PARTY${user}`, 5))).toEqual([user]);
+      expect((await s.get('user', a, [user])).data).toEqual([]);
+      // customEmoji is a guild pool: one guild's emoji is not another's.
+      await s.put('customEmoji', a, { id: '8', name: 'party' });
+      expect((await s.get('customEmoji', a, ['8'])).data).toEqual([{ id: '8', name: 'party' }]);
+      expect((await s.get('customEmoji', b, ['8'])).nonexistent).toEqual(['8']);
+      expect((await s.get('customEmoji', undefined, ['8'])).nonexistent).toEqual(['8']);
     });
 
     it('keeps snowflake ids as strings, stores JSON copies and replaces whole entities', async () => {

@@ -6,7 +6,7 @@ import { createStore } from './create-store.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
 import { describeStore } from './store.contract.js';
-import { isGuildScoped, POOL_TYPES } from './store.js';
+import { isGuildScoped, MAX_MEMORY_USER_GUILD_LISTS, POOL_TYPES, USER_GUILDS_TTL_S } from './store.js';
 
 describeStore('memory', async () => new MemoryStore());
 
@@ -15,8 +15,21 @@ describe('createStore and pool scopes', () => {
     expect(createStore(undefined)).toBeInstanceOf(MemoryStore);
   });
 
+  it('the memory store keeps the most recently put user guild lists, evicting the oldest', async () => {
+    const s = new MemoryStore();
+    for (let i = 0; i <= MAX_MEMORY_USER_GUILD_LISTS; i++) await s.putUserGuilds(`u${i}`, []);
+    expect(await s.userGuilds('u0')).toBeUndefined();
+    expect(await s.userGuilds('u1')).toEqual([]);
+    // A put again makes a list the newest: the next eviction takes u2, not u1.
+    await s.putUserGuilds('u1', []);
+    await s.putUserGuilds('new', []);
+    expect(await s.userGuilds('u1')).toEqual([]);
+    expect(await s.userGuilds('u2')).toBeUndefined();
+  });
+
   it('knows which pools are guild-scoped', () => {
-    expect(POOL_TYPES.filter(isGuildScoped)).toEqual(['member', 'channel', 'role', 'autoResponse', 'settingValue']);
+    expect(POOL_TYPES.filter(isGuildScoped)).toEqual(['member', 'channel', 'role', 'customEmoji', 'autoResponse', 'settingValue']);
+    expect(POOL_TYPES.filter((t) => !isGuildScoped(t))).toEqual(['user', 'guild']);
   });
 });
 
@@ -51,10 +64,21 @@ describe('redis', () => {
     expect(await admin.zrange(`${p}:ids`, 0, -1, 'WITHSCORES')).toEqual(['42', '0']);
     expect(await admin.zrangebylex(`${p}:search`, '-', '+')).toEqual(['al\u000042', 'alice\u000042']);
     expect(await admin.hget(`${p}:idx`, '42')).toBe('alice\u000042\u0001al\u000042');
-    await store.put('customEmoji', undefined, { id: `e${g}`, name: 'x' });
-    expect(await admin.hexists('gw:pool:{customEmoji:_}', `e${g}`)).toBe(1);
+    await store.put('customEmoji', g, { id: `e${g}`, name: 'x' });
+    expect(await admin.hexists(`gw:pool:{customEmoji:${g}}`, `e${g}`)).toBe(1);
+    await store.put('user', undefined, { id: `u${g}`, username: 'Ann', name: 'ann' });
+    expect(await admin.hexists('gw:pool:{user:_}', `u${g}`)).toBe(1);
+    expect(await admin.hget('gw:pool:{user:_}:idx', `u${g}`)).toBe(`ann\u0000u${g}`);
+    await store.putUserGuilds(`u${g}`, [{ id: g, name: 'G', icon: null, owner: true, permissions: 8, features: [] }]);
+    expect(JSON.parse((await admin.get(`gw:user-guilds:u${g}`))!)).toEqual([{ id: g, name: 'G', icon: null, owner: true, permissions: 8, features: [] }]);
+    const ttl = await admin.ttl(`gw:user-guilds:u${g}`);
+    expect(ttl).toBeGreaterThan(USER_GUILDS_TTL_S - 60);
+    expect(ttl).toBeLessThanOrEqual(USER_GUILDS_TTL_S);
+    await store.delete('customEmoji', g, `e${g}`);
     await store.delete('member', g, '42');
     expect(await admin.exists(p, `${p}:ids`, `${p}:search`, `${p}:idx`)).toBe(0);
+    const e = `gw:pool:{customEmoji:${g}}`;
+    expect(await admin.exists(e, `${e}:ids`)).toBe(0);
   });
 
   it('serves entities another service wrote by that layout, and replaces them cleanly', async () => {

@@ -1,9 +1,11 @@
-import { GUILD_POOLS, POOL_TYPES, type PoolType } from '@gateway/protocol';
+import { GUILD_POOLS, MAX_USER_GUILDS, POOL_TYPES, type PoolType } from '@gateway/protocol';
 
 // The pool catalogue is the protocol's (requests name pool types); re-exported for store users.
 export { POOL_TYPES, type PoolType };
+/** Most guilds kept per user (the protocol's cap on the HTTP body). */
+export { MAX_USER_GUILDS };
 
-/** True for pools that belong to one guild (`member`, `channel`, `role`, `autoResponse`, `settingValue`). */
+/** True for pools that belong to one guild (`member`, `channel`, `role`, `customEmoji`, `autoResponse`, `settingValue`). */
 export function isGuildScoped(type: PoolType): boolean {
   return GUILD_POOLS.has(type);
 }
@@ -16,11 +18,31 @@ export function isGuildScoped(type: PoolType): boolean {
 export interface Entity {
   id: string;
   name?: string;
+  /** Users (Discord's field). */
+  username?: string;
+  /** Members' nickname (Discord's field). */
+  nick?: string;
+  /** Members' nickname as older data has it. */
   nickname?: string;
   [key: string]: unknown;
 }
 
-/** Most ids per `get` (the protocol's `pool_request` cap). */
+/**
+ * One of a user's Discord guilds as stored for the guild pool (`PUT /api/users/:id/guilds`):
+ * `permissions` already a number, `icon` and `features` filled in.
+ */
+export interface UserGuildEntry {
+  id: string;
+  name: string;
+  icon: string | null;
+  owner: boolean;
+  /** The Discord permission bitfield (MANAGE_GUILD 0x20, ADMINISTRATOR 0x8). */
+  permissions: number;
+  features: string[];
+}
+
+
+/** Most ids per `get` (a `pool_request` for more is answered in several gets). */
 export const MAX_GET_IDS = 1000;
 /** Most entities per `page`; a larger `limit` is lowered to it (the cursor continues). */
 export const MAX_PAGE_LIMIT = 1000;
@@ -36,8 +58,7 @@ export class StoreInputError extends Error {
 
 /**
  * Entities of the gateway's pools (DESIGN §5), per type and, for guild-scoped types, per guild:
- * `guildId` is the guild for those and undefined for global ones (`user`, `customEmoji`,
- * `guild`). Pools are independent: the same id in two guilds is two entities.
+ * `guildId` is the guild for those and undefined for global ones (`user`, `guild`). Pools are independent: the same id in two guilds is two entities.
  *
  * Contract, checked by `describeStore` for every implementation:
  * - `get` returns the found entities in the order of `ids` and lists the others, in order, in
@@ -50,7 +71,8 @@ export class StoreInputError extends Error {
  *   removed meanwhile; entities added behind the cursor are not seen. `cursor` is undefined on
  *   the last page (which may be empty only when the pool is). A malformed cursor is a
  *   StoreInputError. `limit` is at least 1 and lowered to MAX_PAGE_LIMIT.
- * - `search` is a case-insensitive (`toLowerCase`) prefix match on `name` and `nickname`,
+ * - `search` is a case-insensitive (`toLowerCase`) prefix match on `name`, `username`, `nick`
+ *   and `nickname` (older data),
  *   served from a lexicographic index, never a scan of the pool. Each entity appears once,
  *   ordered by its smallest matched lowercase text, then id (both by code point); at most
  *   `limit` (lowered to MAX_SEARCH_LIMIT). The empty query matches every named entity.
@@ -60,6 +82,10 @@ export class StoreInputError extends Error {
  *   search) atomically: no reader sees one without the other. `putMany` is `put` for each,
  *   each atomic, not all-or-nothing. `delete` removes entity and index entries atomically and
  *   returns whether the entity existed.
+ * - `putUserGuilds` replaces a user's Discord guild list (at most MAX_USER_GUILDS, else
+ *   StoreInputError); `userGuilds` returns the last one put, in its order, or undefined when
+ *   none is kept. Lists are bounded: Redis expires one USER_GUILDS_TTL_S after its last put, the
+ *   memory store keeps the MAX_MEMORY_USER_GUILD_LISTS most recently put.
  * - `close` releases only what the store opened itself (not a connection passed in).
  */
 export interface EntityStore {
@@ -71,6 +97,8 @@ export interface EntityStore {
   putMany(type: PoolType, guildId: string | undefined, entities: readonly Entity[]): Promise<void>;
   delete(type: PoolType, guildId: string | undefined, id: string): Promise<boolean>;
   count(type: PoolType, guildId: string | undefined): Promise<number>;
+  putUserGuilds(userId: string, guilds: readonly UserGuildEntry[]): Promise<void>;
+  userGuilds(userId: string): Promise<UserGuildEntry[] | undefined>;
   close(): Promise<void>;
 }
 
@@ -99,10 +127,10 @@ export const SEARCH_SEPARATOR = '\u0000';
 // Control characters would corrupt search entries (and the Redis script's entry list).
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
-/** The lowercase texts an entity is found by (name, then nickname; without duplicates). */
+/** The lowercase texts an entity is found by (name, username, nick, nickname; without duplicates). */
 export function searchTexts(entity: Entity): string[] {
   const out: string[] = [];
-  for (const text of [entity.name, entity.nickname]) {
+  for (const text of [entity.name, entity.username, entity.nick, entity.nickname]) {
     if (typeof text !== 'string') continue;
     const lower = text.toLowerCase().replace(CONTROL, '');
     if (lower.length > 0 && !out.includes(lower)) out.push(lower);
@@ -121,6 +149,16 @@ export function searchPrefix(query: string): string | undefined {
   // Indexed texts hold no control characters; a query with one cannot match (and a \0 would
   // reach into the id part of the entries).
   return /[\u0000-\u001f\u007f]/.test(prefix) ? undefined : prefix;
+}
+
+/** A user's guild list is kept this long after its last put (Redis); the backend puts it at sign-in. */
+export const USER_GUILDS_TTL_S = 7 * 24 * 3600;
+/** User guild lists the memory store keeps (the most recently put). */
+export const MAX_MEMORY_USER_GUILD_LISTS = 10_000;
+
+/** Throws StoreInputError for a list longer than MAX_USER_GUILDS. */
+export function checkUserGuilds(guilds: readonly UserGuildEntry[]): void {
+  if (guilds.length > MAX_USER_GUILDS) throw new StoreInputError(`at most ${MAX_USER_GUILDS} guilds per user`);
 }
 
 export function checkIds(ids: readonly string[]): void {
