@@ -24,6 +24,9 @@ import { registerGuildRoutes } from './http/guild-routes.js';
 import { Admission } from './gateway/admission.js';
 import { TokenCache } from './gateway/token-cache.js';
 import { registerInterpret, type AutoResponse } from './gateway/interpret.js';
+import { ConnectionRateLimit } from './gateway/connection-rate.js';
+import { MockBot } from './gateway/mock-bot/bot.js';
+import { registerMockBot } from './gateway/mock-bot/handler.js';
 import { registerPools } from './gateway/pools.js';
 import { registerEvents, type RegisterEvents } from './gateway/extensions.js';
 import { createStore } from './store/create-store.js';
@@ -90,9 +93,12 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   registerHistory(gateway, hub);
   registerSpectate(gateway, rooms, channels, hub, admission);
   registerPools(gateway, store);
+  const mockBot = new MockBot();
+  const mockBotLimit = new ConnectionRateLimit(rooms, config.INTERPRET_RATE, config.INTERPRET_BURST);
+  registerMockBot(gateway, mockBot, mockBotLimit);
   registerInterpret(gateway, rooms, {
-    rate: config.INTERPRET_RATE,
-    burst: config.INTERPRET_BURST,
+    bot: mockBot,
+    limit: mockBotLimit,
     async autoResponses(guildId) {
       const { data } = await store.page('autoResponse', guildId, undefined, 200);
       return data.filter((e): e is typeof e & AutoResponse => typeof e.trigger === 'string' && typeof e.response === 'string');

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { TokenClaims } from '@gateway/protocol';
 import type { Rooms } from '../rooms/rooms.js';
 import type { Context, Gateway, Handler } from './gateway.js';
+import { ConnectionRateLimit } from './connection-rate.js';
 import { interpret, registerInterpret, type AutoResponse } from './interpret.js';
+import { MockBot } from './mock-bot/bot.js';
 
 const responses: AutoResponse[] = [
   { trigger: 'hello', response: 'Hello there!', reaction: '👋' },
@@ -25,7 +27,9 @@ describe('interpret (mock bot)', () => {
   it('runs built-in commands only when allowed', () => {
     expect(interpret({ ...base, content: '!echo hi' }, responses, false)?.content).toBe('hi');
     expect(interpret({ ...base, content: '!echo hi', allowed_commands: ['roll'] }, responses, false)).toBeUndefined();
-    expect(interpret({ ...base, content: '!help', allowed_commands: ['help', 'roll'] }, responses, false)?.content).toBe('Commands: !help, !roll');
+    expect(interpret({ ...base, content: '!help', allowed_commands: ['help', 'roll'] }, responses, false)?.content).toBe(
+      '```roll: roll NdM\nRolls N dice with M sides (1d6 if not said).```\n',
+    );
   });
 
   it('rolls deterministically from the message id', () => {
@@ -49,8 +53,8 @@ describe('interpret handler: which guilds the mock bot may read', () => {
     const rooms = { onLeave: () => undefined } as unknown as Rooms;
     const read: string[] = [];
     registerInterpret(gateway, rooms, {
-      rate: 100,
-      burst: 100,
+      bot: new MockBot(),
+      limit: new ConnectionRateLimit(rooms, 100, 100),
       autoResponses: async (guildId) => (read.push(guildId), responses),
     });
     const call = async (claims: TokenClaims, guildId: string) => {

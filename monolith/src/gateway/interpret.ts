@@ -1,7 +1,12 @@
-import { ApiEvent, ErrorCode, mayInterpret, validateInterpretRequest, type InterpretRequest } from '@gateway/protocol';
-import { fullBucket, takeToken, type Bucket } from '@gateway/server-kit';
+import { ApiEvent, ErrorCode, isMockGuild, MockAction, mayInterpret, validateInterpretRequest, type InterpretRequest, type MockBotAction } from '@gateway/protocol';
 import type { Rooms } from '../rooms/rooms.js';
+import type { ConnectionRateLimit } from './connection-rate.js';
 import type { Gateway } from './gateway.js';
+import type { MockBot } from './mock-bot/bot.js';
+import { ARCHITUS_COMMANDS, STATELESS_COMMANDS, type CommandName } from './mock-bot/commands.js';
+import { onMessage, type ExternalResponses } from './mock-bot/engine.js';
+import { seededRandom } from './mock-bot/random.js';
+import { newGuildState, type GuildState } from './mock-bot/state.js';
 
 /** An auto response of a guild: the bot answers `response` (and reacts) when `trigger` is said. */
 export interface AutoResponse {
@@ -12,9 +17,9 @@ export interface AutoResponse {
 
 export interface InterpretDeps {
   autoResponses(guildId: string): Promise<AutoResponse[]>;
-  /** Requests per second per connection, and the burst allowed. */
-  rate: number;
-  burst: number;
+  bot: MockBot;
+  /** Shared with `mock_user_event`: one budget per connection. */
+  limit: ConnectionRateLimit;
 }
 
 export interface BotReply {
@@ -25,25 +30,9 @@ export interface BotReply {
   edit: boolean;
 }
 
-const COMMANDS: Record<string, (args: string, seed: bigint, allowed: string[]) => string> = {
-  help: (_args, _seed, allowed) => `Commands: ${allowed.map((c) => `!${c}`).join(', ')}`,
-  echo: (args) => args.slice(0, 2000) || '…',
-  roll: (args, seed) => {
-    const m = /^(\d{1,2})?d(\d{1,4})$/i.exec(args.trim() || 'd6');
-    if (!m) return 'Usage: !roll NdM';
-    const dice = Math.max(1, Number(m[1] ?? 1));
-    const sides = Math.max(2, Number(m[2]));
-    const rolls: number[] = [];
-    let x = seed;
-    for (let i = 0; i < dice; i++) {
-      x = (x * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn;
-      rolls.push(Number((x >> 33n) % BigInt(sides)) + 1);
-    }
-    return `🎲 ${rolls.join(' + ')} = ${rolls.reduce((a, b) => a + b, 0)}`;
-  },
-  '8ball': (_args, seed) => ['It is certain.', 'Ask again later.', 'Very doubtful.', 'Without a doubt.'][Number(seed % 4n)]!,
-};
-export const BUILTIN_COMMANDS = Object.keys(COMMANDS);
+/** What `interpret` offers when `allowed_commands` is not given (`help` is always there). */
+export const BUILTIN_COMMANDS: readonly CommandName[] = STATELESS_COMMANDS;
+const MOCK_GUILD_COMMANDS: readonly CommandName[] = [...ARCHITUS_COMMANDS, ...STATELESS_COMMANDS];
 
 function wordMatch(content: string, trigger: string): boolean {
   const t = trigger.toLowerCase().trim();
@@ -56,53 +45,78 @@ function wordMatch(content: string, trigger: string): boolean {
   return !/[\p{L}\p{N}]/u.test(before) && !/[\p{L}\p{N}]/u.test(after);
 }
 
-/**
- * The front page's mock bot (seeds 000-002): built-in commands filtered by `allowed_commands`,
- * then the guild's auto responses. Pure: the same request and responses give the same reply.
- */
-export function interpret(req: InterpretRequest, responses: AutoResponse[], edit: boolean): BotReply | undefined {
-  const content = req.content.trim();
-  const allowed = (req.allowed_commands ?? BUILTIN_COMMANDS).filter((c) => c in COMMANDS);
-  const seed = BigInt(req.message_id);
-  let reply = '';
-  const added: string[] = [];
-  const command = /^!(\S+)\s*([\s\S]*)$/.exec(content);
-  if (command && allowed.includes(command[1]!.toLowerCase())) {
-    reply = COMMANDS[command[1]!.toLowerCase()]!(command[2] ?? '', seed, allowed);
-  } else if (!command) {
+/** A guild's stored auto responses, read-only: the first whole-word match answers, all react. */
+function storeResponses(responses: AutoResponse[]): ExternalResponses {
+  return (content) => {
+    let text = '';
+    const reactions: string[] = [];
     for (const r of responses) {
       if (!wordMatch(content, r.trigger)) continue;
-      if (!reply) reply = r.response;
-      if (r.reaction && !added.includes(r.reaction)) added.push(r.reaction);
+      if (!text) text = r.response;
+      if (r.reaction && !reactions.includes(r.reaction)) reactions.push(r.reaction);
     }
-  }
-  if (!reply && added.length === 0) return undefined;
-  // Bot message ids are odd, user ids even in the mock: one id space, no collisions.
-  return { guild_id: req.guild_id, message_id: String(seed * 2n + 1n), content: reply, added_reactions: added, edit };
+    return text || reactions.length > 0 ? { text, reactions } : undefined;
+  };
+}
+
+/**
+ * The mock bot's engine behind `interpret`: its commands filtered by `allowed_commands` (default
+ * echo, roll, 8ball; on a mock guild with `guild` given, architus's five too), the guild's own
+ * auto responses, then `responses` (the store's, read-only). Random choices are seeded by the
+ * message id, so one request and state give one reply. The bot's id is 2n+1 for message n.
+ */
+export function interpret(req: InterpretRequest, responses: AutoResponse[], edit: boolean, guild?: GuildState, now = Date.now()): BotReply | undefined {
+  const id = BigInt(req.message_id);
+  const actions = onMessage(
+    guild ?? newGuildState(now),
+    {
+      messageId: req.message_id,
+      content: req.content,
+      allowed: req.allowed_commands ?? BUILTIN_COMMANDS,
+      silent: req.silent,
+      available: guild ? MOCK_GUILD_COMMANDS : STATELESS_COMMANDS,
+      replyId: String(id * 2n + 1n),
+      external: storeResponses(responses),
+    },
+    { random: seededRandom(Number(id % 0x100000000n)), now },
+  );
+  return toReply(req.guild_id, String(id * 2n + 1n), actions, edit);
+}
+
+/** The engine's actions in interpret's shape: the text, and every reaction the bot adds. */
+function toReply(guildId: string, messageId: string, actions: MockBotAction[], edit: boolean): BotReply | undefined {
+  if (actions.length === 0) return undefined;
+  const content = actions.find((a) => a.action === MockAction.MESSAGE_SEND)?.content ?? '';
+  const added: string[] = [];
+  for (const a of actions) if (a.action === MockAction.REACTION_ADD && !added.includes(a.emoji!)) added.push(a.emoji!);
+  return { guild_id: guildId, message_id: messageId, content, added_reactions: added, edit };
 }
 
 /**
  * Registers `interpret`, rate-limited per connection. Guests may use it on mock guilds (ids
- * below 10^7); a real guild's auto responses are read only for a token that may act on it.
+ * below 10^7), whose engine state is kept per (subject, guild); a real guild's auto responses
+ * are read only for a token that may act on it, and nothing is kept for it.
  */
 export function registerInterpret(gateway: Gateway, rooms: Rooms, deps: InterpretDeps): void {
-  const state = new Map<string, { bucket: Bucket; answered: string[] }>();
-  rooms.onLeave((conn) => state.delete(conn.id));
+  const answered = new Map<string, string[]>();
+  rooms.onLeave((conn) => answered.delete(conn.id));
 
   gateway.on(ApiEvent.INTERPRET, async (ctx, data) => {
     if (!validateInterpretRequest.check(data)) return ctx.error(ErrorCode.BAD_REQUEST, validateInterpretRequest.explain(data));
     if (!mayInterpret(ctx.conn.claims, data.guild_id)) return ctx.error(ErrorCode.FORBIDDEN, `guild ${data.guild_id} is not a mock guild nor in your token`);
-    const now = Date.now();
-    let s = state.get(ctx.conn.id);
-    if (!s) state.set(ctx.conn.id, (s = { bucket: fullBucket(now, deps.burst), answered: [] }));
-    if (!takeToken(s.bucket, now, deps.rate, deps.burst)) return ctx.error(ErrorCode.RATE_LIMITED, `at most ${deps.rate} interpret requests per second`);
+    if (!deps.limit.take(ctx.conn.id)) return ctx.error(ErrorCode.RATE_LIMITED, `at most ${deps.limit.rate} interpret requests per second`);
+    let mine = answered.get(ctx.conn.id);
+    if (!mine) answered.set(ctx.conn.id, (mine = []));
 
     // A message id answered before is an edit of that message: the bot edits its reply.
-    const edit = s.answered.includes(data.message_id);
-    const reply = interpret(data, await deps.autoResponses(data.guild_id), edit);
+    const edit = mine.includes(data.message_id);
+    const responses = await deps.autoResponses(data.guild_id);
+    const now = deps.bot.now();
+    const guild = isMockGuild(data.guild_id) ? deps.bot.guilds.get('interpret', ctx.conn.subject, data.guild_id, now) : undefined;
+    const reply = interpret(data, responses, edit, guild, now);
     if (reply && !edit) {
-      s.answered.push(data.message_id);
-      if (s.answered.length > 50) s.answered.shift();
+      mine.push(data.message_id);
+      if (mine.length > 50) mine.shift();
     }
     if (data.silent) return;
     ctx.reply(ApiEvent.INTERPRET, reply ?? null);
