@@ -21,6 +21,7 @@ import { registerPing } from './gateway/ping.js';
 import { registerRoutes } from './http/routes.js';
 import { registerTokenRoutes } from './http/tokens.js';
 import { registerGuildRoutes } from './http/guild-routes.js';
+import { registerJsonBody } from './http/json-body.js';
 import { Admission } from './gateway/admission.js';
 import { TokenCache } from './gateway/token-cache.js';
 import { registerInterpret, type AutoResponse } from './gateway/interpret.js';
@@ -117,6 +118,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     genReqId: () => `${config.MONOLITH_ID}-${(++requestSeq).toString(36)}`,
     bodyLimit: config.MAX_HTTP_BODY_BYTES,
   });
+  registerJsonBody(http);
   http.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     done();

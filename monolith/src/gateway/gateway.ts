@@ -13,6 +13,12 @@ export interface Context {
   replyRaw(event: string, dataJson: string): void;
   /** Answers with a catalogued error; the request has no other effect. */
   error(code: ErrorCodeValue, message: string): void;
+  /**
+   * Answers a caught failure as a throwing handler's would be (a catalogued code as is, else
+   * `internal`, logged) and returns the code sent: for handlers that must say more afterwards
+   * (a pool request's final chunk).
+   */
+  fail(err: unknown): ErrorCodeValue;
 }
 
 /** One event family's handler. Throwing (or rejecting) answers `internal` and is logged (once per kind, then counted). */
@@ -50,7 +56,7 @@ export class Gateway {
   /** Handles one client message (already parsed by the link server). */
   handle(conn: Conn, message: Record<string, unknown>): void {
     const requestId = typeof message._id === 'number' || typeof message._id === 'string' ? (message._id as RequestId) : undefined;
-    const ctx = this.context(conn, requestId);
+    const ctx = this.context(conn, requestId, typeof message.event === 'string' ? message.event : '');
     // Defence in depth (the balancer refuses these first): a deep message would cost handlers
     // a stack overflow in JSON.stringify, caught and answered `internal`, per frame.
     if (deeperThan(message, this.maxDepth)) return ctx.error(ErrorCode.BAD_REQUEST, `message nested deeper than ${this.maxDepth}`);
@@ -69,12 +75,16 @@ export class Gateway {
     }
   }
 
-  private failed(ctx: Context, event: string, err: unknown): void {
+  private failed(ctx: Context, event: string, err: unknown): ErrorCodeValue {
     // Errors that carry a catalogued code (e.g. StoreInputError: a bad cursor) are the client's.
     const code = (err as { code?: unknown } | undefined)?.code;
-    if (isErrorCode(code)) return ctx.error(code, (err as Error).message);
+    if (isErrorCode(code)) {
+      ctx.error(code, (err as Error).message);
+      return code;
+    }
     this.failures.record(event, err, { conn: ctx.conn.id });
     ctx.error(ErrorCode.INTERNAL, 'internal error');
+    return ErrorCode.INTERNAL;
   }
 
   /** Cancels pending failure reports (shutdown). */
@@ -82,8 +92,9 @@ export class Gateway {
     this.failures.close();
   }
 
-  private context(conn: Conn, requestId: RequestId | undefined): Context {
+  private context(conn: Conn, requestId: RequestId | undefined, event: string): Context {
     const rooms = this.rooms;
+    const failed = (ctx: Context, err: unknown) => this.failed(ctx, event, err);
     return {
       conn,
       rooms,
@@ -96,6 +107,9 @@ export class Gateway {
       },
       error(code, message) {
         rooms.unicast(conn, errorFrame(code, message, requestId));
+      },
+      fail(err) {
+        return failed(this, err);
       },
     };
   }

@@ -3,87 +3,158 @@ import {
   ErrorCode,
   GUILD_POOLS,
   inGuild,
+  isSnowflake,
+  POOL_REQUEST_MAX_IDS,
   validatePoolAllRequest,
   validatePoolRequest,
   validatePoolSearchRequest,
+  type ErrorCodeValue,
+  type PoolResponse,
   type PoolType,
-  type TokenClaims,
+  type Validator,
 } from '@gateway/protocol';
-import type { EntityStore } from '../store/store.js';
+import type { Entity, EntityStore } from '../store/store.js';
 import type { Context, Gateway } from './gateway.js';
+import { GuildView } from './guild-pool.js';
 
-/** Entities per `pool_response` chunk of a `pool_all_request`: bounded frames, steady memory. */
+/** Entities (or ids) per `pool_response` chunk: bounded frames, steady memory. */
 export const POOL_CHUNK = 500;
 const SEARCH_DEFAULT_LIMIT = 20;
 
+/** What a request named, read leniently, for the final chunk of a refusal. */
+interface Asked {
+  type: string;
+  guildId: string | null;
+  ids: string[];
+}
+
 /**
- * The scope a pool request may read, or an error already sent. Guild pools need `guild_id` and
- * the guild in the token; the `guild` pool is filtered to the caller's guilds afterwards.
+ * The `type` (and `ids` of a pool_request) of a request, even an invalid one; undefined when
+ * they cannot be read: then only the `error` frame answers.
  */
-function scope(ctx: Context, type: PoolType, guildId: string | undefined): { guildId: string | undefined } | undefined {
-  if (!GUILD_POOLS.has(type)) return { guildId: undefined };
+function asked(event: string, data: unknown): Asked | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const d = data as Record<string, unknown>;
+  if (typeof d.type !== 'string' || d.type.length > 64) return undefined;
+  let ids: string[] = [];
+  if (event === ApiEvent.POOL_REQUEST) {
+    if (!Array.isArray(d.ids)) return undefined;
+    ids = d.ids.filter((id): id is string => typeof id === 'string' && id.length <= 64).slice(0, POOL_REQUEST_MAX_IDS);
+  }
+  return { type: d.type, guildId: isSnowflake(d.guild_id) ? d.guild_id : null, ids };
+}
+
+type Refuse = (code: ErrorCodeValue, message: string) => void;
+
+/**
+ * Registers one pool request kind so that every request ends with one `finished` chunk: a
+ * refusal (`refuse`, or an invalid request) and a failure (the store threw) send the `error`
+ * frame, then `{data: [], nonexistent: <asked ids>, finished: true, error: <code>}`.
+ */
+function poolRequest<T>(gateway: Gateway, event: string, validator: Validator<T>, run: (ctx: Context, req: T, refuse: Refuse) => Promise<void>): void {
+  gateway.on(event, async (ctx, data) => {
+    const a = asked(event, data);
+    const finish = (code: ErrorCodeValue) => {
+      if (!a) return;
+      const last: PoolResponse = { type: a.type, guild_id: a.guildId, data: [], nonexistent: a.ids, finished: true, error: code };
+      ctx.reply(ApiEvent.POOL_RESPONSE, last);
+    };
+    const refuse: Refuse = (code, message) => {
+      ctx.error(code, message);
+      finish(code);
+    };
+    if (!validator.check(data)) return refuse(ErrorCode.BAD_REQUEST, validator.explain(data));
+    try {
+      await run(ctx, data, refuse);
+    } catch (err) {
+      finish(ctx.fail(err));
+    }
+  });
+}
+
+/**
+ * The guild a pool request may read (undefined for global pools), or false after a refusal.
+ * Guild pools need `guild_id` and the guild in the token; the `guild` pool is filtered per
+ * caller (GuildView).
+ */
+function scope(ctx: Context, type: PoolType, guildId: string | undefined, refuse: Refuse): string | undefined | false {
+  if (!GUILD_POOLS.has(type)) return undefined;
   if (guildId === undefined) {
-    ctx.error(ErrorCode.BAD_REQUEST, `pool ${type} needs guild_id`);
-    return undefined;
+    refuse(ErrorCode.BAD_REQUEST, `pool ${type} needs guild_id`);
+    return false;
   }
   if (!inGuild(ctx.conn.claims, guildId)) {
-    ctx.error(ErrorCode.FORBIDDEN, `guild ${guildId} is not in your token`);
-    return undefined;
+    refuse(ErrorCode.FORBIDDEN, `guild ${guildId} is not in your token`);
+    return false;
   }
-  return { guildId };
+  return guildId;
 }
 
-/** Ids of the `guild` pool a token may see. */
-function visibleGuild(claims: TokenClaims, id: string): boolean {
-  return claims.admin === true || (claims.guilds !== undefined && Object.hasOwn(claims.guilds, id));
-}
+/** The connection left (or moved) while the store answered: stop streaming to nobody. */
+const gone = (ctx: Context) => ctx.rooms.get(ctx.conn.id) !== ctx.conn;
 
 /**
- * `pool_request`, `pool_all_request` (streamed, resumable by cursor) and `pool_search_request`
- * (prefix match on name and nickname): the seed's three-step member search is one of each.
+ * `pool_request` (by ids, in chunks of POOL_CHUNK ids), `pool_all_request` (streamed,
+ * resumable by cursor) and `pool_search_request` (prefix match on name, username, nick and
+ * nickname): the seed's three-step member search is one of each.
  */
 export function registerPools(gateway: Gateway, store: EntityStore): void {
-  gateway.on(ApiEvent.POOL_REQUEST, async (ctx, data) => {
-    if (!validatePoolRequest.check(data)) return ctx.error(ErrorCode.BAD_REQUEST, validatePoolRequest.explain(data));
-    const s = scope(ctx, data.type, data.guild_id);
-    if (!s) return;
-    let ids = data.ids;
-    let hidden: string[] = [];
-    if (data.type === 'guild') {
-      hidden = ids.filter((id) => !visibleGuild(ctx.conn.claims, id));
-      ids = ids.filter((id) => visibleGuild(ctx.conn.claims, id));
+  poolRequest(gateway, ApiEvent.POOL_REQUEST, validatePoolRequest, async (ctx, req, refuse) => {
+    const guildId = scope(ctx, req.type, req.guild_id, refuse);
+    if (guildId === false) return;
+    const view = req.type === 'guild' ? await GuildView.of(store, ctx.conn.claims) : undefined;
+    for (let at = 0; at === 0 || at < req.ids.length; at += POOL_CHUNK) {
+      const ids = req.ids.slice(at, at + POOL_CHUNK);
+      // A guild the caller may not see is reported as nonexistent: its existence is not revealed.
+      const asked = view ? ids.filter((id) => view.visible(id)) : ids;
+      const { data: found, nonexistent } = await store.get(req.type, guildId, asked);
+      if (at > 0 && gone(ctx)) return;
+      let data: Entity[] = found;
+      let missing = nonexistent;
+      if (view) {
+        data = found.map((g) => view.present(g));
+        missing = [];
+        for (const id of nonexistent) {
+          const listed = view.absent(id);
+          if (listed) data.push(listed);
+          else missing.push(id);
+        }
+        missing.push(...ids.filter((id) => !view.visible(id)));
+      }
+      const finished = at + POOL_CHUNK >= req.ids.length;
+      const chunk: PoolResponse = { type: req.type, guild_id: guildId ?? null, data, nonexistent: missing, finished };
+      ctx.reply(ApiEvent.POOL_RESPONSE, chunk);
     }
-    const { data: found, nonexistent } = await store.get(data.type, s.guildId, ids);
-    // A guild the caller is not in is reported as nonexistent: its existence is not revealed.
-    ctx.reply(ApiEvent.POOL_RESPONSE, { type: data.type, guild_id: s.guildId ?? null, data: found, nonexistent: [...nonexistent, ...hidden], finished: true });
   });
 
-  gateway.on(ApiEvent.POOL_ALL_REQUEST, async (ctx, data) => {
-    if (!validatePoolAllRequest.check(data)) return ctx.error(ErrorCode.BAD_REQUEST, validatePoolAllRequest.explain(data));
-    const s = scope(ctx, data.type, data.guild_id);
-    if (!s) return;
-    let cursor = data.cursor;
-    let left = data.limit ?? Infinity;
+  poolRequest(gateway, ApiEvent.POOL_ALL_REQUEST, validatePoolAllRequest, async (ctx, req, refuse) => {
+    const guildId = scope(ctx, req.type, req.guild_id, refuse);
+    if (guildId === false) return;
+    const view = req.type === 'guild' ? await GuildView.of(store, ctx.conn.claims) : undefined;
+    let cursor = req.cursor;
+    let left = req.limit ?? Infinity;
     for (;;) {
-      const page = await store.page(data.type, s.guildId, cursor, Math.min(POOL_CHUNK, left));
-      // The connection left (or moved) meanwhile: stop streaming to nobody.
-      if (ctx.rooms.get(ctx.conn.id) !== ctx.conn) return;
-      const entities = data.type === 'guild' ? page.data.filter((e) => visibleGuild(ctx.conn.claims, e.id)) : page.data;
+      const page = await store.page(req.type, guildId, cursor, Math.min(POOL_CHUNK, left));
+      if (gone(ctx)) return;
+      const data = view ? page.data.filter((e) => view.visible(e.id)).map((e) => view.present(e)) : page.data;
       cursor = page.cursor;
       left -= page.data.length;
+      // The user's guilds the bot is not in come with the end of the stored ones (not counted in `limit`).
+      if (view && cursor === undefined) data.push(...(await view.unstored(store)));
       // Finished at the end of the pool, or at `limit` (then `cursor` resumes where it stopped).
       const finished = cursor === undefined || left <= 0;
-      ctx.reply(ApiEvent.POOL_RESPONSE, { type: data.type, guild_id: s.guildId ?? null, data: entities, nonexistent: [], finished, cursor: cursor ?? null });
+      const chunk: PoolResponse = { type: req.type, guild_id: guildId ?? null, data, nonexistent: [], finished, cursor: cursor ?? null };
+      ctx.reply(ApiEvent.POOL_RESPONSE, chunk);
       if (finished) return;
     }
   });
 
-  gateway.on(ApiEvent.POOL_SEARCH_REQUEST, async (ctx, data) => {
-    if (!validatePoolSearchRequest.check(data)) return ctx.error(ErrorCode.BAD_REQUEST, validatePoolSearchRequest.explain(data));
-    const s = scope(ctx, data.type, data.guild_id);
-    if (!s) return;
-    if (!s.guildId) return ctx.error(ErrorCode.BAD_REQUEST, `pool ${data.type} is not searchable by guild`);
-    const found = await store.search(data.type, s.guildId, data.query, data.limit ?? SEARCH_DEFAULT_LIMIT);
-    ctx.reply(ApiEvent.POOL_RESPONSE, { type: data.type, guild_id: s.guildId, data: found, nonexistent: [], finished: true });
+  poolRequest(gateway, ApiEvent.POOL_SEARCH_REQUEST, validatePoolSearchRequest, async (ctx, req, refuse) => {
+    const guildId = scope(ctx, req.type, req.guild_id, refuse);
+    if (guildId === false) return;
+    if (!guildId) return refuse(ErrorCode.BAD_REQUEST, `pool ${req.type} is not searchable by guild`);
+    const found = await store.search(req.type, guildId, req.query, req.limit ?? SEARCH_DEFAULT_LIMIT);
+    const chunk: PoolResponse = { type: req.type, guild_id: guildId, data: found, nonexistent: [], finished: true };
+    ctx.reply(ApiEvent.POOL_RESPONSE, chunk);
   });
 }

@@ -9,14 +9,16 @@ import {
   guildStream,
   isSnowflake,
   ownRoom,
+  normalizeLogEntry,
   validateEntityBody,
-  validateLogEntry,
+  validateLogEntryInput,
+  validateUserGuildsBody,
   validateUserMessageBody,
   type PoolType,
 } from '@gateway/protocol';
 import type { Hub } from '../hub/hub.js';
 import { publishFor } from './publish.js';
-import type { EntityStore } from '../store/store.js';
+import type { EntityStore, UserGuildEntry } from '../store/store.js';
 import { service, type Verify } from './auth.js';
 
 /**
@@ -25,6 +27,9 @@ import { service, type Verify } from './auth.js';
  * - `guild:<id>`: `{"event":"log_pool","data":{"type","guild_id","entity"|"id","deleted"}}`
  * - `guild:<id>:logs`: `{"event":"log_other","data":<LogEntry>}`
  * - `user:<id>`: `{"event","data"}`, delivered as is to every socket of the user
+ * A posted log entry is stored normalized (normalizeLogEntry: string ids, `timestamp` from the
+ * id when absent). `PUT /api/users/:id/guilds` stores a user's Discord guild list for the guild
+ * pool (GuildView) and publishes nothing.
  */
 export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; store: EntityStore; verify: Verify }): void {
   const { hub, store } = deps;
@@ -65,10 +70,30 @@ export function registerGuildRoutes(app: FastifyInstance, deps: { hub: Hub; stor
 
   app.post<{ Params: { guild_id: string } }>('/api/guilds/:guild_id/logs', async (req, reply) => {
     if (!(await service(req, reply, deps.verify))) return reply;
-    const entry = req.body;
-    if (!validateLogEntry.check(entry)) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, validateLogEntry.explain(entry)));
+    const posted = req.body;
+    if (!validateLogEntryInput.check(posted)) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, validateLogEntryInput.explain(posted)));
+    const entry = normalizeLogEntry(posted);
     if (entry.guild_id !== req.params.guild_id) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'guild_id differs from the path'));
     return publishFor(req, reply, hub, guildLogsStream(entry.guild_id), JSON.stringify({ event: ApiEvent.LOG_OTHER, data: entry }), 202, { accepted: true });
+  });
+
+  app.put<{ Params: { id: string } }>('/api/users/:id/guilds', async (req, reply) => {
+    if (!(await service(req, reply, deps.verify))) return reply;
+    // The user id is a token subject: the same rule as its own room.
+    if (ownRoom(req.params.id, false) === undefined) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'invalid user id'));
+    if (!validateUserGuildsBody.check(req.body)) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, validateUserGuildsBody.explain(req.body)));
+    // Discord's bitfield as digits; beyond 2^53 it could not be a number without rounding.
+    if (!req.body.every((g) => Number.isSafeInteger(Number(g.permissions)))) return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, 'permissions beyond 2^53'));
+    const guilds: UserGuildEntry[] = req.body.map((g) => ({
+      id: g.id,
+      name: g.name,
+      icon: g.icon ?? null,
+      owner: g.owner,
+      permissions: Number(g.permissions),
+      features: g.features ?? [],
+    }));
+    await store.putUserGuilds(req.params.id, guilds);
+    return reply.code(200).send({ stored: true, guilds: guilds.length });
   });
 
   app.post<{ Params: { id: string } }>('/api/users/:id/messages', async (req, reply) => {

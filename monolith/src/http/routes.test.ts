@@ -8,6 +8,7 @@ import { MemoryBroker } from '../hub/memory-broker.js';
 import { Links } from '../rooms/links.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { registerGuildRoutes } from './guild-routes.js';
+import { registerJsonBody } from './json-body.js';
 import { registerRoutes } from './routes.js';
 import { registerTokenRoutes } from './tokens.js';
 
@@ -66,6 +67,7 @@ function build(opts: { signer?: boolean } = {}) {
   const metrics = new Metrics();
   metrics.counter('unit_test_total', 'a counter the test sets').value = 3;
   app = Fastify();
+  registerJsonBody(app);
   registerRoutes(app, { hub, links, metrics, verify, monolithId: 'm-unit' });
   registerTokenRoutes(app, { verify, sign: opts.signer === false ? undefined : sign, guestLimit: { perMinute: 600, burst: 100 } });
   registerGuildRoutes(app, { hub, store, verify });
@@ -111,6 +113,7 @@ describe('service authentication (every publishing route)', () => {
     { method: 'DELETE', url: `/api/guilds/${GUILD}/pools/member/u1` },
     { method: 'POST', url: `/api/guilds/${GUILD}/logs`, payload: {} },
     { method: 'POST', url: '/api/users/42/messages', payload: { event: 'x' } },
+    { method: 'PUT', url: '/api/users/42/guilds', payload: [] },
   ];
 
   it.each(routes.map((r) => [`${r.method} ${r.url}`, r] as const))('%s: 401 without or with a bad token, 403 for a plain user', async (_name, route) => {
@@ -213,9 +216,72 @@ describe('POST /api/guilds/:guild_id/logs', () => {
     const token = await service();
     expect(await t.send({ method: 'POST', url: `/api/guilds/${GUILD}/logs`, token, payload: entry })).toMatchObject({ status: 202, body: { accepted: true, stream: guildLogsStream(GUILD) } });
     expect(await t.stored(guildLogsStream(GUILD))).toEqual([{ event: 'log_other', data: entry }]);
-    expect(await t.send({ method: 'POST', url: `/api/guilds/${GUILD}/logs`, token, payload: { ...entry, action_number: -1 } })).toMatchObject({ status: 400, body: { code: 'bad_request' } });
+    expect(await t.send({ method: 'POST', url: `/api/guilds/${GUILD}/logs`, token, payload: { ...entry, action_number: -2 } })).toMatchObject({ status: 400, body: { code: 'bad_request' } });
+    expect(await t.send({ method: 'POST', url: `/api/guilds/${GUILD}/logs`, token, payload: { ...entry, id: 'x1' } })).toMatchObject({ status: 400, body: { code: 'bad_request' } });
     expect(await t.send({ method: 'POST', url: '/api/guilds/999/logs', token, payload: entry })).toMatchObject({ status: 400, body: { message: 'guild_id differs from the path' } });
     expect(await t.stored(guildLogsStream('999'))).toEqual([]);
+  });
+
+  it("takes the architus backend's entry as it is: big integer ids unrounded, no timestamp, action_number -1, extra keys", async () => {
+    const t = build();
+    const token = await service();
+    // Written as the Python shard serializes it: integers, some beyond 2^53 (JSON.stringify cannot).
+    const body = `{"id":1749506853102735360,"guild_id":${GUILD},"discord_object":800000000000000001,"private":false,"reversible":false,"action_number":-1,"agent_id":100000000000000001,"subject_id":null,"data":{"availible":true}}`;
+    const res = await t.send({ method: 'POST', url: `/api/guilds/${GUILD}/logs`, token, payload: body, headers: { 'content-type': 'application/json' } });
+    expect(res).toMatchObject({ status: 202, body: { accepted: true } });
+    expect(await t.stored(guildLogsStream(GUILD))).toEqual([
+      {
+        event: 'log_other',
+        data: {
+          id: '1749506853102735360',
+          guild_id: GUILD,
+          discord_object: '800000000000000001',
+          private: false,
+          reversible: false,
+          action_number: -1,
+          agent_id: '100000000000000001',
+          subject_id: null,
+          data: { availible: true },
+          // (1749506853102735360 >> 22) ms after 2015-01-01: 2028-03-20T17:15:38.045Z.
+          timestamp: 1837185338045,
+        },
+      },
+    ]);
+    expect(1837185338045 - Date.UTC(2015, 0, 1)).toBe(Number(1749506853102735360n >> 22n));
+    // Malformed JSON is a 400 as before, stored nowhere.
+    const bad = await t.send({ method: 'POST', url: `/api/guilds/${GUILD}/logs`, token, payload: body.slice(0, -1), headers: { 'content-type': 'application/json' } });
+    expect(bad.status).toBe(400);
+    expect(await t.stored(guildLogsStream(GUILD))).toHaveLength(1);
+  });
+});
+
+describe('PUT /api/users/:id/guilds', () => {
+  const discord = [
+    { id: '1234567890', name: 'With the bot', icon: 'a1', owner: true, permissions: '2147483647', features: ['COMMUNITY'] },
+    { id: '2345678901', name: 'Without', owner: false, permissions: 32 },
+  ];
+
+  it("stores the user's Discord guilds with numeric permissions and defaults, replacing the last list", async () => {
+    const t = build();
+    const token = await service();
+    expect(await t.send({ method: 'PUT', url: '/api/users/42/guilds', token, payload: discord })).toMatchObject({ status: 200, body: { stored: true, guilds: 2 } });
+    expect(await t.store.userGuilds('42')).toEqual([
+      { id: '1234567890', name: 'With the bot', icon: 'a1', owner: true, permissions: 2147483647, features: ['COMMUNITY'] },
+      { id: '2345678901', name: 'Without', icon: null, owner: false, permissions: 32, features: [] },
+    ]);
+    expect(await t.send({ method: 'PUT', url: '/api/users/42/guilds', token, payload: [] })).toMatchObject({ status: 200, body: { guilds: 0 } });
+    expect(await t.store.userGuilds('42')).toEqual([]);
+  });
+
+  it('400 for a bad user id, a body that is not a guild list, or permissions beyond 2^53; nothing stored', async () => {
+    const t = build();
+    const token = await service();
+    const put = (url: string, payload: unknown) => t.send({ method: 'PUT', url, token, payload: payload as object });
+    expect(await put('/api/users/..%2Fetc/guilds', discord)).toMatchObject({ status: 400, body: { message: 'invalid user id' } });
+    for (const bad of [{ guilds: discord }, [{ ...discord[0], id: 12 }], [{ ...discord[0], permissions: '9007199254740993' }], Array.from({ length: 501 }, () => discord[1])]) {
+      expect((await put('/api/users/42/guilds', bad)).status, JSON.stringify(bad).slice(0, 80)).toBe(400);
+    }
+    expect(await t.store.userGuilds('42')).toBeUndefined();
   });
 });
 

@@ -8,16 +8,19 @@ export const DEMO_GUILDS = [
 ] as const;
 
 /**
- * Members of every demo guild, for docs and tests. No generated name or nickname starts with
- * `ali`, `bob`, `zed` or `zoe`, so searching `ali` finds exactly Alicia (nickname Ali, sorting
- * first) and alice, `bob` finds bob, and `zed` finds zoe (nickname Zed).
+ * Members of every demo guild, for docs and tests. No generated name or nick starts with
+ * `ali`, `bob`, `zed` or `zoe`, so searching `ali` finds exactly Alicia (nick Ali, sorting
+ * first) and alice, `bob` finds bob, and `zed` finds zoe (nick Zed).
  */
 export const KNOWN_MEMBERS: readonly Entity[] = [
   { id: '100000000000000001', name: 'alice' },
-  { id: '100000000000000002', name: 'Alicia', nickname: 'Ali' },
-  { id: '100000000000000003', name: 'bob', nickname: 'Bobby' },
-  { id: '100000000000000004', name: 'zoe', nickname: 'Zed' },
+  { id: '100000000000000002', name: 'Alicia', nick: 'Ali' },
+  { id: '100000000000000003', name: 'bob', nick: 'Bobby' },
+  { id: '100000000000000004', name: 'zoe', nick: 'Zed' },
 ];
+
+/** The author of the demo auto responses and emojis (KNOWN_MEMBERS' alice). */
+const AUTHOR_ID = '100000000000000001';
 
 /**
  * The front page's mock-bot guild: in the mock id range (below 10^7, `isMockGuild` in protocol),
@@ -32,7 +35,7 @@ export const DEMO_AUTO_RESPONSES = [
   { trigger: 'ping', response: 'pong' },
 ] as const;
 
-// Word lists for usernames (adjective_noun<n>), nicknames (Noun), channels and emojis. None
+// Word lists for usernames (adjective_noun<n>), nicks (Noun), channels and emojis. None
 // starts with ali, bob, zed or zoe (see KNOWN_MEMBERS). bench/api-cost.mjs searches `a ka lo mi
 // ra ali zor shi ten q`: every one but ali fills a page of 20 (fixture.test.ts checks it).
 const ADJECTIVES = ['amber', 'brave', 'calm', 'dusty', 'eager', 'fuzzy', 'gentle', 'hollow', 'icy', 'jolly', 'keen', 'lunar', 'mellow', 'misty', 'nimble', 'odd', 'proud', 'quiet', 'rusty', 'shiny', 'sunny', 'tender', 'tidy', 'urban', 'vivid', 'witty', 'young'];
@@ -56,13 +59,44 @@ const capital = (w: string) => w[0]!.toUpperCase() + w.slice(1);
 /** A snowflake-like id: 18 digits, `base` plus an offset, as a string (never a number). */
 const snowflake = (base: bigint, offset: number) => String(base + BigInt(offset));
 
-/** All demo entities as [type, guild id or undefined, entities]. Deterministic. */
+const regexEscape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * An auto response in the architus dashboard's form (snake_case, `trigger_punctuation` a
+ * string, `response_tokens` pairs); `reaction` is the mock bot's own extra.
+ */
+function autoResponse(id: string, guildId: string, r: (typeof DEMO_AUTO_RESPONSES)[number]): Entity {
+  return {
+    id,
+    guild_id: guildId,
+    ...r,
+    author_id: AUTHOR_ID,
+    trigger_regex: `\\b${regexEscape(r.trigger)}\\b`,
+    trigger_punctuation: '',
+    response_tokens: [['text', r.response]],
+    count: 0,
+    mode: 'naive',
+  };
+}
+
+/** A Discord-style joined_at: an ISO string, a deterministic day of 2020-2023. */
+const joinedAt = (rand: () => number) => new Date(Date.UTC(2020, 0, 1) + Math.floor(rand() * 4 * 365) * 86_400_000).toISOString();
+const hexColor = (n: number) => `#${n.toString(16).padStart(6, '0')}`;
+
+/**
+ * All demo entities as [type, guild id or undefined, entities]. Deterministic. The shapes are
+ * the architus dashboard's (Discord's fields): members `{id, name, nick?, discriminator
+ * (string), joined_at, roles, avatar, color}`, users `{id, username, name, discriminator
+ * (number), avatar}`, guilds `{id, name, icon, member_count, features}` (the per-user fields are
+ * the guild pool's, at answer time), channels `{id, name}`, auto responses snake_case, custom
+ * emojis per guild camelCase. Every id is 7-20 digits (setting values are keyed by name).
+ */
 export function demoEntities(): Array<[PoolType, string | undefined, Entity[]]> {
   const rand = prng(20261123);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
   const out: Array<[PoolType, string | undefined, Entity[]]> = [];
   const users = new Map<string, Entity>();
-  out.push(['guild', undefined, DEMO_GUILDS.map((g) => ({ id: g.id, name: g.name, member_count: g.members }))]);
+  out.push(['guild', undefined, DEMO_GUILDS.map((g) => ({ id: g.id, name: g.name, icon: null, member_count: g.members, features: [] }))]);
   DEMO_GUILDS.forEach((g, gi) => {
     const roles = Array.from({ length: 10 }, (_, i) => ({
       id: snowflake(400000000000000000n, gi * 100 + i),
@@ -75,18 +109,34 @@ export function demoEntities(): Array<[PoolType, string | undefined, Entity[]]> 
       // Numbered after the words: names repeat across guilds but are unique within one.
       const name = `${pick(ADJECTIVES)}_${pick(NOUNS)}${i}`;
       const id = snowflake(200000000000000000n, gi * 10000 + i);
-      members.push(rand() < 0.3 ? { id, name, nickname: capital(pick(NOUNS)) } : { id, name });
+      members.push(rand() < 0.3 ? { id, name, nick: capital(pick(NOUNS)) } : { id, name });
     }
-    for (const m of members) users.set(m.id, { id: m.id, name: m.name, bot: false });
-    out.push(['member', g.id, members.map((m) => ({ ...m, guild_id: g.id, roles: rand() < 0.5 ? [pick(roles.slice(1)).id] : [] }))]);
+    // `name` kept on users too: the native search and older readers use it.
+    for (const m of members) users.set(m.id, { id: m.id, username: m.name, name: m.name, discriminator: 0, avatar: null, bot: false });
+    out.push([
+      'member',
+      g.id,
+      members.map((m) => {
+        const role = rand() < 0.5 ? pick(roles.slice(1)) : undefined;
+        return { ...m, guild_id: g.id, discriminator: '0', joined_at: joinedAt(rand), roles: role ? [role.id] : [], avatar: null, color: hexColor(role?.color ?? 0) };
+      }),
+    ]);
     out.push(['role', g.id, roles]);
     out.push(['channel', g.id, Array.from({ length: 20 }, (_, i) => ({ id: snowflake(300000000000000000n, gi * 100 + i), name: i === 0 ? 'general' : TOPICS[i - 1]!, position: i }))]);
-    out.push(['autoResponse', g.id, DEMO_AUTO_RESPONSES.map((r, i) => ({ id: snowflake(500000000000000000n, gi * 100 + i), guild_id: g.id, ...r }))]);
+    out.push(['autoResponse', g.id, DEMO_AUTO_RESPONSES.map((r, i) => autoResponse(snowflake(500000000000000000n, gi * 100 + i), g.id, r))]);
+    out.push([
+      'customEmoji',
+      g.id,
+      Array.from({ length: 30 }, (_, i) => {
+        const discordId = snowflake(700000000000000000n, gi * 100 + i);
+        const name = `${pick(ADJECTIVES)}_${NOUNS[i % NOUNS.length]}`;
+        return { id: snowflake(600000000000000000n, gi * 100 + i), name, authorId: AUTHOR_ID, discordId, url: `https://cdn.discordapp.com/emojis/${discordId}.png`, numUses: Math.floor(rand() * 100), priority: i };
+      }),
+    ]);
     out.push(['settingValue', g.id, [{ id: 'prefix', value: '!' }, { id: 'log_channel', value: snowflake(300000000000000000n, gi * 100) }]]);
   });
-  out.push(['autoResponse', MOCK_GUILD_ID, DEMO_AUTO_RESPONSES.map((r, i) => ({ id: snowflake(500000000000000000n, 9000 + i), guild_id: MOCK_GUILD_ID, ...r }))]);
+  out.push(['autoResponse', MOCK_GUILD_ID, DEMO_AUTO_RESPONSES.map((r, i) => autoResponse(snowflake(500000000000000000n, 9000 + i), MOCK_GUILD_ID, r))]);
   out.push(['user', undefined, [...users.values()]]);
-  out.push(['customEmoji', undefined, Array.from({ length: 30 }, (_, i) => ({ id: snowflake(600000000000000000n, i), name: `${pick(ADJECTIVES)}_${NOUNS[i % NOUNS.length]}`, animated: i % 5 === 0 }))]);
   return out;
 }
 

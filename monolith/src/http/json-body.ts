@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+
+/** 2^53 - 1 has 16 digits: a shorter integer literal is always exact as a JS number. */
+const UNSAFE_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Quotes the integer literals of JSON text that a JS number cannot hold exactly (beyond 2^53-1,
+ * e.g. the architus backend's 64-bit hoarfrost ids and snowflakes), so that JSON.parse yields
+ * their digits as strings instead of rounded numbers. Literals inside strings, fractions and
+ * exponents are left alone. One linear pass; text that is not JSON stays not JSON (JSON.parse
+ * refuses it as before), since only digit runs outside strings change.
+ */
+export function quoteBigIntegers(text: string): string {
+  let out = '';
+  let copied = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    const negative = c === 0x2d;
+    if (!negative && (c < 0x30 || c > 0x39)) continue;
+    let end = negative ? i + 1 : i;
+    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) end++;
+    const digits = end - (negative ? i + 1 : i);
+    const next = text[end];
+    if (next === '.' || next === 'e' || next === 'E') {
+      // A fraction or an exponent is a float: left to JSON.parse whole (its digits after the
+      // point are not an integer of their own).
+      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
+    } else if (digits >= UNSAFE_DIGITS && text[negative ? i + 1 : i] !== '0') {
+      // (A leading zero is not JSON: left for JSON.parse to refuse, not made a valid string.)
+      const literal = text.slice(i, end);
+      const magnitude = BigInt(negative ? literal.slice(1) : literal);
+      if (magnitude > MAX_SAFE) {
+        out += `${text.slice(copied, i)}"${literal}"`;
+        copied = end;
+      }
+    }
+    i = end - 1;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/**
+ * The monolith's `application/json` body parser: fastify's own (prototype-poisoning checks,
+ * errors as 400), after `quoteBigIntegers`. Every body comes from a backend whose ids are 64-bit
+ * integers; a posted integer beyond 2^53 therefore arrives as its digits in a string, never
+ * silently rounded (a log entry's `id`, an entity's snowflake field).
+ */
+export function registerJsonBody(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => parse(req, quoteBigIntegers(body as string), done));
+}
