@@ -5,6 +5,7 @@ import type { Context, Gateway, Handler } from './gateway.js';
 import { ConnectionRateLimit } from './connection-rate.js';
 import { interpret, registerInterpret, type AutoResponse } from './interpret.js';
 import { MockBot } from './mock-bot/bot.js';
+import { newGuildState } from './mock-bot/state.js';
 
 const responses: AutoResponse[] = [
   { trigger: 'hello', response: 'Hello there!', reaction: '👋' },
@@ -42,6 +43,20 @@ describe('interpret (mock bot)', () => {
     const reply = interpret({ ...base, message_id: '1234567890123456789', content: 'good bot' }, responses, true)!;
     expect(reply.message_id).toBe('2469135780246913579');
     expect(reply.edit).toBe(true);
+  });
+});
+
+describe('interpret on the mock bot engine', () => {
+  it('offers architus commands on a mock guild with state, mapping the reactions to added_reactions', () => {
+    const guild = newGuildState(0);
+    const set = { ...base, content: '!set yo::sup', allowed_commands: ['set'] };
+    expect(interpret(set, [], false, guild)?.content).toBe('✅ `yo::sup` _successfully set_');
+    expect(interpret({ ...base, message_id: '102', content: 'Yo!' }, responses, false, guild)).toMatchObject({ message_id: '205', content: 'sup' });
+    expect(interpret({ ...base, content: '!poll t a, b', allowed_commands: ['poll'] }, [], false, guild)).toMatchObject({ added_reactions: ['0⃣', '1⃣'] });
+  });
+
+  it('keeps nothing for a real guild: stateful commands are plain text there', () => {
+    expect(interpret({ ...base, content: '!set yo::sup', allowed_commands: ['set'] }, responses, false)).toBeUndefined();
   });
 });
 
