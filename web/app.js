@@ -49,7 +49,9 @@ const LOG_LIMIT = 200;
 // Stream names (protocol/src/streams.ts): a guild's pool updates and its log entries.
 const poolStream = (g) => `guild:${g}`;
 const logStream = (g) => `guild:${g}:logs`;
-const memberName = (m) => String(m.nickname || m.name || m.id);
+// Members carry Discord's `nick`; older data `nickname`.
+const nickOf = (m) => m.nick || m.nickname;
+const memberName = (m) => String(nickOf(m) || m.name || m.id);
 const logView = createLogView(els.logs, {
   limit: LOG_LIMIT,
   // Authors are members of the guild shown; the answer may come after the guild changed.
@@ -117,7 +119,7 @@ function fill(list, items, label) {
   list.replaceChildren(...items.map((e) => li(label(e), { id: String(e.id) })));
 }
 
-const memberLabel = (m) => (m.nickname ? `${m.nickname} (${m.name ?? m.id})` : String(m.name ?? m.id));
+const memberLabel = (m) => (nickOf(m) ? `${nickOf(m)} (${m.name ?? m.id})` : String(m.name ?? m.id));
 
 function renderAutoResponses() {
   const sorted = [...autoResponses.values()].sort((a, b) => String(a.id).localeCompare(String(b.id)));

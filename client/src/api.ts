@@ -5,6 +5,10 @@ import { GatewayClient, type ClientOptions } from './client.js';
 export interface Entity {
   id: string;
   name?: string;
+  /** Users: Discord's username. */
+  username?: string;
+  /** Members: Discord's nickname field (`nickname` in older data). */
+  nick?: string;
   nickname?: string;
   [key: string]: unknown;
 }
@@ -54,10 +58,22 @@ export class Gateway extends GatewayClient {
     return this.request<HistoryReply>(ApiEvent.HISTORY, { stream, ...(opts.since ? { since: opts.since } : {}), ...(opts.limit ? { limit: opts.limit } : {}) });
   }
 
-  /** Step 1 of the member search: the entities on screen. */
+  /**
+   * Step 1 of the member search: the entities on screen. More than 500 ids are answered in
+   * several chunks (at most 10,000 ids), gathered here into one result.
+   */
   async pool(type: string, ids: string[], guildId?: string): Promise<{ data: Entity[]; nonexistent: string[] }> {
-    const r = await this.request<PoolResponse>(ApiEvent.POOL_REQUEST, { type, ids, ...(guildId ? { guild_id: guildId } : {}) });
-    return { data: r.data, nonexistent: r.nonexistent };
+    const data: Entity[] = [];
+    const nonexistent: string[] = [];
+    await this.request<PoolResponse>(ApiEvent.POOL_REQUEST, { type, ids, ...(guildId ? { guild_id: guildId } : {}) }, {
+      chunk: (d) => {
+        const r = d as PoolResponse;
+        data.push(...r.data);
+        nonexistent.push(...r.nonexistent);
+        return r.finished;
+      },
+    });
+    return { data, nonexistent };
   }
 
   /** Step 2: the rest of the pool, chunk by chunk (resumes from `cursor` if given). */
@@ -98,7 +114,7 @@ export class Gateway extends GatewayClient {
     if (failure) throw failure;
   }
 
-  /** Step 3: prefix search on name and nickname. */
+  /** Step 3: prefix search on name, username, nick and nickname. */
   async searchMembers(guildId: string, query: string, limit = 20): Promise<Entity[]> {
     const r = await this.request<PoolResponse>(ApiEvent.POOL_SEARCH_REQUEST, { type: 'member', guild_id: guildId, query, limit });
     return r.data;

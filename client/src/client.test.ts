@@ -170,6 +170,20 @@ describe('chunked replies (pool_all_request)', () => {
     expect(got).toEqual([['a', 'b'], ['c']]);
   });
 
+  it('pool gathers the chunks of a large pool_request into one result; an error (then the final chunk) rejects', async () => {
+    const { client, ws } = await open();
+    const result = client.pool('member', ['1234567', '2345678', '3456789'], '1');
+    const [req] = ws.requests('pool_request');
+    ws.push({ event: 'pool_response', _id: req!._id, data: { data: [{ id: '1234567' }], nonexistent: [], finished: false } });
+    ws.push({ event: 'pool_response', _id: req!._id, data: { data: [{ id: '3456789' }], nonexistent: ['2345678'], finished: true } });
+    expect(await result).toEqual({ data: [{ id: '1234567' }, { id: '3456789' }], nonexistent: ['2345678'] });
+    const refused = outcome(client.pool('member', ['1234567'], '2'));
+    const [, again] = ws.requests('pool_request');
+    ws.push({ event: 'error', _id: again!._id, code: 'forbidden', message: 'guild 2 is not in your token' });
+    ws.push({ event: 'pool_response', _id: again!._id, data: { data: [], nonexistent: ['1234567'], finished: true, error: 'forbidden' } });
+    expect(await refused).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+  });
+
   it('an error after some chunks throws from the iterator once those chunks were yielded', async () => {
     const { client, ws } = await open();
     const got: string[] = [];

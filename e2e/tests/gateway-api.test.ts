@@ -34,7 +34,7 @@ async function post(path: string, body: unknown, token?: string): Promise<{ stat
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-type Entity = { id: string; name?: string; nickname?: string };
+type Entity = { id: string; name?: string; nick?: string };
 
 describe('pools', () => {
   it('answers pool_request with found entities and the nonexistent ids', async () => {
@@ -89,26 +89,41 @@ describe('pools', () => {
     c.close();
   });
 
-  it('searches members by case-insensitive prefix of name or nickname', async () => {
+  it('searches members by case-insensitive prefix of name or nick', async () => {
     const c = await user();
     const reply = await c.request('pool_search_request', 1, { type: 'member', guild_id: GUILD, query: 'ALI', limit: 50 });
     const names = (reply.data as { data: Entity[] }).data.map((e) => (e.name ?? '').toLowerCase());
     expect(names).toEqual(expect.arrayContaining(['alice', 'alicia']));
     for (const e of (reply.data as { data: Entity[] }).data) {
-      expect([e.name, e.nickname].some((n) => n?.toLowerCase().startsWith('ali'))).toBe(true);
+      expect([e.name, e.nick].some((n) => n?.toLowerCase().startsWith('ali'))).toBe(true);
     }
     const zed = await c.request('pool_search_request', 2, { type: 'member', guild_id: GUILD, query: 'zed' });
-    expect((zed.data as { data: Entity[] }).data.some((e) => e.nickname === 'Zed')).toBe(true);
+    expect((zed.data as { data: Entity[] }).data.some((e) => e.nick === 'Zed')).toBe(true);
     c.close();
   });
 
   it('refuses guild pools of guilds not in the token and hides other guilds', async () => {
     const c = await user(0, { [GUILD]: 0 });
     expect(await c.request('pool_request', 1, { type: 'member', guild_id: OTHER_GUILD, ids: ['1'] })).toMatchObject({ event: 'error', code: 'forbidden' });
+    // The refusal still finishes the request, for clients that wait for `finished`.
+    expect(await c.next((m) => m._id === 1 && m.event === 'pool_response')).toMatchObject({ data: { data: [], nonexistent: ['1'], finished: true, error: 'forbidden' } });
     expect(await c.request('pool_request', 2, { type: 'member', ids: ['1'] })).toMatchObject({ event: 'error', code: 'bad_request' });
     const guilds = await c.request('pool_request', 3, { type: 'guild', ids: [GUILD, OTHER_GUILD] });
     expect((guilds.data as { data: Entity[] }).data.map((g) => g.id)).toEqual([GUILD]);
     expect((guilds.data as { nonexistent: string[] }).nonexistent).toEqual([OTHER_GUILD]);
+    c.close();
+  });
+
+  it('answers more than 1,000 ids in chunks, the last finished, and gives the demo guild its per-user fields', async () => {
+    const c = await user(0, { [GUILD]: 1 });
+    const ids = Array.from({ length: 1200 }, (_, i) => String(200000000000000000n + BigInt(i)));
+    c.send({ event: 'pool_request', _id: 'big', data: { type: 'member', guild_id: GUILD, ids } });
+    const chunks: Array<{ data: Entity[]; nonexistent: string[]; finished: boolean }> = [];
+    while (!chunks.at(-1)?.finished) chunks.push((await c.next((m) => m._id === 'big' && m.event === 'pool_response')).data as (typeof chunks)[number]);
+    expect(chunks.map((ch) => ch.finished)).toEqual([false, false, true]);
+    expect(chunks.flatMap((ch) => [...ch.data.map((e) => e.id), ...ch.nonexistent]).sort()).toEqual(ids);
+    const guild = await c.request('pool_request', 'g', { type: 'guild', ids: [GUILD] });
+    expect((guild.data as { data: unknown[] }).data).toEqual([expect.objectContaining({ id: GUILD, name: 'Architus Demo', has_architus: true, architus_admin: true, permissions: 0, owner: false, features: [] })]);
     c.close();
   });
 });
