@@ -86,6 +86,13 @@ describe('one guild state: bounded', () => {
     expect(big.chars).toBeLessThanOrEqual(MockLimits.GUILD_TEXT_BUDGET);
   });
 
+  it('counts a message remembered again under its id once', () => {
+    const guild = newGuildState(0);
+    rememberMessage(guild, '201', new PollTracker('t', ['a', 'b'], false));
+    rememberMessage(guild, '201', new PollTracker('t', ['a', 'b'], false));
+    expect(guild.chars).toBe(3);
+  });
+
   it('allocates odd ids 1, 3, 5, … skipping known ones', () => {
     const guild = newGuildState(0);
     rememberMessage(guild, '3', undefined);

@@ -42,6 +42,7 @@ export function allocateId(guild: GuildState): string {
  * that one message's text).
  */
 export function rememberMessage(guild: GuildState, id: string, tracker: Tracker | undefined): void {
+  forget(guild, id); // `interpret` answers an edited message under the same id
   guild.messages.set(id, tracker ? { tracker } : {});
   if (tracker) guild.chars += tracker.size;
   while (guild.messages.size > MockLimits.MAX_MESSAGES) forget(guild, guild.messages.keys().next().value!);
