@@ -50,7 +50,7 @@ export const monolithSpec = {
   MAX_REPLAY: v.int('Most publications replayed to one connection per stream; a longer gap answers `recovered: false`.', 1000, 1),
   RESYNC_SUBSCRIBE_MS: v.int('After a failover re-join, how long the monolith waits for the client\'s `recover` (with its positions) before it delivers the session\'s live pushes without one.', 2000, 0),
   DRAIN_TIMEOUT_MS: v.int('On SIGTERM, how long to wait for balancers to move every connection elsewhere before exiting.', 10000, 0),
-  INTERPRET_RATE: v.int('`interpret` requests per second per connection (token bucket refill).', 5, 1),
+  INTERPRET_RATE: v.int('Mock-bot requests (`interpret` and `mock_user_event` together) per second per connection (token bucket refill).', 5, 1),
   INTERPRET_BURST: v.int('Token bucket size for `INTERPRET_RATE`.', 10, 1),
   GUEST_TOKEN_RATE: v.int('`POST /api/tokens/guest` per minute per client address (IPv6: per /64; token bucket refill); the excess is answered 429 with `Retry-After`.', MONOLITH_DEFAULTS.GUEST_TOKEN_RATE, 1),
   GUEST_TOKEN_BURST: v.int('Token bucket size for `GUEST_TOKEN_RATE`.', MONOLITH_DEFAULTS.GUEST_TOKEN_BURST, 1),

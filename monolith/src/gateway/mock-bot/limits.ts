@@ -16,7 +16,7 @@ export const MockLimits = {
    * Characters a guild may keep in auto responses (trigger + response) and poll/schedule texts
    * together: `!set` past it is refused, the oldest poll or schedule is forgotten.
    */
-  GUILD_TEXT_BUDGET: 16_384,
+  GUILD_TEXT_BUDGET: 4096,
   MAX_TRIGGER_LENGTH: 100,
   MAX_RESPONSE_LENGTH: 500,
   /** A rendered auto response longer than this is replaced by a notice, as in architus. */

@@ -58,8 +58,9 @@ describe('one guild state: bounded', () => {
 
   it('drops the oldest polls while over the text budget, keeps the new one and plain messages', () => {
     const guild = newGuildState(0);
-    const option = 'o'.repeat(1000);
-    const poll = () => new PollTracker('t', Array.from({ length: 5 }, () => option), false); // 5001 chars
+    // Three such polls fit the budget, four do not.
+    const option = 'o'.repeat(Math.floor(MockLimits.GUILD_TEXT_BUDGET / 16));
+    const poll = () => new PollTracker('t', Array.from({ length: 5 }, () => option), false);
     const plain = allocateId(guild);
     rememberMessage(guild, plain, undefined);
     const ids = Array.from({ length: 4 }, () => {
