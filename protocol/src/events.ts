@@ -34,7 +34,11 @@ export const ApiEvent = {
   POOL_REQUEST: 'pool_request',
   POOL_ALL_REQUEST: 'pool_all_request',
   POOL_SEARCH_REQUEST: 'pool_search_request',
-  /** Reply to every pool request; a `pool_all_request` gets several, the last `finished`. */
+  /**
+   * Reply to every pool request: one or more chunks, exactly one (the last) `finished`, even when
+   * the request was refused or failed (then after the `error` frame, with `error: <code>`; see
+   * PoolResponse in gateway-api.ts).
+   */
   POOL_RESPONSE: 'pool_response',
   /** Push: an entity of the spectated guild changed. */
   LOG_POOL: 'log_pool',
