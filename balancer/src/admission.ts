@@ -92,11 +92,7 @@ export class Admission {
 
   /** An admitted socket from `source` authenticated or closed: it no longer counts. */
   release(source: string): void {
-    const pending = this.pending.get(source);
-    if (pending === undefined) return;
-    if (pending <= 1) this.pending.delete(source);
-    else this.pending.set(source, pending - 1);
-    this.pendingTotal--;
+    if (decrement(this.pending, source)) this.pendingTotal--;
   }
 
   /** Tokenless guest sessions open (architus dialect). */
@@ -120,11 +116,7 @@ export class Admission {
   }
 
   releaseAnonymous(source: string): void {
-    const open = this.anon.get(source);
-    if (open === undefined) return;
-    if (open <= 1) this.anon.delete(source);
-    else this.anon.set(source, open - 1);
-    this.anonTotal--;
+    if (decrement(this.anon, source)) this.anonTotal--;
   }
 
   /** Forgets the rate buckets that are full again (same as absent). O(tracked sources). */
@@ -134,4 +126,13 @@ export class Admission {
       if (isFull(bucket, now, CONNECT_RATE_PER_IP, CONNECT_BURST_PER_IP)) this.rates.delete(source);
     }
   }
+}
+
+/** One less for `key` (its entry goes at zero); false when it had none. */
+function decrement(counts: Map<string, number>, key: string): boolean {
+  const n = counts.get(key);
+  if (n === undefined) return false;
+  if (n <= 1) counts.delete(key);
+  else counts.set(key, n - 1);
+  return true;
 }
