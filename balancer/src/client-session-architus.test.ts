@@ -107,4 +107,16 @@ describe('Sessions: architus dialect', () => {
     expect(linkFrames(h).map((f) => f.type)).toEqual(['join', 'message']);
     expect(linkFrames(h)[1]!.message).toEqual({ event: 'pool_all_request', _id: 's3', data: { type: 'guild' } });
   });
+
+  it('frames sent while a cookie verifies that is then refused follow the guest join, mapped', async () => {
+    const h = sessionsHarness();
+    const o = h.openArchitus('203.0.113.1', 'held-stale');
+    h.send(o.socket, { _event: 'pool_request', type: 'member', guild_id: '1234567890', _seq: 5, ids: ['1000001'] });
+    h.send(o.socket, { _event: 'ping', action: 3001, guildId: 4242424, messageId: 0, content: 'hi', allowedCommands: [] });
+    await h.held[0]!.refuse('expired');
+    expect(o.s.anonymous).toBe(true);
+    expect(o.s.queue).toBeUndefined();
+    expect(linkFrames(h).map((f) => f.type)).toEqual(['join', 'message', 'message']);
+    expect(linkFrames(h).slice(1).map((f) => (f.message as { event: string }).event)).toEqual(['pool_request', 'mock_user_event']);
+  });
 });

@@ -169,7 +169,8 @@ export class Sessions {
     if (s.state === S.AWAITING_AUTH) this.step(s, E.AUTH_FRAME);
     const source = s.source;
     this.release(s);
-    const refusal = source === undefined ? undefined : this.deps.admission.admitAnonymous(source);
+    // Every admitted socket has a source; one without is refused rather than let in unbudgeted.
+    const refusal = source === undefined ? 'SERVER_FULL' : this.deps.admission.admitAnonymous(source);
     if (refusal !== undefined) return this.close(s, E.REFUSED, refusal, 'too many tokenless guests');
     s.source = source;
     s.anonymous = true;
@@ -180,7 +181,8 @@ export class Sessions {
     s.prefix = messageEnvelopePrefix(ANONYMOUS_TOKEN, s.room, s.id);
     s.tokens = this.deps.config.ANONYMOUS_MESSAGE_BURST;
     this.step(s, E.ANONYMOUS);
-    this.join(s, false);
+    // Frames sent while a refused cookie was verified follow the join, as after a valid one.
+    if (this.join(s, false)) this.flushQueue(s);
   }
 
   message(ws: WebSocket<Session>, data: ArrayBuffer, isBinary: boolean): void {
@@ -458,6 +460,11 @@ export class Sessions {
       this.step(s, E.TOKEN_OK);
       this.release(s);
     }
+    this.flushQueue(s);
+  }
+
+  /** Frames sent while the first token verified, in order, now that the session is joined. */
+  private flushQueue(s: Session): void {
     const queued = s.queue;
     s.queue = undefined;
     // A queued elevation is still the balancer's to answer, like one sent once open (DESIGN §5).

@@ -143,6 +143,22 @@ describe('architus dialect codec', () => {
     }
   });
 
+  it('answers a string _id as that string, even one shaped like a seq, and a 16-digit seq exactly', () => {
+    const echo = (request: Record<string, unknown>) => {
+      const native = decodeArchitus({ _event: 'x', ...request });
+      return JSON.parse(encodeArchitus(JSON.stringify({ event: 'x', _id: native._id, data: {} }))!);
+    };
+    expect(echo({ _id: 's5' })).toEqual({ _event: 'x', _id: 's5' });
+    expect(echo({ _id: 'abc' })).toEqual({ _event: 'x', _id: 'abc' });
+    expect(echo({ _seq: 9007199254740991 })).toEqual({ _event: 'x', seq: 9007199254740991 });
+  });
+
+  it('maps an error code it does not know (or an inherited name) to 500', () => {
+    for (const code of ['nope', 'toString', '__proto__']) {
+      expect(JSON.parse(encodeArchitus(JSON.stringify({ event: 'error', code, message: 'm' }))!)).toMatchObject({ code: 500, details: code });
+    }
+  });
+
   it('drops what is not a native frame instead of sending garbage', () => {
     expect(encodeArchitus('not json')).toBeUndefined();
     expect(encodeArchitus('[1,2]')).toBeUndefined();

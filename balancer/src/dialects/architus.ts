@@ -8,7 +8,8 @@ import { ApiEvent, ErrorCode, ServerEvent, type ErrorCodeValue } from '@gateway/
  * Frames are flat both ways: `{"_event": NAME, ...fields}`, no `data` envelope. Requests are
  * correlated by `_seq` (the current frontend; answered with `seq`) or `_id` (the socket.io-era
  * frontend; answered with `_id`). The correlation travels through the monolith inside the
- * native `_id` (`"s<seq>"` for `_seq`, the number itself for `_id`), so the codec keeps no state.
+ * native `_id` (`"s<seq>"` for `_seq`, the number itself for a numeric `_id`, `"i<id>"` for a
+ * string one), so the codec keeps no state.
  * The generation of a request also picks its spelling of the missing ids: `nonexistent` (current)
  * or `nonexistant` (socket.io era).
  *
@@ -59,7 +60,8 @@ export const ARCHITUS_POOL_NAMES: Readonly<Record<string, string>> = {
 
 /** The frontend decodes missing ids as snowflakes: 7 to 20 digits. */
 const ID_RE = /^[0-9]{7,20}$/;
-const SEQ_RE = /^s(-?[0-9]{1,15})$/;
+/** Native `_id`s the codec made: `s<seq>` for a `_seq`, `i<id>` for a string `_id` (numbers stay numbers). */
+const SEQ_RE = /^s(-?[0-9]{1,16})$/;
 
 type Frame = Record<string, unknown>;
 
@@ -78,7 +80,9 @@ function correlation(frame: Frame): number | string | undefined {
   const seq = frame._seq;
   if (typeof seq === 'number' && Number.isSafeInteger(seq)) return `s${seq}`;
   const id = frame._id;
-  if (typeof id === 'number' || typeof id === 'string') return id;
+  if (typeof id === 'number') return id;
+  // Prefixed so that a string `_id` that looks like `s5` is not answered as `seq: 5`.
+  if (typeof id === 'string') return `i${id}`;
   return undefined;
 }
 
@@ -139,6 +143,7 @@ function correlationOut(id: unknown): { key: 'seq' | '_id'; value: unknown } | u
   if (typeof id === 'string') {
     const m = SEQ_RE.exec(id);
     if (m) return { key: 'seq', value: Number(m[1]) };
+    if (id.startsWith('i')) return { key: '_id', value: id.slice(1) };
   }
   return { key: '_id', value: id };
 }
@@ -196,7 +201,7 @@ export function encodeArchitus(nativeText: string): string | undefined {
       const body = frame;
       const name = typeof body.code === 'string' ? body.code : ErrorCode.INTERNAL;
       fields = {
-        code: ARCHITUS_ERROR_CODE[name as ErrorCodeValue] ?? 500,
+        code: Object.hasOwn(ARCHITUS_ERROR_CODE, name) ? ARCHITUS_ERROR_CODE[name as ErrorCodeValue] : 500,
         message: typeof body.message === 'string' ? body.message : name,
         human: typeof body.human === 'string' ? body.human : undefined,
         details: name,

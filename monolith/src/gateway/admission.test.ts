@@ -207,7 +207,8 @@ describe('Admission of tokenless guests (ANONYMOUS_TOKEN, architus dialect)', ()
     expect(t.rooms.get('b.x.1')).toMatchObject({ subject: 'anon.b.x.1', guest: true, claims: { guest: true } });
     expect(t.rooms.get('b.x.1')!.claims.guilds).toBeUndefined();
     expect(t.rooms.get('b.x.2')).toMatchObject({ room: 'lobby', subject: 'anon.b.x.2' });
-    // Another connection's private room is not its own: a link cannot pass one guest off as another.
+    // Another connection's guest room is not its own. (A link that holds LINK_SECRET can still
+    // claim any connection id, and so act as that tokenless guest: README Security model.)
     expect(t.rooms.get('b.x.3')).toBeUndefined();
     expect(kicks(t.sent)).toEqual([expect.objectContaining({ id: 'b.x.3', code: CloseCode.FORBIDDEN_ROOM })]);
   });
