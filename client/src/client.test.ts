@@ -16,6 +16,7 @@ afterEach(() => {
   for (const c of clients.splice(0)) c.close();
   FakeSocket.all = [];
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 /** Runs what is due now: resolved promises (getToken), then timers at the current time. */
@@ -243,6 +244,9 @@ describe('GatewayClient reconnects', () => {
   ];
   for (const [how, fail] of failures) {
     it(`retries when getToken ${how} on the first connect, reporting a token error`, async () => {
+      // The retry waits a full-jitter delay in [0, 100) ms: pinned to 50, since a draw below 1 ms
+      // would reconnect within settle() (it did, once in a CI run).
+      vi.spyOn(Math, 'random').mockReturnValue(0.5);
       let calls = 0;
       const client = connect({
         url: 'ws://a',
