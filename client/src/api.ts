@@ -60,7 +60,9 @@ export class Gateway extends GatewayClient {
 
   /**
    * Step 1 of the member search: the entities on screen. More than 500 ids are answered in
-   * several chunks (at most 10,000 ids), gathered here into one result.
+   * several chunks (at most 10,000 ids, and the frame within the balancer's MAX_PAYLOAD_BYTES:
+   * about 3,000 snowflakes at the default 64 KiB), gathered here into one result. A refusal
+   * rejects; its final chunk is dropped, not emitted as a `pool_response` event.
    */
   async pool(type: string, ids: string[], guildId?: string): Promise<{ data: Entity[]; nonexistent: string[] }> {
     const data: Entity[] = [];
@@ -116,7 +118,8 @@ export class Gateway extends GatewayClient {
 
   /** Step 3: prefix search on name, username, nick and nickname. */
   async searchMembers(guildId: string, query: string, limit = 20): Promise<Entity[]> {
-    const r = await this.request<PoolResponse>(ApiEvent.POOL_SEARCH_REQUEST, { type: 'member', guild_id: guildId, query, limit });
+    // One finished chunk; as a chunked reply, a refusal's final chunk is not taken for a push.
+    const r = await this.request<PoolResponse>(ApiEvent.POOL_SEARCH_REQUEST, { type: 'member', guild_id: guildId, query, limit }, { chunk: (d) => (d as PoolResponse).finished });
     return r.data;
   }
 }

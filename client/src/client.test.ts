@@ -185,6 +185,37 @@ describe('chunked replies (pool_all_request)', () => {
     expect(await refused).toMatchObject({ ok: false, error: { code: 'forbidden' } });
   });
 
+  it("a refused request's remaining chunks, up to its finished one, reach no listener; later frames do", async () => {
+    const { client, ws } = await open();
+    const unsolicited: unknown[] = [];
+    client.on('pool_response', (data) => void unsolicited.push(data));
+    const refused = outcome(client.pool('member', ['1234567'], '2'));
+    const search = outcome(client.searchMembers('2', 'a'));
+    const [req] = ws.requests('pool_request');
+    const [sreq] = ws.requests('pool_search_request');
+    ws.push({ event: 'error', _id: req!._id, code: 'forbidden', message: 'guild 2 is not in your token' });
+    ws.push({ event: 'error', _id: sreq!._id, code: 'forbidden', message: 'guild 2 is not in your token' });
+    ws.push({ event: 'pool_response', _id: sreq!._id, data: { data: [], nonexistent: [], finished: true, error: 'forbidden' } });
+    ws.push({ event: 'pool_response', _id: req!._id, data: { data: [], nonexistent: ['1234567'], finished: true, error: 'forbidden' } });
+    expect(await refused).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await search).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    // A failure mid-stream: the chunks still on their way, then the final one, are dropped too.
+    const failed = outcome(
+      (async () => {
+        for await (const chunk of client.poolAll('member', '1')) void chunk;
+      })(),
+    );
+    const [all] = ws.requests('pool_all_request');
+    ws.push({ event: 'error', _id: all!._id, code: 'internal', message: 'internal error' });
+    ws.push({ event: 'pool_response', _id: all!._id, data: { data: [{ id: 'a' }], nonexistent: [], finished: false } });
+    ws.push({ event: 'pool_response', _id: all!._id, data: { data: [], nonexistent: [], finished: true, error: 'internal' } });
+    expect(await failed).toMatchObject({ ok: false, error: { code: 'internal' } });
+    expect(unsolicited).toEqual([]);
+    // Past its finished chunk an _id is no longer swallowed.
+    ws.push({ event: 'pool_response', _id: req!._id, data: { late: true } });
+    expect(unsolicited).toEqual([{ late: true }]);
+  });
+
   it('an error after some chunks throws from the iterator once those chunks were yielded', async () => {
     const { client, ws } = await open();
     const got: string[] = [];

@@ -28,7 +28,10 @@ interface Pending {
   resolve(data: unknown): void;
   reject(err: GatewayError): void;
   timer: ReturnType<typeof setTimeout>;
-  /** Extra replies with the same `_id` (streamed pool chunks) go here instead. */
+  /**
+   * Extra replies with the same `_id` (streamed pool chunks) go here instead; true on the last.
+   * Such a request, rejected by an `error`, still has its chunks up to a `finished` one dropped.
+   */
   chunk?: (data: unknown) => boolean;
 }
 interface Spectation {
@@ -41,6 +44,8 @@ interface Spectation {
 /** Resubscription requests answered with these are sent again after a back-off. */
 const RETRIED: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMITED]);
 const RESUBSCRIBE_ATTEMPTS = 8;
+/** Refused streamed requests whose final chunk is awaited (see `refusedStreams`). */
+const MAX_REFUSED_STREAMS = 1000;
 
 function expiryMs(token: string): number | undefined {
   try {
@@ -77,6 +82,12 @@ export class GatewayClient {
   private ws: SocketLike | undefined;
   private readonly handlers = new Map<string, Set<EventHandler>>();
   private readonly pending = new Map<number | string, Pending>();
+  /**
+   * Streamed requests (pools) rejected by an `error`: every pool refusal is followed by its
+   * final chunk, which answers that request and reaches no listener. Dropped once `finished`
+   * arrives, or with the socket (ids are never reused).
+   */
+  private readonly refusedStreams = new Set<number | string>();
   private queue: Array<() => void> = [];
   private nextId = 1;
   private readonly policy: ReconnectPolicy;
@@ -288,11 +299,16 @@ export class GatewayClient {
     if (p) {
       if (event === ServerEvent.ERROR) {
         this.settle(id!, p);
+        if (p.chunk) this.refuse(id!);
         return p.reject(errorOf(msg));
       }
       if (p.chunk && !p.chunk(msg.data)) return; // more chunks to come
       this.settle(id!, p);
       return p.resolve(msg.data);
+    }
+    if (id !== undefined && this.refusedStreams.has(id)) {
+      if ((msg.data as { finished?: unknown } | undefined)?.finished === true) this.refusedStreams.delete(id);
+      return;
     }
     const at = positionOf(msg);
     if (at) {
@@ -368,7 +384,14 @@ export class GatewayClient {
     this.pending.delete(id);
   }
 
+  private refuse(id: number | string): void {
+    // Bounded should a server send no final chunk: the oldest is forgotten first.
+    if (this.refusedStreams.size >= MAX_REFUSED_STREAMS) this.refusedStreams.delete(this.refusedStreams.values().next().value!);
+    this.refusedStreams.add(id);
+  }
+
   private failAll(err: GatewayError): void {
+    this.refusedStreams.clear();
     for (const [id, p] of this.pending) {
       this.settle(id, p);
       p.reject(err);

@@ -1,5 +1,5 @@
-import { Permission, can, subjectOf, type TokenClaims } from '@gateway/protocol';
-import type { Entity, EntityStore, UserGuildEntry } from '../store/store.js';
+import { Permission, can, isSnowflake, subjectOf, type TokenClaims } from '@gateway/protocol';
+import { compareStrings, type Entity, type EntityStore, type UserGuildEntry } from '../store/store.js';
 
 /**
  * The `guild` pool as one caller sees it. Stored guilds are the guilds the bot is in; the
@@ -23,6 +23,22 @@ export class GuildView {
     const { subject, guest } = subjectOf(claims);
     const list = subject !== undefined && !guest ? await store.userGuilds(subject) : undefined;
     return new GuildView(claims, new Map((list ?? []).map((g) => [g.id, g])));
+  }
+
+  /** True with `admin`: every stored guild is visible, so only a walk of the pool lists them. */
+  get seesAll(): boolean {
+    return this.claims.admin === true;
+  }
+
+  /**
+   * Every id `visible` admits without `admin` (the token's guilds and the listed ones), in the
+   * store's page order (code point), so a caller's guilds are looked up instead of the whole
+   * pool being walked and filtered.
+   */
+  ids(): string[] {
+    const ids = new Set(Object.keys(this.claims.guilds ?? {}).filter((id) => isSnowflake(id)));
+    for (const id of this.listed.keys()) ids.add(id);
+    return [...ids].sort(compareStrings);
   }
 
   visible(id: string): boolean {

@@ -178,13 +178,100 @@ describe('the guild pool per user', () => {
     expect(dave.data).toEqual([{ ...inG2 }]);
     // A guest's subject is its jti: a list put for that id is not a guest's.
     await t.store.putUserGuilds('g1', [{ id: NOT_BOT, name: 'x', icon: null, owner: false, permissions: 0, features: [] }]);
-    const guest = (await t.ask(t.join({ guest: true, jti: 'g1' }), 'pool_all_request', { type: 'guild' }))[0]!.data!;
-    expect(guest.data).toEqual([]);
+    const guest = (await t.ask(t.join({ guest: true, jti: 'g1' }), 'pool_request', { type: 'guild', ids: [NOT_BOT] }))[0]!.data!;
+    expect([guest.data, guest.nonexistent]).toEqual([[], [NOT_BOT]]);
     const root = (await t.ask(t.join({ sub: 'root', admin: true }), 'pool_all_request', { type: 'guild' }))[0]!.data!;
     expect(root.data!.map((g) => [g.id, g.architus_admin])).toEqual([
       [G, true],
       [OTHER, true],
       [G2, true],
     ]);
+  });
+});
+
+describe('the guild pool streamed to a caller without admin', () => {
+  // 5,000 stored guilds; the caller's token names 1,200 of them (every fourth), its Discord list
+  // one more stored guild and one the bot is not in.
+  const stored = Array.from({ length: 5000 }, (_, i) => ({ id: String(100_000_000_000_000_000n + BigInt(i)), name: `g${i}` }));
+  const named = stored.filter((_, i) => i % 4 === 0).slice(0, 1200);
+  const listedStored = stored[4001]!;
+  async function big() {
+    const memory = new MemoryStore();
+    const calls = { page: 0, get: 0 };
+    const counting: EntityStore = Object.assign(Object.create(memory) as EntityStore, {
+      page: (...a: Parameters<EntityStore['page']>) => (calls.page++, memory.page(...a)),
+      get: (...a: Parameters<EntityStore['get']>) => (calls.get++, memory.get(...a)),
+    });
+    await memory.putMany('guild', undefined, stored);
+    await memory.putUserGuilds('erin', [
+      { id: NOT_BOT, name: 'Invite me', icon: null, owner: true, permissions: 0x20, features: [] },
+      { id: listedStored.id, name: 'Listed', icon: null, owner: false, permissions: 0, features: [] },
+    ]);
+    const t = setup(counting);
+    const erin = t.join({ sub: 'erin', guilds: Object.fromEntries(named.map((g) => [g.id, 0])) });
+    return { t, calls, erin };
+  }
+  const visible = [...named, listedStored].sort((a, b) => (a.id < b.id ? -1 : 1)).map((g) => g.id);
+
+  it('looks up only its guilds (chunks of its ids, no walk of the pool), listed ones without architus last', async () => {
+    const { t, calls, erin } = await big();
+    const frames = await t.ask(erin, 'pool_all_request', { type: 'guild' });
+    expect(frames.map((f) => [f.data!.data!.length, f.data!.finished])).toEqual([
+      [500, false],
+      [500, false],
+      [202, true],
+    ]);
+    expect(frames.flatMap((f) => f.data!.data!.map((g) => g.id))).toEqual([...visible, NOT_BOT]);
+    expect(frames.at(-1)!.data!.data!.at(-1)).toMatchObject({ id: NOT_BOT, has_architus: false });
+    expect(calls.page).toBe(0);
+    // A guest is refused before any lookup; an admin walks the pool.
+    expect((await t.ask(t.join({ guest: true, jti: 'g9' }), 'pool_all_request', { type: 'guild' })).map((f) => f.code ?? f.data!.error)).toEqual(['forbidden', 'forbidden']);
+    const root = await t.ask(t.join({ sub: 'root', admin: true }), 'pool_all_request', { type: 'guild' });
+    expect(root.flatMap((f) => f.data!.data!).length).toBe(5000);
+    expect(calls.page).toBe(10);
+  });
+
+  it('stops at limit with a cursor that resumes after the last guild sent', async () => {
+    const { t, erin } = await big();
+    const first = await t.ask(erin, 'pool_all_request', { type: 'guild', limit: 700 });
+    expect(first.map((f) => [f.data!.data!.length, f.data!.finished])).toEqual([
+      [500, false],
+      [200, true],
+    ]);
+    const cursor = first.at(-1)!.data!.cursor as string;
+    expect(typeof cursor).toBe('string');
+    const rest = await t.ask(erin, 'pool_all_request', { type: 'guild', cursor });
+    expect(rest.at(-1)!.data).toMatchObject({ finished: true, cursor: null });
+    expect([...first, ...rest].flatMap((f) => f.data!.data!.map((g) => g.id))).toEqual([...visible, NOT_BOT]);
+  });
+});
+
+describe('global pools and guests', () => {
+  it('refuses user (all, search, by ids) and streamed or searched guild to minted and tokenless guests, still finishing', async () => {
+    const t = setup();
+    await t.store.putMany('user', undefined, [{ id: '5555555', username: 'realuser', avatar: 'a' }]);
+    await t.store.putMany('guild', undefined, [{ id: G, name: 'Mine' }]);
+    const cases: Array<[string, Record<string, unknown>, string[]]> = [
+      ['pool_all_request', { type: 'user' }, []],
+      ['pool_all_request', { type: 'guild' }, []],
+      ['pool_search_request', { type: 'user', guild_id: G, query: 'real' }, []],
+      ['pool_search_request', { type: 'guild', guild_id: G, query: 'm' }, []],
+      ['pool_request', { type: 'user', ids: ['5555555'] }, ['5555555']],
+    ];
+    for (const claims of [{ guest: true, jti: 'minted' }, { guest: true, jti: 'anon.c1' }, { guest: true, jti: 'g3', guilds: { [G]: 0 } }] satisfies TokenClaims[]) {
+      const guest = t.join(claims);
+      for (const [event, data, nonexistent] of cases) {
+        expect(await t.ask(guest, event, data), `${event} ${JSON.stringify(data)}`).toEqual([
+          expect.objectContaining({ event: 'error', code: 'forbidden' }),
+          expect.objectContaining({ event: 'pool_response', data: expect.objectContaining({ data: [], nonexistent, finished: true, error: 'forbidden' }) }),
+        ]);
+      }
+    }
+    // A guest's guilds by id stay open (its token's only); a user reads the user pool.
+    const guest = t.join({ guest: true, jti: 'g4', guilds: { [G]: 0 } });
+    expect((await t.ask(guest, 'pool_request', { type: 'guild', ids: [G] }))[0]!.data).toMatchObject({ data: [{ id: G }], finished: true });
+    const bob = t.join(member);
+    expect((await t.ask(bob, 'pool_all_request', { type: 'user' }))[0]!.data).toMatchObject({ data: [{ id: '5555555', username: 'realuser' }], finished: true });
+    expect((await t.ask(bob, 'pool_request', { type: 'user', ids: ['5555555'] }))[0]!.data).toMatchObject({ data: [{ id: '5555555' }] });
   });
 });

@@ -9,11 +9,12 @@ import {
   validatePoolRequest,
   validatePoolSearchRequest,
   type ErrorCodeValue,
+  type PoolAllRequest,
   type PoolResponse,
   type PoolType,
   type Validator,
 } from '@gateway/protocol';
-import type { Entity, EntityStore } from '../store/store.js';
+import { compareStrings, decodeCursor, encodeCursor, type Entity, type EntityStore } from '../store/store.js';
 import type { Context, Gateway } from './gateway.js';
 import { GuildView } from './guild-pool.js';
 
@@ -47,11 +48,22 @@ function asked(event: string, data: unknown): Asked | undefined {
 type Refuse = (code: ErrorCodeValue, message: string) => void;
 
 /**
+ * Global pools a guest (minted or tokenless: anyone) may not read, per request kind: `user`
+ * holds real users' names and avatars; streamed or searched, `guild` has nothing a guest could
+ * see. A guest's `pool_request` for guilds by id stays open (it sees only its token's guilds).
+ */
+const GUEST_REFUSED: Readonly<Record<string, ReadonlySet<PoolType>>> = {
+  [ApiEvent.POOL_REQUEST]: new Set(['user']),
+  [ApiEvent.POOL_ALL_REQUEST]: new Set(['user', 'guild']),
+  [ApiEvent.POOL_SEARCH_REQUEST]: new Set(['user', 'guild']),
+};
+
+/**
  * Registers one pool request kind so that every request ends with one `finished` chunk: a
  * refusal (`refuse`, or an invalid request) and a failure (the store threw) send the `error`
  * frame, then `{data: [], nonexistent: <asked ids>, finished: true, error: <code>}`.
  */
-function poolRequest<T>(gateway: Gateway, event: string, validator: Validator<T>, run: (ctx: Context, req: T, refuse: Refuse) => Promise<void>): void {
+function poolRequest<T extends { type: PoolType }>(gateway: Gateway, event: string, validator: Validator<T>, run: (ctx: Context, req: T, refuse: Refuse) => Promise<void>): void {
   gateway.on(event, async (ctx, data) => {
     const a = asked(event, data);
     const finish = (code: ErrorCodeValue) => {
@@ -64,6 +76,7 @@ function poolRequest<T>(gateway: Gateway, event: string, validator: Validator<T>
       finish(code);
     };
     if (!validator.check(data)) return refuse(ErrorCode.BAD_REQUEST, validator.explain(data));
+    if (ctx.conn.guest && GUEST_REFUSED[event]?.has(data.type)) return refuse(ErrorCode.FORBIDDEN, `pool ${data.type} is not open to guests`);
     try {
       await run(ctx, data, refuse);
     } catch (err) {
@@ -92,6 +105,35 @@ function scope(ctx: Context, type: PoolType, guildId: string | undefined, refuse
 
 /** The connection left (or moved) while the store answered: stop streaming to nobody. */
 const gone = (ctx: Context) => ctx.rooms.get(ctx.conn.id) !== ctx.conn;
+
+/**
+ * `pool_all_request` on the `guild` pool for a caller without `admin`: its visible ids are
+ * looked up (POOL_CHUNK per get) rather than the whole pool walked and filtered, so the cost
+ * and the chunks follow what the caller may see, not how many guilds are stored. Same stream
+ * as a walk: stored guilds in page order, resumable by the same cursor, `limit` counting them;
+ * the listed guilds the bot is not in come last.
+ */
+async function streamVisibleGuilds(ctx: Context, store: EntityStore, view: GuildView, req: PoolAllRequest): Promise<void> {
+  const after = req.cursor === undefined ? undefined : decodeCursor(req.cursor);
+  const ids = after === undefined ? view.ids() : view.ids().filter((id) => compareStrings(id, after) > 0);
+  let left = req.limit ?? Infinity;
+  for (let at = 0; ; at += POOL_CHUNK) {
+    const { data: found } = await store.get('guild', undefined, ids.slice(at, at + POOL_CHUNK));
+    if (gone(ctx)) return;
+    const data = found.slice(0, left).map((g) => view.present(g));
+    left -= data.length;
+    const cut = data.length < found.length;
+    const end = !cut && at + POOL_CHUNK >= ids.length;
+    // Each chunk's cursor resumes after what it covered: the last guild sent when `limit` cut
+    // this chunk, else the last id looked up (the ones between were not stored).
+    const cursor = end ? undefined : encodeCursor(cut ? data.at(-1)!.id : ids[at + POOL_CHUNK - 1]!);
+    const finished = end || left <= 0;
+    if (end) data.push(...(await view.unstored(store)));
+    const chunk: PoolResponse = { type: 'guild', guild_id: null, data, nonexistent: [], finished, cursor: cursor ?? null };
+    ctx.reply(ApiEvent.POOL_RESPONSE, chunk);
+    if (finished) return;
+  }
+}
 
 /**
  * `pool_request` (by ids, in chunks of POOL_CHUNK ids), `pool_all_request` (streamed,
@@ -131,12 +173,13 @@ export function registerPools(gateway: Gateway, store: EntityStore): void {
     const guildId = scope(ctx, req.type, req.guild_id, refuse);
     if (guildId === false) return;
     const view = req.type === 'guild' ? await GuildView.of(store, ctx.conn.claims) : undefined;
+    if (view && !view.seesAll) return streamVisibleGuilds(ctx, store, view, req);
     let cursor = req.cursor;
     let left = req.limit ?? Infinity;
     for (;;) {
       const page = await store.page(req.type, guildId, cursor, Math.min(POOL_CHUNK, left));
       if (gone(ctx)) return;
-      const data = view ? page.data.filter((e) => view.visible(e.id)).map((e) => view.present(e)) : page.data;
+      const data = view ? page.data.map((e) => view.present(e)) : page.data;
       cursor = page.cursor;
       left -= page.data.length;
       // The user's guilds the bot is not in come with the end of the stored ones (not counted in `limit`).
