@@ -81,7 +81,7 @@ function renderHint() {
   else if (!welcome) hint = 'Connecting…';
   else if (!els.guild.options.length || !els.guild.value) {
     hint = welcome.user && welcome.user.guest
-      ? 'Guests have no guild: try the mock bot below (say "hello"), or sign in as the demo user to open a guild.'
+      ? 'Guests have no guild: try the mock bot below (say "!roll 2d6" or "!echo hi"), or sign in as the demo user to open a guild.'
       : 'This token names no guild: sign in with a token that carries one to see its channels, members and log.';
   } else if (!guild) hint = 'Pick a guild above to see its channels, members and live log.';
   els.hint.textContent = hint;

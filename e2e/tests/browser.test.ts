@@ -204,9 +204,10 @@ describe('dashboard', () => {
     expect(await page.isVisible('#hint')).toBe(true);
     expect(await page.isVisible('#ar-form')).toBe(false);
     expect(await page.isVisible('#ar-save')).toBe(false);
-    await page.fill('#bot-input', 'ping');
+    // The mock guild is never a real guild: its stored auto responses are not shown, commands are.
+    await page.fill('#bot-input', '!echo ping');
     await page.click('#bot-send');
-    await page.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'pong', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('bot-output')?.textContent === 'ping', undefined, { timeout: 10_000 });
   });
 
   it('shows reconnecting, then open again after its balancer is killed, without a reload; the log shows what was posted meanwhile once, nothing is re-fetched', async () => {

@@ -45,12 +45,16 @@ describe('interpret on a real guild', () => {
     c.close();
   });
 
-  it('answers a member of the guild, and a guest on the mock guild', async () => {
+  it('answers a member of the guild, and a guest on the mock guild from its own state, never the store', async () => {
     const member = await session(await userToken({ guilds: { [REAL_GUILD]: 0 } }));
     expect(await member.request('interpret', 1, { guild_id: REAL_GUILD, message_id: '100', content: 'hello' })).toMatchObject({ event: 'interpret', data: { content: 'Hello there!' } });
     member.close();
     const guest = await session(await guestToken());
-    expect(await guest.request('interpret', 1, { guild_id: MOCK_GUILD, message_id: '100', content: 'hello' })).toMatchObject({ event: 'interpret', data: { content: 'Hello there!' } });
+    // The fixture's entries under the mock id are never shown: a mock guild is not a real guild.
+    expect(await guest.request('interpret', 1, { guild_id: MOCK_GUILD, message_id: '100', content: 'hello' })).toMatchObject({ event: 'interpret', data: null });
+    const set = { guild_id: MOCK_GUILD, message_id: '102', content: '!set hello::hi guest', allowed_commands: ['set'] };
+    expect(await guest.request('interpret', 2, set)).toMatchObject({ data: { content: '✅ `hello::hi guest` _successfully set_' } });
+    expect(await guest.request('interpret', 3, { guild_id: MOCK_GUILD, message_id: '104', content: 'hello' })).toMatchObject({ data: { message_id: '209', content: 'hi guest' } });
     guest.close();
   });
 });

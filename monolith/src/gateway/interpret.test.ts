@@ -52,6 +52,8 @@ describe('interpret on the mock bot engine', () => {
     const set = { ...base, content: '!set yo::sup', allowed_commands: ['set'] };
     expect(interpret(set, [], false, guild)?.content).toBe('✅ `yo::sup` _successfully set_');
     expect(interpret({ ...base, message_id: '102', content: 'Yo!' }, responses, false, guild)).toMatchObject({ message_id: '205', content: 'sup' });
+    // With a mock guild, responses given anyway are not shown.
+    expect(interpret({ ...base, content: 'hello' }, responses, false, guild)).toBeUndefined();
     expect(interpret({ ...base, content: '!poll t a, b', allowed_commands: ['poll'] }, [], false, guild)).toMatchObject({ added_reactions: ['0⃣', '1⃣'] });
   });
 
@@ -75,7 +77,7 @@ describe('interpret handler: which guilds the mock bot may read', () => {
     const call = async (claims: TokenClaims, guildId: string) => {
       const out: Array<{ event: string; data?: unknown; code?: string }> = [];
       const ctx = {
-        conn: { id: `c${Math.random()}`, claims },
+        conn: { id: `c${Math.random()}`, claims, subject: claims.sub ?? claims.jti, guest: claims.guest === true },
         rooms,
         reply: (event: string, data?: unknown) => out.push({ event, data }),
         error: (code: string) => out.push({ event: 'error', code }),
@@ -94,11 +96,13 @@ describe('interpret handler: which guilds the mock bot may read', () => {
     expect(read).toEqual([]);
   });
 
-  it('answers anyone on a mock guild (id below 10^7), and members or admins on a real one', async () => {
+  it('answers anyone on a mock guild (id below 10^7) without the store, and members or admins on a real one from it', async () => {
     const { call, read } = setup();
-    expect(await call(guest, '1000000')).toMatchObject({ event: 'interpret', data: { content: 'Hello there!' } });
-    expect(await call({ sub: 'u', guilds: { '2345678901': 0 } }, '2345678901')).toMatchObject({ event: 'interpret' });
-    expect(await call({ sub: 'ops', admin: true }, '2345678901')).toMatchObject({ event: 'interpret' });
-    expect(read).toEqual(['1000000', '2345678901', '2345678901']);
+    // `hello` is a stored trigger: never shown under a mock id, and the store is not asked.
+    expect(await call(guest, '1000000')).toEqual({ event: 'interpret', data: null });
+    expect(await call({ sub: 'ops', admin: true }, '1000000')).toEqual({ event: 'interpret', data: null });
+    expect(await call({ sub: 'u', guilds: { '2345678901': 0 } }, '2345678901')).toMatchObject({ event: 'interpret', data: { content: 'Hello there!' } });
+    expect(await call({ sub: 'ops', admin: true }, '2345678901')).toMatchObject({ event: 'interpret', data: { content: 'Hello there!' } });
+    expect(read).toEqual(['2345678901', '2345678901']);
   });
 });

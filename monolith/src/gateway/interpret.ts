@@ -61,8 +61,8 @@ function storeResponses(responses: AutoResponse[]): ExternalResponses {
 
 /**
  * The mock bot's engine behind `interpret`: its commands filtered by `allowed_commands` (default
- * echo, roll, 8ball; on a mock guild with `guild` given, architus's five too), the guild's own
- * auto responses, then `responses` (the store's, read-only). Random choices are seeded by the
+ * echo, roll, 8ball; on a mock guild with `guild` given, architus's five too), then the mock
+ * guild's own auto responses, or without `guild` `responses` (a real guild's, read-only). Random choices are seeded by the
  * message id, so one request and state give one reply. The bot's id is 2n+1 for message n.
  */
 export function interpret(req: InterpretRequest, responses: AutoResponse[], edit: boolean, guild?: GuildState, now = Date.now()): BotReply | undefined {
@@ -76,7 +76,8 @@ export function interpret(req: InterpretRequest, responses: AutoResponse[], edit
       silent: req.silent,
       available: guild ? MOCK_GUILD_COMMANDS : STATELESS_COMMANDS,
       replyId: String(id * 2n + 1n),
-      external: storeResponses(responses),
+      // A mock guild is never a real guild: nothing of the store is shown under its id.
+      external: guild ? undefined : storeResponses(responses),
     },
     { random: seededRandom(Number(id % 0x100000000n)), now },
   );
@@ -94,8 +95,9 @@ function toReply(guildId: string, messageId: string, actions: MockBotAction[], e
 
 /**
  * Registers `interpret`, rate-limited per connection. Guests may use it on mock guilds (ids
- * below 10^7), whose engine state is kept per (subject, guild); a real guild's auto responses
- * are read only for a token that may act on it, and nothing is kept for it.
+ * below 10^7), whose engine state is kept per (visitor, guild) and which never read the store; a
+ * real guild's auto responses are read only for a token that may act on it, and nothing is kept
+ * for it.
  */
 export function registerInterpret(gateway: Gateway, rooms: Rooms, deps: InterpretDeps): void {
   const answered = new Map<string, string[]>();
@@ -110,10 +112,10 @@ export function registerInterpret(gateway: Gateway, rooms: Rooms, deps: Interpre
 
     // A message id answered before is an edit of that message: the bot edits its reply.
     const edit = mine.includes(data.message_id);
-    const responses = await deps.autoResponses(data.guild_id);
     const now = deps.bot.now();
-    const guild = isMockGuild(data.guild_id) ? deps.bot.guilds.get('interpret', ctx.conn.subject, data.guild_id, now) : undefined;
-    const reply = interpret(data, responses, edit, guild, now);
+    const reply = isMockGuild(data.guild_id)
+      ? deps.bot.guilds.use('interpret', ctx.conn, data.guild_id, now, (guild) => interpret(data, [], edit, guild, now))
+      : interpret(data, await deps.autoResponses(data.guild_id), edit, undefined, now);
     if (reply && !edit) {
       mine.push(data.message_id);
       if (mine.length > 50) mine.shift();

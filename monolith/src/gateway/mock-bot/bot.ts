@@ -2,7 +2,7 @@ import { isMockGuild, MockAction, type MockBotEvent, type MockUserEvent } from '
 import { ARCHITUS_COMMANDS } from './commands.js';
 import { onMessage, onReaction } from './engine.js';
 import { mathRandom, type Random } from './random.js';
-import { MockGuilds } from './state.js';
+import { MockGuilds, type Visitor } from './state.js';
 
 export interface MockBotOptions {
   /** ms since the epoch: idle expiry and the schedule's "today" (UTC). */
@@ -12,7 +12,7 @@ export interface MockBotOptions {
 }
 
 /**
- * The front page's mock bot: architus's five commands and auto responses, per (subject, mock
+ * The front page's mock bot: architus's five commands and auto responses, per (visitor, mock
  * guild), in memory only. Never reads or writes the store: a mock guild is not a real guild.
  */
 export class MockBot {
@@ -26,15 +26,15 @@ export class MockBot {
     this.random = opts.random ?? mathRandom;
   }
 
-  /** One `mock_user_event` from `subject`; the caller has checked that the guild is a mock guild. */
-  handle(subject: string, event: MockUserEvent): MockBotEvent {
+  /** One `mock_user_event` from `visitor`; the caller has checked that the guild is a mock guild. */
+  handle(visitor: Visitor, event: MockUserEvent): MockBotEvent {
     if (!isMockGuild(event.guild_id)) throw new Error(`guild ${event.guild_id} is not a mock guild`);
     const now = this.now();
-    const guild = this.guilds.get('mock', subject, event.guild_id, now);
-    const actions =
+    const actions = this.guilds.use('mock', visitor, event.guild_id, now, (guild) =>
       event.action === MockAction.MESSAGE_SEND
         ? onMessage(guild, { messageId: event.message_id, content: event.content, allowed: event.allowed_commands ?? [], available: ARCHITUS_COMMANDS, silent: event.silent }, { random: this.random, now })
-        : onReaction(guild, event.message_id, event.emoji, event.action === MockAction.REACTION_ADD);
+        : onReaction(guild, event.message_id, event.emoji, event.action === MockAction.REACTION_ADD),
+    );
     return { guild_id: event.guild_id, actions };
   }
 }

@@ -23,7 +23,7 @@ function scripted(...picks: number[]): Random {
 function window(opts: { allowed?: string[]; random?: Random; guilds?: MockGuilds; subject?: string; guildId?: string } = {}) {
   const clock = { now: MONDAY };
   const bot = new MockBot({ now: () => clock.now, random: opts.random ?? scripted(), guilds: opts.guilds });
-  const subject = opts.subject ?? 'visitor';
+  const subject = { guest: true, subject: opts.subject ?? 'visitor' };
   const guild_id = opts.guildId ?? '4821337';
   let nextUserId = 0;
   const say = (content: string, extra: { silent?: boolean; allowed?: string[] } = {}): MockBotAction[] => {
@@ -102,7 +102,11 @@ describe('mock bot: commands and reply texts', () => {
     ['!set  spaced  ::  out  ', '✅ `spaced::out` _successfully set_'],
     ['!set a:b', '❌ **nice brain** use two `::`\n`!set <a>::<b>`'],
     ['!set a', '❌ use the syntax: `trigger::response`'],
-    ['xset a::b', '❌ use the syntax: `trigger::response`'],
+    // a command needs its `!` (architus ran `xpoll` as `poll` and answered `?set` its syntax error)
+    ['xset a::b', ''],
+    ['?set a::b', ''],
+    ['xpoll t a, b', ''],
+    ['?schedule party 5pm', ''],
     ['!set a::[b', "❌ unable to parse that response: `('Missed a closing bracket somewhere', 0)`"],
     ['!set a::b]', "❌ unable to parse that response: `('This bracket has no opening bracket', 1)`"],
     [`!set ${'t'.repeat(101)}::b`, '❌ that trigger is too long :confused: max length is 100 characters'],
@@ -227,7 +231,18 @@ describe('mock bot: reactions', () => {
   });
 });
 
-describe('mock bot: state per (subject, guild)', () => {
+describe('mock bot: state per (visitor, guild)', () => {
+  it('keeps no state for a reaction on an unknown message or a message that fires nothing', () => {
+    const w = window({ allowed: ALL });
+    expect(w.react('999', '✅')).toEqual([]);
+    expect(w.unreact('1', '0⃣')).toEqual([]);
+    expect(w.say('hello')).toEqual([]);
+    expect(w.say('!remove x', { silent: true })).toEqual([]);
+    expect(w.bot.guilds.size).toBe(0);
+    w.say('!poll t a, b');
+    expect(w.bot.guilds.size).toBe(1);
+  });
+
   it('keeps two visitors with the same guild id apart', () => {
     const guilds = new MockGuilds();
     const alice = window({ allowed: ALL, guilds, subject: 'alice' });

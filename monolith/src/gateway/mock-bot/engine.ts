@@ -29,7 +29,8 @@ export interface EngineDeps {
 
 /**
  * One user message in a mock guild, as architus dispatches it: `help` (any first character) is
- * always there; an allowed command runs; anything else may fire the first matching auto
+ * always there; an allowed command after `!` runs (architus ran `xpoll` as `poll` and `?set` to
+ * its syntax error: both are plain text here); anything else may fire the first matching auto
  * response. Returns the bot's actions (none: no reply): one 3001 with the text, then 3100 for the
  * reactions a poll or schedule starts with; an external response's reactions go on the user's
  * message. Synchronous: mutates `guild` and nothing else.
@@ -38,12 +39,13 @@ export function onMessage(guild: GuildState, input: MessageInput, deps: EngineDe
   const content = input.content.trim();
   if (!content) return [];
   const args = content.split(/\s+/);
-  const name = args[0]!.slice(1);
+  const word = args[0]!;
+  const name = word.slice(1);
   const allowed = allowedCommands(input.allowed, input.available);
   let out: CommandOutput;
   let userReactions: readonly string[] = [];
   if (name === 'help') out = { text: helpText(allowed, args[1]) };
-  else if (allowed.includes(name as CommandName)) out = COMMANDS[name as CommandName].run({ content, args, guild, random: deps.random, now: deps.now });
+  else if (word[0] === '!' && allowed.includes(name as CommandName)) out = COMMANDS[name as CommandName].run({ content, args, guild, random: deps.random, now: deps.now });
   else {
     const own = fireResponse(guild, content, deps.random);
     const external = own === undefined ? input.external?.(content) : undefined;
@@ -76,7 +78,7 @@ function allowedCommands(allowed: readonly string[], available: readonly Command
  * a message without tracker, an emoji that is no option) answers nothing.
  */
 export function onReaction(guild: GuildState, messageId: string, emoji: string, added: boolean): MockBotAction[] {
-  const tracker = guild.messages.get(messageId)?.tracker;
+  const tracker = guild.trackers.get(messageId);
   if (!tracker) return [];
   const before = tracker.render();
   const takenAway = tracker.react(emoji, added);

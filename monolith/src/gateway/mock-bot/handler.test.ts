@@ -51,6 +51,14 @@ describe('mock_user_event handler', () => {
     expect(send(aliceAgain, say('hi'))).toMatchObject({ data: { actions: [{ content: 'hey' }] } });
   });
 
+  it('keeps a signed-in user whose sub is anon.x apart from the tokenless guest anon.x', () => {
+    const { conn, send } = setup();
+    const [guest, user] = [conn('anon.x'), conn('anon.x', { sub: 'anon.x' })];
+    send(guest, say('!set hi::hey'));
+    expect(send(user, say('hi'))).toMatchObject({ data: { actions: [] } });
+    expect(send(conn('anon.x'), say('hi'))).toMatchObject({ data: { actions: [{ content: 'hey' }] } });
+  });
+
   it('refuses a guild id of 10^7 or more with forbidden, whatever the token', () => {
     const { conn, send } = setup();
     const admin = conn('ops', { sub: 'ops', admin: true });

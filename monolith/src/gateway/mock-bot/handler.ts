@@ -13,6 +13,6 @@ export function registerMockBot(gateway: Gateway, bot: MockBot, limit: Connectio
     if (!validateMockUserEvent.check(data)) return ctx.error(ErrorCode.BAD_REQUEST, validateMockUserEvent.explain(data));
     if (!isMockGuild(data.guild_id)) return ctx.error(ErrorCode.FORBIDDEN, `guild ${data.guild_id} is not a mock guild (ids below 10^7)`);
     if (!limit.take(ctx.conn.id)) return ctx.error(ErrorCode.RATE_LIMITED, `at most ${limit.rate} mock bot requests per second`);
-    ctx.reply(ApiEvent.MOCK_BOT_EVENT, bot.handle(ctx.conn.subject, data));
+    ctx.reply(ApiEvent.MOCK_BOT_EVENT, bot.handle(ctx.conn, data));
   });
 }

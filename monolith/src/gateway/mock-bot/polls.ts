@@ -1,4 +1,4 @@
-import { MOCK_USER_MENTION } from './limits.js';
+import { MockLimits, MOCK_USER_MENTION, ownCopy } from './limits.js';
 import type { Tracker } from './trackers.js';
 
 const MAX_OPTIONS = 10;
@@ -26,13 +26,18 @@ export class PollTracker implements Tracker {
   private readonly votes: boolean[];
   readonly size: number;
 
+  private readonly title: string;
+  private readonly options: string[];
+
   constructor(
-    private readonly title: string,
-    private readonly options: string[],
+    title: string,
+    options: string[],
     private readonly exclusive: boolean,
   ) {
+    this.title = ownCopy(title);
+    this.options = options.map(ownCopy);
     this.votes = options.map(() => false);
-    this.size = title.length + options.reduce((n, o) => n + o.length, 0);
+    this.size = title.length + options.reduce((n, o) => n + o.length + MockLimits.OPTION_COST, 0);
   }
 
   /** The reactions the bot adds under a new poll, one per option. */

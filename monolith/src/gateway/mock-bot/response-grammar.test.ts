@@ -17,6 +17,7 @@ describe('response grammar', () => {
     ['[[a,b]]', [1], '[b]'],
     ['line\nbreak', [], 'linebreak'],
     ['@everyone @here', [], '\\@everyone \\@here'],
+    ['[[@here]]', [], '[[\\@here]]'],
     ['x'.repeat(501), [], '*content of response was over character limit (500)*'],
   ])('%j → %j', (src, picks, out) => {
     expect(render(src, [...picks], 7)).toBe(out);

@@ -2,7 +2,7 @@ import { MockLimits, MOCK_USER_NAME } from './limits.js';
 import type { Random } from './random.js';
 
 /**
- * An auto response's text, parsed once at `!set`: plain text (spaces kept, `\x` is a literal x),
+ * An auto response's text, parsed at `!set` to check it and again each time it fires: plain text (spaces kept, `\x` is a literal x),
  * `[a,b,c]` one element at random each time (elements may nest, whitespace kept), `[count]` how
  * many times the response fired (counted before rendering: the first firing shows 1), `[author]`
  * the mock user's name. Any other bracket (`[noun]`, `[:wave:]`, `[1]`) is kept literally,
@@ -78,6 +78,10 @@ function bracket(alternatives: ResponseNode[][]): ResponseNode {
 
 /** Renders a parsed response for one firing (`count` already incremented). */
 export function renderResponse(nodes: ResponseNode[], count: number, random: Random): string {
+  return finish(render(nodes, count, random));
+}
+
+function render(nodes: ResponseNode[], count: number, random: Random): string {
   let out = '';
   for (const node of nodes) {
     switch (node.kind) {
@@ -85,7 +89,7 @@ export function renderResponse(nodes: ResponseNode[], count: number, random: Ran
         out += node.text;
         break;
       case 'choice':
-        out += renderResponse(node.options[random(node.options.length)]!, count, random);
+        out += render(node.options[random(node.options.length)]!, count, random);
         break;
       case 'count':
         out += String(count);
@@ -94,11 +98,11 @@ export function renderResponse(nodes: ResponseNode[], count: number, random: Ran
         out += MOCK_USER_NAME;
         break;
       case 'bracket':
-        out += `[${renderResponse(node.nodes, count, random)}]`;
+        out += `[${render(node.nodes, count, random)}]`;
         break;
     }
   }
-  return finish(out);
+  return out;
 }
 
 /** architus's post-processing: one line, no mass mention, a notice instead of an overlong text. */

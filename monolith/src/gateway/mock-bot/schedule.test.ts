@@ -43,5 +43,28 @@ describe('schedule times (UTC, missing parts today at 00:00)', () => {
     expect(split('5pm')).toEqual(['', 'Dec 02 05:00PM ']);
     expect(split('party')).toEqual(['party', undefined]);
     expect(split('')).toEqual(['', undefined]);
+    // Filler before the time joins the time, however much of it; any amount of title is fine.
+    expect(split(`standup ${'at '.repeat(50)}9 am on monday`)).toEqual(['standup', 'Dec 02 09:00AM ']);
+    expect(split(`${'long '.repeat(50)}title 5pm`)).toEqual([`${'long '.repeat(50)}title`, 'Dec 02 05:00PM ']);
+    expect(split('at at')).toEqual(['at at', undefined]);
+  });
+
+  it.each([
+    ['filler', `${'at '.repeat(663)}zz`],
+    ['title words', `${'x '.repeat(663)}5pm`],
+    ['time words', `${'5 '.repeat(663)}5pm`],
+  ])('does a bounded number of parse steps on %s (each try is linear, at most 14 tries)', (_what, text) => {
+    const words = text.split(' ');
+    let calls = 0;
+    let steps = 0;
+    const counting: typeof parseWhen = (w, now) => {
+      calls++;
+      steps += w.length;
+      return parseWhen(w, now);
+    };
+    parseSchedule(words, NOW, counting);
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThanOrEqual(14);
+    expect(steps).toBeLessThanOrEqual(14 * words.length);
   });
 });

@@ -1,10 +1,19 @@
-import { MOCK_USER_MENTION } from './limits.js';
+import { MOCK_USER_MENTION, ownCopy } from './limits.js';
 import type { Tracker } from './trackers.js';
 
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 /** Words a date parser skips, as python-dateutil does. */
 const FILLER = new Set(['at', 'on', 'of', 'and']);
+
+/** `word` without its trailing dots and commas (a loop: `/[.,]+$/` is quadratic on `....x`). */
+function trimEnd(word: string): string {
+  let end = word.length;
+  while (end > 0 && (word[end - 1] === '.' || word[end - 1] === ',')) end--;
+  return word.slice(0, end);
+}
+
+const isFiller = (word: string): boolean => FILLER.has(trimEnd(word.toLowerCase()));
 
 /** A weekday or month by its full name or its first three letters (`tues`, `sept` too). */
 function byName(names: string[], word: string): number {
@@ -23,7 +32,7 @@ export function parseWhen(words: string[], now: number): Date | undefined {
   let hour: number | undefined, minute = 0, weekday: number | undefined, month: number | undefined, day: number | undefined, year: number | undefined;
   let parts = 0;
   for (let i = 0; i < words.length; i++) {
-    const word = words[i]!.toLowerCase().replace(/[.,]+$/, '');
+    const word = trimEnd(words[i]!.toLowerCase());
     const meridiemNext = /^[ap]\.?m\.?$/.test(words[i + 1]?.toLowerCase() ?? '') ? words[i + 1]!.toLowerCase()[0] : undefined;
     const time = /^(\d{1,2})(?::(\d{2}))?(?::\d{2})?([ap])?\.?(?:m\.?)?$/.exec(word);
     const meridiem = time?.[3] ?? (time ? meridiemNext : undefined);
@@ -67,19 +76,31 @@ export function parseWhen(words: string[], now: number): Date | undefined {
 }
 
 /**
+ * Words of a time that are not filler, at most: an hour and its `am`/`pm` word, a weekday, a
+ * month, a day and a year (each once), and the one word after it that architus drops.
+ */
+const MAX_TIME_WORDS = 7;
+
+/**
  * architus's split of `!schedule` words into a title and a time: while the remaining words are
  * not a time (nor all but their last, which is then dropped), the first of them joins the title.
+ * Linear, as architus was not (each try walked all the remaining words): a time is a suffix with
+ * at most MAX_TIME_WORDS words that are not filler, and a suffix starting with filler parses as
+ * the one after its filler (which then joins the time, not the title), so only the starts at the
+ * last few such words are tried. `parse` is injectable to count the work.
  */
-export function parseSchedule(words: string[], now: number): { title: string; when: Date | undefined } {
-  const title: string[] = [];
-  let rest = words;
-  while (rest.length > 0) {
-    const when = parseWhen(rest, now) ?? (rest.length > 1 ? parseWhen(rest.slice(0, -1), now) : undefined);
-    if (when) return { title: title.join(' '), when };
-    title.push(rest[0]!);
-    rest = rest.slice(1);
+export function parseSchedule(words: string[], now: number, parse: typeof parseWhen = parseWhen): { title: string; when: Date | undefined } {
+  const starts: number[] = [];
+  for (let i = words.length - 1; i >= 0 && starts.length < MAX_TIME_WORDS; i--) if (!isFiller(words[i]!)) starts.unshift(i);
+  for (const start of starts) {
+    const rest = words.slice(start);
+    const when = parse(rest, now) ?? (rest.length > 1 ? parse(rest.slice(0, -1), now) : undefined);
+    if (!when) continue;
+    let end = start;
+    while (end > 0 && isFiller(words[end - 1]!)) end--;
+    return { title: words.slice(0, end).join(' '), when };
   }
-  return { title: title.join(' '), when: undefined };
+  return { title: words.join(' '), when: undefined };
 }
 
 const MONTH_ABBR = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -101,12 +122,14 @@ const LINES = [':white_check_mark: Yes', ':x: No', ':shrug: Maybe'];
  */
 export class ScheduleTracker implements Tracker {
   private choice: number | undefined;
+  private readonly title: string;
   readonly size: number;
 
   constructor(
-    private readonly title: string,
+    title: string,
     private readonly when: Date,
   ) {
+    this.title = ownCopy(title);
     this.size = title.length;
   }
 

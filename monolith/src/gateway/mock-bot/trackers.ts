@@ -3,7 +3,7 @@
  * so a tracker records that user's choices, and adding the same reaction twice changes nothing.
  */
 export interface Tracker {
-  /** Characters held (the guild's text budget). */
+  /** Its share of the guild budget beyond its record: its text, and a cost per poll option. */
   readonly size: number;
   /** The message's whole content as it stands. */
   render(): string;

@@ -1,3 +1,5 @@
+import { ownCopy } from './limits.js';
+
 /**
  * Auto-response triggers, as architus matches them: the whole message, case-insensitively,
  * after removing ASCII punctuation. A trigger without punctuation (naive mode) ignores all of it
@@ -8,30 +10,32 @@
 const PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
 
 /** The characters of `text` that a trigger keeping `kept` punctuation sees, lower-cased. */
-function project(text: string, kept: ReadonlySet<string>): string {
+function project(text: string, kept: string): string {
   let out = '';
-  for (const c of text) if (!PUNCTUATION.has(c) || kept.has(c)) out += c;
+  for (const c of text) if (!PUNCTUATION.has(c) || kept.includes(c)) out += c;
   return out.trim().toLowerCase();
 }
 
-function punctuationOf(text: string): Set<string> {
-  const kept = new Set<string>();
-  for (const c of text) if (PUNCTUATION.has(c)) kept.add(c);
+/** The punctuation characters of `text`, each once: a string, not a Set (a guild keeps 50). */
+function punctuationOf(text: string): string {
+  let kept = '';
+  for (const c of text) if (PUNCTUATION.has(c) && !kept.includes(c)) kept += c;
   return kept;
 }
 
 export interface Trigger {
   readonly text: string;
   readonly mode: 'naive' | 'punctuated';
-  /** Punctuation the trigger keeps (empty for naive). */
-  readonly kept: ReadonlySet<string>;
+  /** Punctuation the trigger keeps, each character once ('' for naive). */
+  readonly kept: string;
   /** The trigger as a message must project to. */
   readonly pattern: string;
 }
 
+/** A trigger as a guild keeps it: its strings are copies of its own (see ownCopy). */
 export function compileTrigger(text: string): Trigger {
-  const kept = punctuationOf(text);
-  return { text, mode: kept.size === 0 ? 'naive' : 'punctuated', kept, pattern: project(text, kept) };
+  const kept = ownCopy(punctuationOf(text));
+  return { text: ownCopy(text), mode: kept === '' ? 'naive' : 'punctuated', kept, pattern: ownCopy(project(text, kept)) };
 }
 
 export function matches(trigger: Trigger, message: string): boolean {
@@ -43,6 +47,6 @@ export function matches(trigger: Trigger, message: string): boolean {
  * keep (a message fitting both is the two interleaved, each one's own punctuation kept).
  */
 export function collides(a: Trigger, b: Trigger): boolean {
-  const both = new Set([...a.kept].filter((c) => b.kept.has(c)));
+  const both = [...a.kept].filter((c) => b.kept.includes(c)).join('');
   return project(a.text, both) === project(b.text, both);
 }
