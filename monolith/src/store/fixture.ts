@@ -23,12 +23,13 @@ export const KNOWN_MEMBERS: readonly Entity[] = [
 const AUTHOR_ID = '100000000000000001';
 
 /**
- * The front page's mock-bot guild: in the mock id range (below 10^7, `isMockGuild` in protocol),
- * so guests may `interpret` there; it has auto responses and nothing else (no guild entity).
+ * The front page's mock-bot guild id used by the docs and the dashboard page: in the mock id range
+ * (below 10^7, `isMockGuild` in protocol), so guests may talk to the bot there. The store holds
+ * nothing for it: the mock bot keeps mock guilds in memory, per visitor, and never reads the store.
  */
 export const MOCK_GUILD_ID = '1000000';
 
-/** The demo auto responses of every guild and the mock guild (the mock bot answers `hello`). */
+/** The demo auto responses of every demo guild. */
 export const DEMO_AUTO_RESPONSES = [
   { trigger: 'hello', response: 'Hello there!', reaction: '👋' },
   { trigger: 'good bot', response: 'Thank you! 🤖' },
@@ -135,7 +136,6 @@ export function demoEntities(): Array<[PoolType, string | undefined, Entity[]]> 
     ]);
     out.push(['settingValue', g.id, [{ id: 'prefix', value: '!' }, { id: 'log_channel', value: snowflake(300000000000000000n, gi * 100) }]]);
   });
-  out.push(['autoResponse', MOCK_GUILD_ID, DEMO_AUTO_RESPONSES.map((r, i) => autoResponse(snowflake(500000000000000000n, 9000 + i), MOCK_GUILD_ID, r))]);
   out.push(['user', undefined, [...users.values()]]);
   return out;
 }
