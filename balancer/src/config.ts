@@ -9,6 +9,8 @@ export const balancerSpec = {
   ADMIN_HOST: v.host('Address the admin port listens on (`/metrics`, `/health`, `/ready`); keep it off the public network: `/metrics` lists internal addresses.', '127.0.0.1'),
   ADMIN_PORT: v.port('Admin port (`/metrics`, `/health`, `/ready`); 0 picks a free port (printed in the ready line).', 9090),
   BALANCER_ID: v.optional('Name of this balancer in logs and connection ids (default: random).'),
+  BALANCER_REUSE_PORT: v.bool('Bind `BALANCER_PORT` with `SO_REUSEPORT`, so several balancer processes on this host share it and the kernel spreads new connections over them (each serves at most 20,000 sockets where a process may open 20,000 files). Every process on the port must set it: one without it is refused while others hold the port, and they are refused while it does. `ADMIN_PORT` stays exclusive: give each process its own, or 0.', false),
+  BALANCER_WORKERS: v.int('Balancer processes this one runs on `BALANCER_PORT`. Over 1 it is a primary that serves nothing itself: it refuses a port already held, then forks that many balancers with `BALANCER_REUSE_PORT`, `BALANCER_ID` `<id>-1` … `<id>-N` and `ADMIN_PORT` + 0 … N-1 (0: each its own free port), each with its own `/metrics`; prints one ready line listing them, restarts one that dies (back-off), passes SIGTERM (drain) and SIGINT to all and exits when they have.', 1, 1, 64),
   MONOLITHS: v.list('Static monolith link addresses, `host:port,host:port`.'),
   MONOLITH_DNS: v.optional('`host:port` whose A/AAAA records are the monoliths (e.g. a Kubernetes headless service); polled.'),
   DNS_POLL_MS: v.int('How often `MONOLITH_DNS` is re-resolved.', 5000, 100),
@@ -79,8 +81,30 @@ export function loadConfig(env: Env = process.env, warn: Warn = warnOnStderr('ba
     if (config.BALANCER_ID !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(config.BALANCER_ID)) {
       problems.push('BALANCER_ID must be 1-64 characters of letters, digits, ".", "_", ":" or "-"');
     }
+    problems.push(...sharedPortProblems(config, failed));
     return { ...config, BALANCER_ID: config.BALANCER_ID ?? `b-${randomBytes(3).toString('hex')}`, linkTls, registry };
   });
+}
+
+/** BALANCER_REUSE_PORT and BALANCER_WORKERS need a fixed port, and N workers N admin ports clear of it. */
+function sharedPortProblems(config: ConfigOf<typeof balancerSpec>, failed: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  const workers = config.BALANCER_WORKERS;
+  const port = config.BALANCER_PORT;
+  // 0 gives every process a free port of its own: nothing would be shared.
+  if (!failed.has('BALANCER_PORT') && port === 0) {
+    if (config.BALANCER_REUSE_PORT) problems.push('BALANCER_REUSE_PORT needs a fixed BALANCER_PORT (0 gives each process a port of its own)');
+    if (workers > 1) problems.push('BALANCER_WORKERS over 1 needs a fixed BALANCER_PORT (0 gives each worker a port of its own)');
+  }
+  const admin = config.ADMIN_PORT;
+  if (workers > 1 && admin !== 0 && !failed.has('ADMIN_PORT') && !failed.has('BALANCER_WORKERS')) {
+    if (admin + workers - 1 > 65535) problems.push(`ADMIN_PORT ${admin} + BALANCER_WORKERS ${workers} - 1 is beyond 65535: the workers take ADMIN_PORT … ADMIN_PORT + ${workers - 1}`);
+    else if (port > admin && port < admin + workers) problems.push(`BALANCER_PORT ${port} is among the workers' admin ports ADMIN_PORT ${admin} … ${admin + workers - 1}`);
+  }
+  if (workers > 1 && config.BALANCER_ID !== undefined && config.BALANCER_ID.length > 64 - `-${workers}`.length) {
+    problems.push(`BALANCER_ID must leave room for the workers' suffix -1 … -${workers} (at most ${64 - `-${workers}`.length} characters)`);
+  }
+  return problems;
 }
 
 /** MONOLITH_REGISTRY: `redis` (the REDIS_* topology) or a standalone URL (then no REDIS_* topology). */

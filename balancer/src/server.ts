@@ -9,7 +9,7 @@ import type { LinkHandler } from './monolith-link.js';
 import { Router } from './routing/router.js';
 import { SessionEvent } from './session-states.js';
 import { createUpgrades } from './upgrade.js';
-import { listenExclusive, loadUws, type HttpResponse, type us_listen_socket } from './uws.js';
+import { listenOn, loadUws, type HttpResponse, type us_listen_socket } from './uws.js';
 
 const VERSION = packageVersion(new URL('../package.json', import.meta.url));
 
@@ -166,8 +166,8 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
     router,
     metrics,
     async listen() {
-      adminSocket = await listenExclusive(admin, { hostVar: 'ADMIN_HOST', host: config.ADMIN_HOST, portVar: 'ADMIN_PORT', port: config.ADMIN_PORT });
-      listenSocket = await listenExclusive(app, { hostVar: 'BALANCER_HOST', host: config.BALANCER_HOST, portVar: 'BALANCER_PORT', port: config.BALANCER_PORT }).catch((err: Error) => {
+      adminSocket = await listenOn(admin, { hostVar: 'ADMIN_HOST', host: config.ADMIN_HOST, portVar: 'ADMIN_PORT', port: config.ADMIN_PORT });
+      listenSocket = await listenOn(app, { hostVar: 'BALANCER_HOST', host: config.BALANCER_HOST, portVar: 'BALANCER_PORT', port: config.BALANCER_PORT }, { reusePort: config.BALANCER_REUSE_PORT }).catch((err: Error) => {
         uws.us_listen_socket_close(adminSocket!);
         throw err;
       });

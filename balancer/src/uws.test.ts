@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@gateway/server-kit';
 import { freePort } from '../../testing/redis.js';
 import { UWS_BUILDS, chooseUwsBuilds, type UwsBuild } from './uws-builds.js';
-import { currentUwsHost, listenExclusive, loadUws, loadedUws } from './uws.js';
+import { currentUwsHost, listenOn, loadUws, loadedUws } from './uws.js';
 
 const require = createRequire(import.meta.url);
 const balancerPackage = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -56,20 +56,38 @@ describe('UWS_BUILDS against the installed packages', () => {
   });
 });
 
-describe('listenExclusive', () => {
+describe('listenOn', () => {
+  // A fixed port: uSockets sets SO_REUSEPORT only for a port other than 0, so by default a
+  // second app on it would bind too.
+  const at = (port: number) => ({ hostVar: 'BALANCER_HOST', host: '127.0.0.1', portVar: 'BALANCER_PORT', port });
+  const inUse = (port: number) => `BALANCER_PORT ${port} is already in use on 127.0.0.1 (BALANCER_HOST): another process listens there; stop it or choose another port`;
+
   it('refuses a port another uWS app holds (no SO_REUSEPORT), naming the variable', async () => {
     const uws = loadUws();
-    // A fixed port: uSockets sets SO_REUSEPORT only for a port other than 0, so by default a
-    // second app on it would bind too.
     const port = await freePort();
-    const at = { hostVar: 'BALANCER_HOST', host: '127.0.0.1', portVar: 'BALANCER_PORT', port };
-    const first = await listenExclusive(uws.App(), at);
+    const first = await listenOn(uws.App(), at(port));
     try {
-      const error = await listenExclusive(uws.App(), at).catch((err: unknown) => err);
+      const error = await listenOn(uws.App(), at(port)).catch((err: unknown) => err);
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).problems).toEqual([`BALANCER_PORT ${port} is already in use on 127.0.0.1 (BALANCER_HOST): another process listens there; stop it or choose another port`]);
+      expect((error as ConfigError).problems).toEqual([inUse(port)]);
+      // Asking to share does not get in beside an exclusive holder either.
+      const shared = await listenOn(uws.App(), at(port), { reusePort: true }).catch((err: unknown) => err);
+      expect((shared as ConfigError).problems).toEqual([`${inUse(port)} (sharing a port needs BALANCER_REUSE_PORT=true in every process on it)`]);
     } finally {
       uws.us_listen_socket_close(first);
+    }
+  });
+
+  it('with reusePort, apps that all ask share the port; one that does not ask is refused', async () => {
+    const uws = loadUws();
+    const port = await freePort();
+    const sockets = [await listenOn(uws.App(), at(port), { reusePort: true }), await listenOn(uws.App(), at(port), { reusePort: true })];
+    try {
+      expect(sockets.map((s) => uws.us_socket_local_port(s))).toEqual([port, port]);
+      const error = await listenOn(uws.App(), at(port)).catch((err: unknown) => err);
+      expect((error as ConfigError).problems).toEqual([inUse(port)]);
+    } finally {
+      for (const s of sockets) uws.us_listen_socket_close(s);
     }
   });
 });

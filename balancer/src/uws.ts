@@ -53,23 +53,28 @@ export function loadedUws(): { build: UwsBuild; path: string } | undefined {
 }
 
 /**
- * Listens on `at` without SO_REUSEPORT (uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT). uSockets sets it
- * by default on any port but 0, and then a second balancer on a taken port starts as well and
- * the kernel silently splits new connections between the two; exclusive, the second one's bind
- * fails, and that is the operator's to fix: a ConfigError naming the variables. The binding reads
- * `listen(host, port, options, cb)` (host first unless it is a number, the callback last, the
- * numbers between as port and options); its typings list options only without a host.
+ * Listens on `at`, by default without SO_REUSEPORT (uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT).
+ * uSockets sets it on any port but 0 unless told not to, and then a second balancer on a taken
+ * port starts as well and the kernel silently splits new connections between the two;
+ * exclusive, the second one's bind fails, and that is the operator's to fix: a ConfigError
+ * naming the variables. `reusePort` (BALANCER_REUSE_PORT, BALANCER_WORKERS) asks for that
+ * sharing on purpose: the kernel lets a socket join a port only when every socket bound there
+ * set SO_REUSEPORT (and runs as the same user), so a process without the setting is still
+ * refused, and one with it is refused while a process without it holds the port. The binding
+ * reads `listen(host, port, options, cb)` (host first unless it is a number, the callback
+ * last, the numbers between as port and options); its typings list options only without a host.
  */
-export async function listenExclusive(app: UWS.TemplatedApp, at: ListenAt): Promise<UWS.us_listen_socket> {
+export async function listenOn(app: UWS.TemplatedApp, at: ListenAt, { reusePort = false }: { reusePort?: boolean } = {}): Promise<UWS.us_listen_socket> {
   const uws = loadUws() as typeof UWS & { LIBUS_LISTEN_EXCLUSIVE_PORT: number };
   const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (socket: UWS.us_listen_socket | false) => void) => UWS.TemplatedApp;
-  const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => listen.call(app, at.host, at.port, uws.LIBUS_LISTEN_EXCLUSIVE_PORT, resolve));
+  const options = reusePort ? 0 : uws.LIBUS_LISTEN_EXCLUSIVE_PORT;
+  const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => listen.call(app, at.host, at.port, options, resolve));
   if (socket) return socket;
   // uWS gives no reason; a plain bind attempt finds it (EADDRINUSE, EADDRNOTAVAIL, ...).
   const code = await bindFailure(at.host, at.port);
   throw new ConfigError([
     code
-      ? listenProblem(at, code)
+      ? listenProblem(at, code) + (reusePort && code === 'EADDRINUSE' ? ' (sharing a port needs BALANCER_REUSE_PORT=true in every process on it)' : '')
       : `${at.portVar} ${at.port} on ${at.host} (${at.hostVar}) cannot be bound by uWebSockets.js though no process listens there: connections a previous run closed may still be in TIME_WAIT (up to a minute)`,
   ]);
 }

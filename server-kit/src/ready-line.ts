@@ -6,7 +6,8 @@
 
 /** What each gateway service announces; a benchmark peer announces at least `port`. */
 export interface ReadyFields {
-  balancer: { id: string; port: number; adminPort: number };
+  /** `workers`: a BALANCER_WORKERS primary's line lists every worker (adminPort is the first's). */
+  balancer: { id: string; port: number; adminPort: number; workers?: Array<{ id: string; pid: number; adminPort: number }> };
   monolith: { id: string; httpPort: number; linkPort: number };
 }
 
