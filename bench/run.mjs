@@ -6,10 +6,13 @@
  * fan-out, request/response, reconnect storm; for the gateway also fan-out with history on vs
  * off and a recovery storm), stops it; then `redis-topology` compares the gateway on a standalone
  * Redis with it on a local 3-primary Redis Cluster (bench/topology/compare.mjs, with Redis
- * processes of its own); finally it prints tables, writes bench/results/<timestamp>.json (and
+ * processes of its own); `scale-curve` runs the gateway over several balancer and generator
+ * processes from 5k to 100k connections (bench/scale/curve.mjs, its own Redis); finally it
+ * prints tables, writes bench/results/<timestamp>.json (and
  * latest.json) and redraws figures/bench.svg.
  *
- *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology] [--workers 4] [--storm-clients N] [--system-dir <dir>]
+ *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology,scale-curve] [--workers 4] [--storm-clients N]
+ *                      [--scale-steps 5000,20000,50000,100000] [--scale-system gateway|uws-raw] [--system-dir <dir>]
  *
  * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
  * is stopped (by pid) and the exit status is non-zero.
@@ -24,6 +27,8 @@ import { createPool } from './loadgen/pool.mjs';
 import { formatReport } from './loadgen/report.mjs';
 import * as scenario from './loadgen/scenarios.mjs';
 import { sourceState, startRedisServer } from './systems/processes.mjs';
+import { scaleCurve } from './scale/curve.mjs';
+import { formatScale } from './scale/report.mjs';
 import { compareTopologies } from './topology/compare.mjs';
 import { formatTopology } from './topology/report.mjs';
 
@@ -32,7 +37,9 @@ const root = dirname(here);
 const ALL_SYSTEMS = ['gateway', 'uws-raw', 'ws-loop', 'socketio'];
 // Not a system: the gateway on standalone Redis vs Redis Cluster (bench/topology/).
 const TOPOLOGY = 'redis-topology';
-const ALL = [...ALL_SYSTEMS, TOPOLOGY];
+// Not a system either: the gateway from 5k to ~100k connections over several processes (bench/scale/).
+const SCALE = 'scale-curve';
+const ALL = [...ALL_SYSTEMS, TOPOLOGY, SCALE];
 const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef';
 const ROOM = 'bench-fanout';
 
@@ -52,9 +59,15 @@ const TOPOLOGY_MODES = {
   quick: { rounds: 2, primaries: 3, publish: { streams: 1_000, lanes: 64, durationMs: 5_000 }, fanout: { subscribers: 4_000, streams: 201, fanoutClosedMessages: 100, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 60, fanoutBurstTimeoutMs: 30_000, fanoutMessageTimeoutMs: 5_000 } },
   full: { rounds: 2, primaries: 3, publish: { streams: 1_000, lanes: 64, durationMs: 15_000 }, fanout: { subscribers: 10_000, streams: 501, fanoutClosedMessages: 300, fanoutClosedMaxMs: 15_000, fanoutBurstMessages: 40, fanoutBurstTimeoutMs: 60_000, fanoutMessageTimeoutMs: 5_000 } },
 };
+// Scale curve: connections per step; each step's fan-out publishes about this many deliveries.
+const SCALE_COMMON = { closedDeliveries: 1_000_000, burstDeliveries: 2_500_000, minMessages: 5, maxClosedMessages: 200, maxBurstRounds: 30, deadlineMs: 15 * 60_000 };
+const SCALE_MODES = {
+  quick: { ...SCALE_COMMON, steps: [5_000, 20_000] },
+  full: { ...SCALE_COMMON, steps: [5_000, 20_000, 50_000, 100_000] },
+};
 const MODES = {
-  quick: { ...COMMON, topology: TOPOLOGY_MODES.quick, idle: [5_000], fanoutClosedMessages: 150, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 100, fanoutBurstTimeoutMs: 20_000, historyRounds: 2, historyClosedMessages: 30, historyBurstMessages: 100, concurrencies: [10, 100], pingMs: 3_000, stormClients: 5_000, stormTimeoutMs: 30_000, deadlineMs: 8 * 60_000 },
-  full: { ...COMMON, topology: TOPOLOGY_MODES.full, idle: [5_000, 19_000], fanoutClosedMessages: 1_000, fanoutClosedMaxMs: 20_000, fanoutBurstMessages: 500, fanoutBurstTimeoutMs: 60_000, historyRounds: 4, historyClosedMessages: 300, historyBurstMessages: 500, concurrencies: [1, 10, 100, 1000], pingMs: 10_000, stormClients: 19_000, stormTimeoutMs: 120_000, deadlineMs: 50 * 60_000 },
+  quick: { ...COMMON, topology: TOPOLOGY_MODES.quick, scale: SCALE_MODES.quick, idle: [5_000], fanoutClosedMessages: 150, fanoutClosedMaxMs: 5_000, fanoutBurstMessages: 100, fanoutBurstTimeoutMs: 20_000, historyRounds: 2, historyClosedMessages: 30, historyBurstMessages: 100, concurrencies: [10, 100], pingMs: 3_000, stormClients: 5_000, stormTimeoutMs: 30_000, deadlineMs: 8 * 60_000 },
+  full: { ...COMMON, topology: TOPOLOGY_MODES.full, scale: SCALE_MODES.full, idle: [5_000, 19_000], fanoutClosedMessages: 1_000, fanoutClosedMaxMs: 20_000, fanoutBurstMessages: 500, fanoutBurstTimeoutMs: 60_000, historyRounds: 4, historyClosedMessages: 300, historyBurstMessages: 500, concurrencies: [1, 10, 100, 1000], pingMs: 10_000, stormClients: 19_000, stormTimeoutMs: 120_000, deadlineMs: 50 * 60_000 },
 };
 
 const { values: args } = parseArgs({
@@ -65,11 +78,17 @@ const { values: args } = parseArgs({
     'system-dir': { type: 'string', default: join(here, 'systems') },
     // Clients of both storms (plain and recovery), instead of the mode's.
     'storm-clients': { type: 'string' },
+    // Connections of each scale-curve step, instead of the mode's: 5000,20000,50000,100000.
+    'scale-steps': { type: 'string' },
+    // The scale curve's system: gateway, or uws-raw (the machine's ceiling at the same counts).
+    'scale-system': { type: 'string', default: 'gateway' },
   },
 });
 const mode = args.quick ? 'quick' : 'full';
 const cfg = { ...MODES[mode], ...(args['storm-clients'] ? { stormClients: Number(args['storm-clients']) } : {}) };
 if (!(Number.isInteger(cfg.stormClients) && cfg.stormClients > 0)) throw new Error('--storm-clients must be a positive integer');
+if (args['scale-steps']) cfg.scale = { ...cfg.scale, steps: args['scale-steps'].split(',').map(Number) };
+if (!cfg.scale.steps.every((n, i, a) => Number.isInteger(n) && n > 0 && (i === 0 || n > a[i - 1]))) throw new Error('--scale-steps must be increasing positive integers');
 const systems = args.systems.split(',').map((s) => s.trim()).filter(Boolean);
 const workers = Number(args.workers);
 const log = (text) => process.stdout.write(`${text}\n`);
@@ -239,9 +258,9 @@ async function main() {
   const perWorker = Math.ceil(Math.max(...cfg.idle, cfg.stormClients, cfg.topology.fanout.subscribers) / workers);
   if (!(perWorker <= 18_000)) throw new Error(`--workers ${args.workers}: ${perWorker} sockets per worker exceeds 18,000`);
   const startedAt = new Date();
-  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL.join(',') ? ` (systems ${args.systems})` : ''}${args['storm-clients'] ? ` (storm clients ${cfg.stormClients})` : ''}`;
+  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL.join(',') ? ` (systems ${args.systems})` : ''}${args['storm-clients'] ? ` (storm clients ${cfg.stormClients})` : ''}${args['scale-steps'] ? ` (scale steps ${args['scale-steps']})` : ''}${args['scale-system'] !== 'gateway' ? ` (scale system ${args['scale-system']})` : ''}`;
   log(`# bench (${mode}): ${systems.join(', ')}; ${workers} load-generator workers; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0].toFixed(2)}`);
-  const servers = systems.filter((s) => s !== TOPOLOGY);
+  const servers = systems.filter((s) => s !== TOPOLOGY && s !== SCALE);
   const redis = servers.length ? await startRedis() : null;
   // Source-address octets: 4 per system, then one per topology run.
   const addrBase = 10 + Math.floor(Math.random() * 200);
@@ -257,6 +276,10 @@ async function main() {
   };
   for (const [i, name] of servers.entries()) results.systems[name] = await runSystem(name, i, redis, addrBase);
   if (systems.includes(TOPOLOGY)) results.redisTopology = await runTopology(addrBase + ALL_SYSTEMS.length * 4);
+  if (systems.includes(SCALE)) {
+    const curve = scaleCurve({ systemPath: resolve(args['system-dir'], `${args['scale-system']}.mjs`), cfg, jwtSecret: JWT_SECRET, addrOctet: addrBase + ALL_SYSTEMS.length * 4 + 2 * cfg.topology.rounds, cleanups, log });
+    results.scaleCurve = await scenario.withTimeout(curve, cfg.scale.deadlineMs, 'scale curve');
+  }
   await cleanupAll();
   clearTimeout(watchdog);
   results.finishedAt = new Date().toISOString();
@@ -270,6 +293,7 @@ async function main() {
   writeFileSync(join(dir, 'latest.json'), json);
   if (servers.length) log(`\n${formatReport(results)}`);
   if (results.redisTopology) log(`\n${formatTopology(results.redisTopology)}\n`);
+  if (results.scaleCurve) log(`\n${formatScale(results.scaleCurve)}\n`);
   log(`results: ${file} (${results.seconds} s)`);
   if (ALL_SYSTEMS.every((s) => servers.includes(s))) {
     const chart = await import(pathToFileURL(join(root, 'figures', 'bench-chart.mjs')).href);
@@ -277,6 +301,12 @@ async function main() {
     log(`chart: ${chart.OUTPUT} (data: ${chart.DATA})`);
   } else {
     log('chart: not redrawn (only some systems ran)');
+  }
+  // The scale chart is the mode's full curve only (figures/scale-chart.mjs <results> draws any).
+  if (results.scaleCurve?.system === 'gateway' && mode === 'full' && !args['scale-steps']) {
+    const chart = await import(pathToFileURL(join(root, 'figures', 'scale-chart.mjs')).href);
+    chart.write(results);
+    log(`scale chart: ${chart.OUTPUT} (data: ${chart.DATA})`);
   }
 }
 

@@ -17,10 +17,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const OUTPUT = join(here, 'bench.svg');
 export const DATA = join(here, 'bench-results.json');
 
-const FONT = 'system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif';
-const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const FONT = 'system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif';
+export const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const COLORS = { gateway: '#1a56b0', 'gateway-direct': '#8ab4f8', 'uws-raw': '#5f6368', 'ws-loop': '#137333', socketio: '#b06000' };
-const fmt = (v) => {
+export const fmt = (v) => {
   if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
   const a = Math.abs(v);
   if (a >= 1e6) return `${(v / 1e6).toFixed(a >= 1e7 ? 0 : 1)}M`;
@@ -31,7 +31,7 @@ const fmt = (v) => {
 };
 
 /** A round axis top and step above max: 4 steps of 1, 2, 2.5 or 5 × 10^n. */
-function axis(max) {
+export function axis(max) {
   if (!(max > 0)) return { top: 1, step: 0.25 };
   const raw = max / 4;
   const mag = 10 ** Math.floor(Math.log10(raw));

@@ -6,6 +6,8 @@ import { SessionState, TRANSITIONS } from '../balancer/src/session-states.js';
 import * as stateFigure from './client-connection-state.mjs';
 // @ts-expect-error plain .mjs generator without type declarations
 import * as architecture from './architecture.mjs';
+// @ts-expect-error plain .mjs generator without type declarations
+import * as scaleChart from './scale-chart.mjs';
 
 const REGENERATE = 'regenerate with: npm run build && node figures/client-connection-state.mjs';
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -43,5 +45,19 @@ describe('figures/architecture.svg', () => {
   it('equals a fresh render', () => {
     const committed = readFileSync(architecture.OUTPUT, 'utf8');
     expect(committed === architecture.render(), 'stale; regenerate with: node figures/architecture.mjs').toBe(true);
+  });
+});
+
+describe('figures/scale.svg', () => {
+  it('equals a fresh render of figures/scale-results.json', () => {
+    const data = JSON.parse(readFileSync(scaleChart.DATA, 'utf8'));
+    expect(readFileSync(scaleChart.OUTPUT, 'utf8') === scaleChart.render(data), 'stale; regenerate with: node figures/scale-chart.mjs').toBe(true);
+  });
+
+  it('shows every step of the curve and its flatness verdict', () => {
+    const data = JSON.parse(readFileSync(scaleChart.DATA, 'utf8'));
+    const svg: string = scaleChart.render(data);
+    for (const p of data.scaleCurve.points) expect(svg).toContain(`>${p.conns >= 1e4 ? `${Math.round(p.conns / 1e3)}k` : `${(p.conns / 1e3).toFixed(1)}k`}</text>`);
+    expect(svg).toContain(`per-connection figures flat: ${data.scaleCurve.flatness.flat ? 'yes' : 'no'}`);
   });
 });

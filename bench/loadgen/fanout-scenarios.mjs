@@ -90,7 +90,8 @@ export async function warmUp(ctx, { group, room }) {
   }
 }
 
-async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
+/** One fan-out run of `count` publications to every welcomed member of `group`: a closed loop (the next once every member has one) or a burst. */
+export async function fanoutRun(ctx, { group, room, seqFrom, count, closedLoop }) {
   const { pool, handle, system, cfg } = ctx;
   const seqTo = seqFrom + count;
   const perSeq = new Map();

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { linkProof } from '@gateway/server-kit';
-import { killAll, pollReady, rootDir, startServer, startServerRetrying } from './processes.mjs';
+import { freePort, killAll, pollReady, rootDir, startServer, startServerRetrying } from './processes.mjs';
 import { streamPublisher } from './redis-feed.mjs';
 import { classifyLink, jsonClient, linkConnectionId, payload } from './wire.mjs';
 
@@ -58,8 +58,13 @@ export default {
   name: 'gateway',
   label: 'gateway (uWS balancer + monolith)',
 
-  /** `redisClusterNodes` ("host:port,..."), instead of `redisUrl`, runs the monolith on Redis Cluster (REDIS_CLUSTER_NODES). */
-  async start({ redisUrl, redisClusterNodes, jwtSecret, balancers = 1, host = '127.0.0.1' }) {
+  /**
+   * `redisClusterNodes` ("host:port,..."), instead of `redisUrl`, runs the monolith on Redis
+   * Cluster (REDIS_CLUSTER_NODES). `sharedPort`: every balancer on one port with
+   * BALANCER_REUSE_PORT (one url; the kernel spreads the connections), for more sockets than
+   * one process may hold (the scale curve).
+   */
+  async start({ redisUrl, redisClusterNodes, jwtSecret, balancers = 1, host = '127.0.0.1', sharedPort = false }) {
     for (const script of [MONOLITH, BALANCER]) {
       if (!existsSync(script)) throw new Error(`${script} is missing: build with node_modules/.bin/tsc -b protocol balancer monolith`);
     }
@@ -79,10 +84,12 @@ export default {
       INTERPRET_RATE: '1000000',
       INTERPRET_BURST: '1000000',
     });
+    const shared = sharedPort ? await freePort() : undefined;
     const balancerEnv = (i, port, linkPort) => ({
       ...common,
       BALANCER_HOST: host,
-      BALANCER_PORT: String(port),
+      BALANCER_PORT: String(shared ?? port),
+      ...(shared ? { BALANCER_REUSE_PORT: 'true' } : {}),
       // Several balancers run side by side: each takes a free admin (/metrics) port.
       ADMIN_PORT: '0',
       BALANCER_ID: `bench-b${i + 1}`,
@@ -102,7 +109,8 @@ export default {
     let monolith;
     const monolithReady = () =>
       pollReady(host, monolith.info.httpPort, '/ready', 20_000, (body) => body?.ready === true && body.links >= balancerProcs.length);
-    const balancerReady = (b) => pollReady(host, b.info.port, '/ready');
+    // The admin port: with a shared client port, /ready there is whichever balancer the kernel picks.
+    const balancerReady = (b) => pollReady(host, b.info.adminPort, '/ready');
 
     try {
       monolith = await startServer({ role: 'monolith', script: MONOLITH, env: monolithEnv(0, 0), readyName: 'monolith' });
@@ -132,7 +140,11 @@ export default {
     const processes = () => servers.map((s) => ({ role: s.role, pid: s.pid }));
 
     return {
-      urls: balancerProcs.map((b) => `ws://${host}:${b.info.port}/ws`),
+      urls: shared ? [`ws://${host}:${shared}/ws`] : balancerProcs.map((b) => `ws://${host}:${b.info.port}/ws`),
+      /** Each balancer's admin port (`/metrics`), by pid. */
+      get admin() {
+        return balancerProcs.map((b) => ({ pid: b.pid, port: b.info.adminPort }));
+      },
       get processes() {
         return processes();
       },

@@ -11,9 +11,10 @@ export default {
   name: 'uws-raw',
   label: 'raw uWebSockets.js (ceiling)',
 
-  start({ redisUrl, jwtSecret, balancers = 1, host = '127.0.0.1' }) {
+  /** `sharedPort`: every process on one port (SO_REUSEPORT, uWS's default on a fixed port), for the scale curve. */
+  start({ redisUrl, jwtSecret, balancers = 1, host = '127.0.0.1', sharedPort = false }) {
     const publisher = redisPublisher(redisUrl, (room) => room);
-    return startPeerServers({ name: 'uws-raw', count: balancers, redisUrl, jwtSecret, host, path: '/ws', publisher });
+    return startPeerServers({ name: 'uws-raw', count: balancers, redisUrl, jwtSecret, host, path: '/ws', publisher, sharedPort });
   },
 
   client: jsonClient,
