@@ -21,7 +21,7 @@ const WebSocket = require('ws');
 
 const CLIENTS = Number(process.argv[2] ?? 50);
 const SECONDS = Number(process.argv[3] ?? 10);
-const env = { ...process.env, JWT_SECRET: 'bench-jwt-secret-0123456789abcdef', LINK_SECRET: 'bench-link-secret-0123456789', LOG_LEVEL: 'warn' };
+const env = { ...process.env, JWT_SECRET: 'bench-jwt-secret-0123456789abcdef', LINK_SECRET: 'bench-link-secret-0123456789', MONOLITH_LOG_LEVEL: 'warn', BALANCER_LOG_LEVEL: 'warn' };
 
 function start(script, extra, name) {
   const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
@@ -34,13 +34,20 @@ function start(script, extra, name) {
   });
 }
 
-const cpu = (pid) => {
+/** utime and stime of a process, in ms (100 Hz ticks). */
+const times = (pid) => {
   const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in ms (100 Hz ticks)
+  return { user: Number(fields[11]) * 10, sys: Number(fields[12]) * 10 };
+};
+const cpu = (pid) => {
+  const t = times(pid);
+  return t.user + t.sys;
 };
 
-const mono = await start('monolith/dist/main.js', { HOST: '127.0.0.1', HTTP_PORT: '0', LINK_PORT: '0', MONOLITH_ID: 'bench-m1' }, 'monolith');
-const bal = await start('balancer/dist/main.js', { BALANCER_HOST: '127.0.0.1', BALANCER_PORT: '0', MONOLITHS: `127.0.0.1:${mono.linkPort}`, MESSAGE_RATE: '1000000', MESSAGE_BURST: '1000000' }, 'balancer');
+const mono = await start('monolith/dist/main.js', { MONOLITH_HOST: '127.0.0.1', MONOLITH_HTTP_PORT: '0', MONOLITH_LINK_PORT: '0', MONOLITH_ID: 'bench-m1' }, 'monolith');
+const bal = await start('balancer/dist/main.js', { BALANCER_HOST: '127.0.0.1', BALANCER_PORT: '0', MONOLITHS: `127.0.0.1:${mono.linkPort}`, MESSAGE_RATE: '1000000', MESSAGE_BURST: '1000000',
+  // Every client is on 127.0.0.1: the per-address connect budgets would refuse most of them.
+  CONNECT_RATE_PER_IP: '100000', CONNECT_BURST_PER_IP: '100000', MAX_UNAUTHENTICATED_PER_IP: '100000', ADMIN_PORT: '0' }, 'balancer');
 for (;;) {
   const r = await fetch(`http://127.0.0.1:${bal.port}/ready`).catch(() => undefined);
   if (r?.ok) break;
@@ -67,13 +74,13 @@ await Promise.all(
     });
   }),
 );
-const cpu0 = { b: cpu(bal.child.pid), m: cpu(mono.child.pid) };
+const cpu0 = { b: cpu(bal.child.pid), m: cpu(mono.child.pid), bSys: times(bal.child.pid).sys, mSys: times(mono.child.pid).sys };
 const t0 = performance.now();
 for (const ws of sockets) ws.send('{"event":"ping","_id":1}');
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
 running = false;
 const elapsed = (performance.now() - t0) / 1000;
-const used = { b: cpu(bal.child.pid) - cpu0.b, m: cpu(mono.child.pid) - cpu0.m };
+const used = { b: cpu(bal.child.pid) - cpu0.b, m: cpu(mono.child.pid) - cpu0.m, bSys: times(bal.child.pid).sys - cpu0.bSys, mSys: times(mono.child.pid).sys - cpu0.mSys };
 const rate = count / elapsed;
 console.log(
   JSON.stringify({
@@ -83,6 +90,9 @@ console.log(
     balancerFramesPerSec: Math.round(rate * 2),
     balancerCpuUsPerRoundTrip: Number(((used.b * 1000) / count).toFixed(2)),
     monolithCpuUsPerRoundTrip: Number(((used.m * 1000) / count).toFixed(2)),
+    // The kernel's part of those (syscalls: client and link reads and writes).
+    balancerSysUsPerRoundTrip: Number(((used.bSys * 1000) / count).toFixed(2)),
+    monolithSysUsPerRoundTrip: Number(((used.mSys * 1000) / count).toFixed(2)),
   }),
 );
 for (const ws of sockets) ws.terminate();

@@ -11,7 +11,7 @@
  * prints tables, writes bench/results/<timestamp>.json (and
  * latest.json) and redraws figures/bench.svg.
  *
- *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology,scale-curve] [--workers 4] [--storm-clients N]
+ *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology,scale-curve] [--workers 4] [--storm-clients N] [--reqresp-only]
  *                      [--scale-steps 5000,20000,50000,100000] [--scale-system gateway|uws-raw] [--system-dir <dir>]
  *
  * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
@@ -82,6 +82,8 @@ const { values: args } = parseArgs({
     'scale-steps': { type: 'string' },
     // The scale curve's system: gateway, or uws-raw (the machine's ceiling at the same counts).
     'scale-system': { type: 'string', default: 'gateway' },
+    // Only connect and request/response (with direct-to-monolith), e.g. to compare one change.
+    'reqresp-only': { type: 'boolean', default: false },
   },
 });
 const mode = args.quick ? 'quick' : 'full';
@@ -153,12 +155,13 @@ async function runSystem(name, index, redis, addrBase) {
   res.idle = [{ conns: c1.connected, bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss1, c1.connected) }];
   log(`  idle @${c1.connected}: ${JSON.stringify(res.idle[0].bytesPerConn)} bytes/conn`);
 
-  res.fanout = await scenario.fanout(ctx, { group: 'main', room: ROOM });
-  for (const k of ['closed', 'burst']) {
+  const all = !args['reqresp-only'];
+  if (all) res.fanout = await scenario.fanout(ctx, { group: 'main', room: ROOM });
+  for (const k of all ? ['closed', 'burst'] : []) {
     const f = res.fanout[k];
     log(`  fan-out ${k}: ${f.delivered}/${f.expected} deliveries, ${f.perSec}/s, p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, ${f.cpuUsPerDelivery} µs CPU/delivery`);
   }
-  if (delivery) {
+  if (delivery && all) {
     log(`  fan-out, history on vs off (${cfg.historyRounds} rounds, alternating):`);
     res.history = await scenario.fanoutHistory(ctx, { group: 'main', room: ROOM, rounds: cfg.historyRounds, seqFrom: res.fanout.nextSeq });
     const r = res.history.ratio;
@@ -170,7 +173,7 @@ async function runSystem(name, index, redis, addrBase) {
   res.direct = await direct(ctx, system, systemPath, handle, octet(1));
 
   const phases = [c1];
-  if (n2) {
+  if (n2 && all) {
     const c2 = await scenario.connect(ctx, { group: 'more', count: n2 - n1, startIndex: n1, room: `${ROOM}-idle`, urls: handle.urls, addrOctet: octet(0) });
     log(`  connect: ${c2.connected}/${n2 - n1} more in ${c2.seconds} s = ${c2.perSec}/s (${c2.failed} failed attempts${c2.failed ? `: ${JSON.stringify(c2.failures)}` : ''})`);
     phases.push(c2);
@@ -186,12 +189,13 @@ async function runSystem(name, index, redis, addrBase) {
   await pool.all('close', { group: 'main' }, 30_000);
   await pool.all('close', { group: 'more' }, 30_000);
 
-  res.storm = await scenario.storm(ctx, { count: cfg.stormClients, room: `${ROOM}-storm`, addrOctet: octet(2) });
-  const s = res.storm;
+  const s = all ? (res.storm = await scenario.storm(ctx, { count: cfg.stormClients, room: `${ROOM}-storm`, addrOctet: octet(2) })) : undefined;
+  if (s) {
   log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s (restart ${s.restartMs} ms, then ${s.secondsFromReady} s)` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts, ${s.redisCommands?.perClient ?? 'n/a'} Redis commands per client`);
   await pool.all('close', { group: 'storm' }, 30_000);
+  }
 
-  if (delivery) {
+  if (delivery && s) {
     res.recoveryStorm = await scenario.recoveryStorm(ctx, { count: cfg.stormClients, room: `${ROOM}-rstorm`, addrOctet: octet(3), missed: cfg.recoveryMissed });
     const q = res.recoveryStorm;
     res.recoveryStorm.ratioToStorm = Number.isFinite(q.secondsFromReady) && s.secondsFromReady > 0 ? Number((q.secondsFromReady / s.secondsFromReady).toFixed(2)) : null;

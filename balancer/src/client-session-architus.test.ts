@@ -80,7 +80,7 @@ describe('Sessions: architus dialect', () => {
     const o = h.openArchitus();
     h.toLink.length = 0;
     h.send(o.socket, { _event: 'pool_request', type: 'partial_user', _seq: 7, ids: ['1000001'] });
-    expect(linkFrames(h)).toEqual([expect.objectContaining({ type: 'message', token: ANONYMOUS_TOKEN, message: { event: 'pool_request', _id: 's7', data: { type: 'user', ids: ['1000001'] } } })]);
+    expect(linkFrames(h)).toEqual([expect.objectContaining({ type: 'message', id: o.s.id, message: { event: 'pool_request', _id: 's7', data: { type: 'user', ids: ['1000001'] } } })]);
     h.sessions.send(o.s, errorFrame(ErrorCode.FORBIDDEN, 'no', 's7'));
     expect(received(o.ws)).toEqual([expect.objectContaining({ _event: 'error', code: 403, seq: 7 })]);
   });

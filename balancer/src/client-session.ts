@@ -10,7 +10,6 @@ import {
   TOKEN_FAILURE_CLOSE,
   isPrivateRoom,
   messageEnvelopePrefix,
-  tokenOfPrefix,
   parseObject,
   validateAuthFrame,
   validateElevationRequest,
@@ -48,11 +47,10 @@ export interface Session {
   subject: string;
   guest: boolean;
   room: string;
-  /**
-   * `{"type":"message",...,"message":` for this session's token, room and id. The token itself
-   * is read back from it (tokenOfPrefix) on the rare joins that need it: stored once, not twice.
-   */
-  prefix: string;
+  /** `{"type":"message","id":<id>,"message":`: the link envelope of this session's frames. */
+  readonly prefix: string;
+  /** The verified token the session's joins (and refreshes) carry to its monolith; '' before auth. */
+  token: string;
   link: MonolithLink | undefined;
   /** Token bucket for MESSAGE_RATE. */
   tokens: number;
@@ -112,10 +110,11 @@ export class Sessions {
 
   create(pathRoom: string | undefined, architus = false): Session {
     const now = this.now();
+    const id = this.idPrefix + (++this.counter).toString(36);
     return {
       architus,
       anonymous: false,
-      id: this.idPrefix + (++this.counter).toString(36),
+      id,
       state: S.AWAITING_AUTH,
       ws: undefined,
       pathRoom,
@@ -123,7 +122,8 @@ export class Sessions {
       subject: '',
       guest: false,
       room: '',
-      prefix: '',
+      prefix: messageEnvelopePrefix(id),
+      token: '',
       link: undefined,
       tokens: this.deps.config.MESSAGE_BURST,
       refilledAt: now,
@@ -178,7 +178,7 @@ export class Sessions {
     s.guest = true;
     s.deadline = Number.MAX_SAFE_INTEGER;
     s.room = `guest:${s.subject}`;
-    s.prefix = messageEnvelopePrefix(ANONYMOUS_TOKEN, s.room, s.id);
+    s.token = ANONYMOUS_TOKEN;
     s.tokens = this.deps.config.ANONYMOUS_MESSAGE_BURST;
     this.step(s, E.ANONYMOUS);
     // Frames sent while a refused cookie was verified follow the join, as after a valid one.
@@ -412,7 +412,7 @@ export class Sessions {
     }
     if (!first && result.subject === s.subject && result.guest === s.guest) {
       s.deadline = result.expMs;
-      s.prefix = messageEnvelopePrefix(frame.token, s.room, s.id);
+      s.token = frame.token;
       // The owner applies the new claims at once (a refresh may lower permissions).
       s.link?.send(encodeB2M({ type: 'token', token: frame.token, room: s.room, id: s.id }));
       this.step(s, E.REFRESH);
@@ -450,7 +450,7 @@ export class Sessions {
     s.guest = result.guest;
     s.deadline = result.expMs;
     s.room = room;
-    s.prefix = messageEnvelopePrefix(frame.token, room, s.id);
+    s.token = frame.token;
     // No subscribe to the room here: the owner subscribes the socket to its room's channel once
     // it has admitted it (and replayed what the auth frame's `since` missed).
     if (elevation) this.send(s, elevationResult(true, frame._id));
@@ -479,7 +479,7 @@ export class Sessions {
   private join(s: Session, rejoin: boolean, requestId?: number | string, since?: Since): boolean {
     const link = this.deps.router.pick(s.room);
     // `_id` of the auth frame, echoed by the monolith in its `welcome`; `since` passes through.
-    const frame = encodeB2M({ type: 'join', token: tokenOfPrefix(s.prefix), room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId, since });
+    const frame = encodeB2M({ type: 'join', token: s.token, room: s.room, id: s.id, rejoin: rejoin || undefined, _id: requestId, since });
     if (!link || !link.send(frame)) {
       this.close(s, E.NO_MONOLITH, 'NO_MONOLITH');
       return false;

@@ -6,6 +6,7 @@ import {
   LINK_NONCE_HEADER,
   fullJitter,
   splitMessage,
+  linkFrames,
   validateM2BHead,
   validateInit,
   type M2BHead, encodeB2M } from '@gateway/protocol';
@@ -128,14 +129,7 @@ export class MonolithLink {
       if (isBinary) return this.reset('binary frame on link');
       const text = data.toString('utf8');
       if (this.state === 'handshaking') return this.handshake(text, nonce);
-      this.framesIn++;
-      const split = splitMessage(text);
-      if (!split || !validateM2BHead.check(split.head)) {
-        // Its length, not its content: a frame carries user data.
-        this.log.warn('invalid link frame dropped', { monolith: this.monolithId, bytes: text.length });
-        return;
-      }
-      this.handler.frame(this, split.head, split.message);
+      for (const frame of linkFrames(text)) this.frame(frame);
     });
     ws.on('error', (err: NodeJS.ErrnoException) => {
       // A certificate that does not verify is an authentication failure, not a network blip.
@@ -153,6 +147,18 @@ export class MonolithLink {
       }
       this.closed(`closed ${code} ${reason.toString()}`);
     });
+  }
+
+  /** One frame of a link message (link protocol 3 batches a turn's frames). */
+  private frame(text: string): void {
+    this.framesIn++;
+    const split = splitMessage(text);
+    if (!split || !validateM2BHead.check(split.head)) {
+      // Its length, not its content: a frame carries user data.
+      this.log.warn('invalid link frame dropped', { monolith: this.monolithId, bytes: text.length });
+      return;
+    }
+    this.handler.frame(this, split.head, split.message);
   }
 
   private handshake(text: string, nonce: string): void {

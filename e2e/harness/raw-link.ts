@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { LINK_BALANCER_HEADER, LINK_NONCE_HEADER } from '@gateway/protocol';
+import { LINK_BALANCER_HEADER, LINK_NONCE_HEADER, linkFrames } from '@gateway/protocol';
 import { linkProof } from '@gateway/server-kit';
 import { LINK_SECRET } from './stack.js';
 
@@ -35,7 +35,10 @@ export async function rawLink(
     ws.once('error', reject);
     ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString('utf8')) as Record<string, unknown>));
   });
-  ws.on('message', (data: Buffer) => frames.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>));
+  // Link protocol 3: one message may hold several frames.
+  ws.on('message', (data: Buffer) => {
+    for (const text of linkFrames(data.toString('utf8'))) frames.push(JSON.parse(text) as Record<string, unknown>);
+  });
   const handshake = { balancerNonce, monolithNonce: String(init.nonce), balancerId, monolithId: String(init.id) };
   const helloToken = opts.proof ? opts.proof(init) : linkProof(secret, 'balancer', handshake);
   ws.send(JSON.stringify({ type: 'hello', token: helloToken }));

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CloseCode, LINK_NONCE_HEADER, encodeWithMessage } from '@gateway/protocol';
+import { CloseCode, LINK_NONCE_HEADER, LINK_PROTOCOL_VERSION, encodeWithMessage } from '@gateway/protocol';
 import {
   LINK_SECRET,
   connect,
@@ -34,7 +34,7 @@ async function fakeMonolith(victimRoom: string) {
     dials.push(String(req.headers[LINK_NONCE_HEADER]));
     seen.push(JSON.stringify(req.headers));
     ws.on('message', (data: Buffer) => seen.push(data.toString('utf8')));
-    ws.send(JSON.stringify({ type: 'init', id: 'fake', port: 1, nonce: 'f'.repeat(24), token: 'x'.repeat(43), version: 2 }));
+    ws.send(JSON.stringify({ type: 'init', id: 'fake', port: 1, nonce: 'f'.repeat(24), token: 'x'.repeat(43), version: LINK_PROTOCOL_VERSION }));
     ws.send(JSON.stringify({ type: 'loaded', room: victimRoom, epoch: 1 }));
     ws.send(JSON.stringify({ type: 'gossip', rooms: [{ room: victimRoom, epoch: 0 }] }));
   });
@@ -83,7 +83,7 @@ describe('a peer dialing a monolith', () => {
     const monolith = await startMonolith();
     toStop.push(monolith);
     const link = await rawLink(monolith.linkAddress, { secret: 'not-the-link-secret-0123456789' });
-    expect(link.init).toMatchObject({ type: 'init', id: monolith.id, version: 2 });
+    expect(link.init).toMatchObject({ type: 'init', id: monolith.id, version: LINK_PROTOCOL_VERSION });
     expect(await link.closed()).toBe(CloseCode.LINK_AUTH_FAILED);
     expect(link.frames).toEqual([]);
     expect(await monolith.metric('gateway_monolith_link_rejected_total')).toBe(1);
@@ -115,10 +115,11 @@ describe('a peer dialing a monolith', () => {
     // Refused by the same verifier as the balancer's: alg none is an algorithm refusal.
     expect(link.frames.find((f) => f.type === 'kick')).toMatchObject({ code: CloseCode.TOKEN_ALGORITHM });
     expect(link.frames.some((f) => f.type === 'unicast')).toBe(false);
-    // A message with a forged token for an unknown connection is refused the same way.
+    // A message for a connection that never joined acts as nobody: whatever token it carries
+    // (link protocol 3 envelopes have none), it is answered unavailable and handled by no event.
     link.ws.send(encodeWithMessage({ type: 'message', token: forged, room: 'user:alice', id: 'evil.2' }, '{"event":"ping","_id":1}'));
-    await waitFor(() => link.frames.some((f) => f.type === 'kick' && f.id === 'evil.2'), { what: 'a kick for the forged message' });
-    expect(link.frames.some((f) => f.type === 'unicast')).toBe(false);
+    await waitFor(() => link.frames.some((f) => f.type === 'unicast' && f.id === 'evil.2'), { what: 'the answer to the message' });
+    expect(link.frames.filter((f) => f.type === 'unicast')).toEqual([{ type: 'unicast', room: '-', id: 'evil.2', message: expect.objectContaining({ event: 'error', _id: 1, code: 'unavailable' }) }]);
     expect(await monolith.metric('gateway_monolith_connections')).toBe(0);
   });
 });

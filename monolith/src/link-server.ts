@@ -13,6 +13,7 @@ import {
   LINK_PROTOCOL_VERSION,
   validateB2M,
   validateHello,
+  linkFrames,
   type B2M,
   encodeM2B,
 } from '@gateway/protocol';
@@ -173,18 +174,25 @@ export function createLinkServer(deps: LinkServerDeps): LinkServer {
     if (ownership.draining) peer.send(DRAIN_FRAME);
     log.info('balancer linked', { link: peer.id });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      framesIn.value++;
-      let frame: unknown;
-      try {
-        frame = isBinary ? undefined : JSON.parse(data.toString('utf8'));
-      } catch {
-        frame = undefined;
-      }
-      if (!validateB2M.check(frame)) {
-        log.warn('invalid link frame dropped', { link: peer.id, problem: validateB2M.explain(frame) });
+      if (isBinary) {
+        log.warn('invalid link frame dropped', { link: peer.id, problem: 'binary frame' });
         return;
       }
-      handle(peer, frame);
+      // Link protocol 3: one message holds the frames of one of the balancer's event-loop turns.
+      for (const text of linkFrames(data.toString('utf8'))) {
+        framesIn.value++;
+        let frame: unknown;
+        try {
+          frame = JSON.parse(text);
+        } catch {
+          frame = undefined;
+        }
+        if (!validateB2M.check(frame)) {
+          log.warn('invalid link frame dropped', { link: peer.id, problem: validateB2M.explain(frame) });
+          continue;
+        }
+        handle(peer, frame);
+      }
     });
     ws.on('error', (err) => log.debug('link error', { link: peer.id, err: err.message }));
     ws.on('close', () => {

@@ -13,8 +13,25 @@ import { compile } from './validate.js';
 const Str = Type.String({ minLength: 1, maxLength: 256 });
 const Token = Type.String({ minLength: 1, maxLength: 8192 });
 
-/** 2: challenge-response link authentication (`init` carries a nonce, the balancer answers `hello`). */
-export const LINK_PROTOCOL_VERSION = 2;
+/**
+ * 2: challenge-response link authentication (`init` carries a nonce, the balancer answers `hello`).
+ * 3: frames sent in one event-loop turn travel as one websocket message, separated by
+ * LINK_FRAME_SEPARATOR; `message` envelopes carry the connection id only (the token of a
+ * connection travels in its `join` and `token` frames, verified there once).
+ */
+export const LINK_PROTOCOL_VERSION = 3;
+
+/**
+ * Between the frames of one link message: U+001E (record separator). It cannot occur in JSON
+ * text: inside strings control characters are escaped, outside them only whitespace may appear,
+ * and every frame is JSON (client text is spliced only after it parsed).
+ */
+export const LINK_FRAME_SEPARATOR = '\x1e';
+
+/** The frames of one link message (one frame when it holds no separator). */
+export function linkFrames(message: string): string[] {
+  return message.indexOf(LINK_FRAME_SEPARATOR) < 0 ? [message] : message.split(LINK_FRAME_SEPARATOR);
+}
 /** Header with the balancer's random nonce; the monolith's init proof binds it (see server-kit/src/link-auth.ts). */
 export const LINK_NONCE_HEADER = 'x-link-nonce';
 /** Header naming the dialing balancer; bound into both proofs, used in logs. */
@@ -38,10 +55,9 @@ export const JoinFrame = Type.Object({
   since: Type.Optional(Since),
 });
 export const LeaveFrame = Type.Object({ type: Type.Literal('leave'), room: Str, id: Str });
+/** A client frame of connection `id`, under the identity its `join` (or last `token`) verified. */
 export const MessageFrame = Type.Object({
   type: Type.Literal('message'),
-  token: Token,
-  room: Str,
   id: Str,
   // Any JSON object (TypeBox objects exclude arrays); a Record would test a regex per key.
   message: Type.Object({}),
@@ -171,18 +187,13 @@ export function splitMessage(frame: string): { head: Record<string, unknown>; me
 }
 
 /**
- * The constant part of a client's `message` envelope; the balancer builds it once per session
- * (and again on token refresh) and appends `<client text>}` per frame.
+ * The constant part of a client's `message` envelope; the balancer builds it once per connection
+ * and appends `<client text>}` per frame.
  */
-export function messageEnvelopePrefix(token: string, room: string, id: string): string {
-  const prefix = `{"type":"message","token":${JSON.stringify(token)},"room":${JSON.stringify(room)},"id":${JSON.stringify(id)}${MESSAGE_KEY}`;
+export function messageEnvelopePrefix(id: string): string {
+  const prefix = `{"type":"message","id":${JSON.stringify(id)}${MESSAGE_KEY}`;
   // Flatten now: a concatenation is a tree of its parts until first read, and this string lives
   // as long as the session (it is the balancer's per-connection memory).
   void prefix.charCodeAt(0);
   return prefix;
-}
-
-/** The token inside a prefix made by `messageEnvelopePrefix` (so a session stores it once). */
-export function tokenOfPrefix(prefix: string): string {
-  return (JSON.parse(prefix + '{}}') as { token: string }).token;
 }

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LinkWriter, type LinkSocket } from './link-writer.js';
+import { linkFrames } from '@gateway/protocol';
+import { LINK_BATCH_MAX_CHARS, LinkWriter, type LinkSocket } from './link-writer.js';
 
-/** A `ws` stand-in: a buffered amount the test sets, a corkable TCP socket, pong on demand. */
+/** A `ws` stand-in: a buffered amount the test sets, the messages sent, pong on demand. */
 class FakeLinkSocket implements LinkSocket {
   readyState = 1;
   bufferedAmount = 0;
@@ -9,7 +10,6 @@ class FakeLinkSocket implements LinkSocket {
   pings = 0;
   terminated = false;
   private pong: () => void = () => {};
-  readonly _socket = { corks: 0, uncorks: 0, cork: () => this._socket.corks++, uncork: () => this._socket.uncorks++ };
   send(data: string): void {
     this.sent.push(data);
   }
@@ -32,14 +32,36 @@ class FakeLinkSocket implements LinkSocket {
 afterEach(() => vi.useRealTimers());
 
 describe('LinkWriter', () => {
-  it('corks once per event-loop turn and counts frames', async () => {
+  it('sends the frames of one event-loop turn as one message, in order, and counts frames', async () => {
     const ws = new FakeLinkSocket();
     const w = new LinkWriter(ws, { maxBufferBytes: 1000, heartbeatMs: 60_000, onFailure: () => {} });
-    for (let i = 0; i < 5; i++) expect(w.send(`f${i}`)).toBe(true);
-    expect(ws._socket.corks).toBe(1);
+    for (let i = 0; i < 5; i++) expect(w.send(`{"f":${i}}`)).toBe(true);
+    expect(ws.sent).toEqual([]);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(ws._socket.uncorks).toBe(1);
-    expect(w.framesOut).toBe(5);
+    expect(ws.sent).toHaveLength(1);
+    expect(linkFrames(ws.sent[0]!)).toEqual([0, 1, 2, 3, 4].map((i) => `{"f":${i}}`));
+    expect(w.send('{"f":5}')).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    // A lone frame is sent as it is.
+    expect(ws.sent[1]).toBe('{"f":5}');
+    expect(w.framesOut).toBe(6);
+    w.stop();
+  });
+
+  it('sends a batch at once when it reaches LINK_BATCH_MAX_CHARS, and counts the batch against the bound', () => {
+    const ws = new FakeLinkSocket();
+    const failures: string[] = [];
+    const w = new LinkWriter(ws, { maxBufferBytes: 3 * LINK_BATCH_MAX_CHARS, heartbeatMs: 60_000, onFailure: (r) => failures.push(r) });
+    const big = 'x'.repeat(LINK_BATCH_MAX_CHARS / 2);
+    w.send(big);
+    expect(ws.sent).toEqual([]);
+    w.send(big);
+    expect(ws.sent).toHaveLength(1);
+    // Unsent batch characters count: 2.5 batches buffered + 0.75 unsent is over the bound.
+    ws.bufferedAmount = 2.5 * LINK_BATCH_MAX_CHARS;
+    expect(w.send('y'.repeat(LINK_BATCH_MAX_CHARS * 0.75))).toBe(true);
+    expect(w.send('z')).toBe(false);
+    expect(failures).toHaveLength(1);
     w.stop();
   });
 
@@ -54,7 +76,8 @@ describe('LinkWriter', () => {
     expect(failures).toEqual(['link buffer over 1000 bytes: peer stalled']);
     ws.bufferedAmount = 0;
     expect(w.send('c')).toBe(false);
-    expect(ws.sent).toEqual(['a']);
+    // The link is gone: what was batched is not sent after the reset.
+    expect(ws.sent).toEqual([]);
   });
 
   it('pings every interval and drops a peer that missed one', () => {

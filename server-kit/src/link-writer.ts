@@ -1,3 +1,5 @@
+import { LINK_FRAME_SEPARATOR } from '@gateway/protocol';
+
 /** The part of a `ws` WebSocket the link writer uses (both link ends use the `ws` package). */
 export interface LinkSocket {
   readonly readyState: number;
@@ -21,22 +23,29 @@ export interface LinkWriterOptions {
 
 const OPEN = 1;
 
+/** A batch this long (in characters) leaves at once instead of waiting for the turn to end. */
+export const LINK_BATCH_MAX_CHARS = 1 << 20;
+
 /**
  * The one writer for both ends of a balancer ↔ monolith link (STYLE rule 13): frames sent in one
- * event-loop turn leave in one write (the TCP socket is corked until the turn ends, instead of a
- * syscall per frame); the send buffer is bounded (a slow but alive peer is reset, never allowed
- * to grow this process's memory); frames are counted; and a heartbeat drops a silent peer.
+ * event-loop turn leave as one websocket message (link protocol 3: joined by
+ * LINK_FRAME_SEPARATOR; one frame header, one write and one message event at the peer for the
+ * lot, instead of one each per frame), or sooner past LINK_BATCH_MAX_CHARS; the send buffer is
+ * bounded (a slow but alive peer is reset, never allowed to grow this process's memory); frames
+ * are counted; and a heartbeat drops a silent peer.
  */
 export class LinkWriter {
   framesOut = 0;
-  private corked = false;
+  private batch: string[] = [];
+  private batchChars = 0;
+  private scheduled = false;
   private alive = true;
   private failed = false;
   private gate: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
-  private readonly uncork = () => {
-    this.corked = false;
-    this.tcp()?.uncork();
+  private readonly endOfTurn = () => {
+    this.scheduled = false;
+    this.flush();
   };
 
   constructor(
@@ -64,21 +73,29 @@ export class LinkWriter {
   send(frame: string): boolean {
     const ws = this.ws;
     if (this.failed || ws.readyState !== OPEN) return false;
-    if (ws.bufferedAmount > this.opts.maxBufferBytes) {
+    if (ws.bufferedAmount + this.batchChars > this.opts.maxBufferBytes) {
       this.fail(`link buffer over ${this.opts.maxBufferBytes} bytes: peer stalled`);
       return false;
     }
-    if (!this.corked) {
-      const tcp = this.tcp();
-      if (tcp) {
-        tcp.cork();
-        this.corked = true;
-        setImmediate(this.uncork);
-      }
-    }
-    ws.send(frame);
+    this.batch.push(frame);
+    this.batchChars += frame.length;
     this.framesOut++;
+    if (this.batchChars >= LINK_BATCH_MAX_CHARS) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.endOfTurn);
+    }
     return true;
+  }
+
+  /** Sends the frames batched so far as one message. */
+  private flush(): void {
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.batchChars = 0;
+    if (this.failed || this.ws.readyState !== OPEN) return;
+    this.ws.send(batch.length === 1 ? batch[0]! : batch.join(LINK_FRAME_SEPARATOR));
   }
 
   /**
@@ -91,7 +108,7 @@ export class LinkWriter {
       () =>
         new Promise<void>((resolve) => {
           const check = () => {
-            if (this.failed || this.ws.readyState !== OPEN || this.ws.bufferedAmount <= lowWaterBytes) resolve();
+            if (this.failed || this.ws.readyState !== OPEN || this.ws.bufferedAmount + this.batchChars <= lowWaterBytes) resolve();
             else setTimeout(check, pollMs).unref();
           };
           check();
@@ -102,9 +119,11 @@ export class LinkWriter {
     return turn;
   }
 
-  /** Stops the heartbeat (the link is closing). */
+  /** Stops the heartbeat (the link is closing); frames not yet sent are dropped with it. */
   stop(): void {
     clearInterval(this.timer);
+    this.batch = [];
+    this.batchChars = 0;
   }
 
   private fail(reason: string): void {
@@ -113,10 +132,5 @@ export class LinkWriter {
     this.stop();
     this.opts.onFailure(reason);
     this.ws.terminate();
-  }
-
-  /** The TCP socket under a `ws` WebSocket: not part of its typed API, reached here only. */
-  private tcp(): { cork(): void; uncork(): void } | undefined {
-    return (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
   }
 }

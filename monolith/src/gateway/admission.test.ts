@@ -85,7 +85,7 @@ function setup() {
     d.resolve(result);
     await flush();
   };
-  const say = (id: string, token: string, n: number): MessageFrame => ({ type: 'message', token, room: 'lobby', id, message: { event: 'say', _id: n, data: n } });
+  const say = (id: string, n: number): MessageFrame => ({ type: 'message', id, message: { event: 'say', _id: n, data: n } });
   /** The client messages unicast to `id`, as their events and `_id`s. */
   const toClient = (id: string) =>
     sent.filter((f) => f.type === 'unicast' && f.id === id).map((f) => {
@@ -121,12 +121,12 @@ describe('Admission join', () => {
   it('queues messages while verifying and handles them in arrival order after the welcome', async () => {
     const t = setup();
     t.admission.join(t.peer, 'c1', 'lobby', 'tok-a', false);
-    for (const n of [1, 2, 3]) t.admission.message(t.peer, t.say('c1', 'tok-a', n));
+    for (const n of [1, 2, 3]) t.admission.message(t.peer, t.say('c1', n));
     expect(t.toClient('c1')).toEqual([]);
     await t.verifyAs('tok-a', ok('alice'));
     expect(t.toClient('c1')).toEqual(['welcome', 'said 1', 'said 2', 'said 3']);
     // After admission a message goes straight to the gateway.
-    t.admission.message(t.peer, t.say('c1', 'tok-a', 4));
+    t.admission.message(t.peer, t.say('c1', 4));
     expect(t.toClient('c1')).toEqual(['welcome', 'said 1', 'said 2', 'said 3', 'said 4']);
   });
 
@@ -134,11 +134,11 @@ describe('Admission join', () => {
     const t = setup();
     t.holdAdmitted();
     t.admission.join(t.peer, 'c1', 'lobby', 'tok-a', false);
-    t.admission.message(t.peer, t.say('c1', 'tok-a', 1));
+    t.admission.message(t.peer, t.say('c1', 1));
     await t.verifyAs('tok-a', ok('alice'));
     // Admitted (welcome sent) but the replay is still running: the message still waits,
     // and one arriving now queues behind it.
-    t.admission.message(t.peer, t.say('c1', 'tok-a', 2));
+    t.admission.message(t.peer, t.say('c1', 2));
     expect(t.toClient('c1')).toEqual(['welcome']);
     await t.releaseAdmitted();
     expect(t.toClient('c1')).toEqual(['welcome', 'said 1', 'said 2']);
@@ -153,7 +153,7 @@ describe('Admission join', () => {
   ] as const)('kicks a join whose token fails as %s with %s and drops what waited', async (reason, name) => {
     const t = setup();
     t.admission.join(t.peer, 'c1', 'lobby', 'bad', false);
-    t.admission.message(t.peer, t.say('c1', 'bad', 1));
+    t.admission.message(t.peer, t.say('c1', 1));
     await t.verifyAs('bad', { ok: false, reason, detail: 'x' });
     expect(t.sent).toEqual([{ type: 'kick', id: 'c1', code: CloseCode[name], reason: CloseReason[name] }]);
     expect(t.rooms.get('c1')).toBeUndefined();
@@ -178,7 +178,7 @@ describe('Admission join', () => {
   it('a second join for the same id voids the first: the first verification is ignored when it lands', async () => {
     const t = setup();
     t.admission.join(t.peer, 'c1', 'lobby', 'tok-old', false);
-    t.admission.message(t.peer, t.say('c1', 'tok-old', 1));
+    t.admission.message(t.peer, t.say('c1', 1));
     t.admission.join(t.peer, 'c1', 'lobby', 'tok-new', false);
     await t.verifyAs('tok-old', { ok: false, reason: 'invalid', detail: 'x' });
     expect(kicks(t.sent)).toEqual([]);
@@ -254,24 +254,25 @@ describe('Admission websocket tokens (use: "ws")', () => {
   });
 });
 
-describe('Admission takeover and refresh', () => {
-  it('a message for an unknown connection (its owner died) is taken over as a rejoin and then handled', async () => {
+describe('Admission: unknown connections and refresh', () => {
+  it('a message for a connection not joined here is answered unavailable (its _id echoed), nothing else happens', async () => {
     const t = setup();
-    t.admission.message(t.peer, t.say('c9', 'tok-a', 1));
-    t.admission.message(t.peer, t.say('c9', 'tok-a', 2));
-    await t.verifyAs('tok-a', ok('alice'));
-    expect(t.admittedCalls.map((c) => c.rejoin)).toEqual([true]);
-    expect(t.toClient('c9')).toEqual(['welcome', 'resync', 'said 1', 'said 2']);
+    t.admission.message(t.peer, t.say('c9', 1));
+    await flush();
+    expect(t.verifications.size).toBe(0);
+    expect(t.rooms.get('c9')).toBeUndefined();
+    expect(t.sent).toEqual([{ type: 'unicast', room: '-', id: 'c9', message: expect.objectContaining({ event: 'error', _id: 1, code: 'unavailable' }) }]);
   });
 
-  it('a message with a new token of the same subject waits for it, then applies its claims and tells listeners', async () => {
+  it('a token frame with a new token of the same subject holds the messages after it, then applies its claims and tells listeners', async () => {
     const t = setup();
     const changed: string[] = [];
     t.admission.onClaimsChanged((conn) => changed.push(`${conn.id} ${String(conn.claims.name)}`));
     t.admission.join(t.peer, 'c1', 'lobby', 'tok-a', false);
     await t.verifyAs('tok-a', ok('alice', { name: 'A' }));
-    t.admission.message(t.peer, t.say('c1', 'tok-b', 1));
-    t.admission.message(t.peer, t.say('c1', 'tok-b', 2));
+    t.admission.token({ type: 'token', token: 'tok-b', room: 'lobby', id: 'c1' });
+    t.admission.message(t.peer, t.say('c1', 1));
+    t.admission.message(t.peer, t.say('c1', 2));
     expect(t.toClient('c1')).toEqual(['welcome']);
     await t.verifyAs('tok-b', ok('alice', { name: 'B' }));
     expect(changed).toEqual(['c1 B']);
@@ -303,7 +304,7 @@ describe('Admission takeover and refresh', () => {
     await t.verifyAs('tok-a', ok('alice'));
     t.verifications.clear();
     t.admission.token({ type: 'token', token: 'tok-a', room: 'lobby', id: 'c1' });
-    t.admission.message(t.peer, t.say('c1', 'tok-a', 1));
+    t.admission.message(t.peer, t.say('c1', 1));
     expect(t.verifications.size).toBe(0);
     expect(t.toClient('c1')).toEqual(['welcome', 'said 1']);
   });

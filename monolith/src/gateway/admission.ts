@@ -1,4 +1,4 @@
-import { ANONYMOUS_TOKEN, anonymousSubject, CloseCode, CloseReason, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
+import { ANONYMOUS_TOKEN, anonymousSubject, CloseCode, CloseReason, encodeWithMessage, ErrorCode, errorFrame, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/server-kit';
 import type { LinkPeer } from '../rooms/links.js';
 import { sameToken, tokenTail, type Conn, type Rooms } from '../rooms/rooms.js';
@@ -31,8 +31,9 @@ const WS_TOKEN_KEY_TTL_S = 120;
 /**
  * Who may enter which room, and the per-connection order of what follows. The monolith verifies
  * every token it acts on (DESIGN §3, defence in depth: a link that was somehow compromised still
- * cannot forge users): the token of a `join`, and any token that differs from the connection's
- * current one (a refresh). Verification is asynchronous, so while it runs for a connection its
+ * cannot forge users): the token of a `join`, and that of a `token` frame (a refresh) that differs
+ * from the connection's current one. A `message` carries no token: it acts under the identity
+ * its connection's join verified. Verification is asynchronous, so while it runs for a connection its
  * frames wait, in order, and are handled once it is done; a token that does not verify kicks the
  * connection with its catalogued code. Single-use websocket tokens are consumed before the
  * connection is admitted, so a replay gets nothing but the close.
@@ -90,14 +91,12 @@ export class Admission {
     }
     const conn = this.deps.rooms.get(frame.id);
     if (!conn) {
-      // Unknown connection (its join went to a monolith that died): take it over here, once
-      // its token verifies.
-      this.join(peer, frame.id, frame.room, frame.token, true);
-      this.waiting.get(frame.id)?.push(frame);
-      return;
-    }
-    if (!sameToken(conn, frame.token)) {
-      this.refresh(conn, frame.token).push(frame);
+      // Not (or no longer) here: refused or left, or its room moved away while the balancer was
+      // moving it. A message acts only under an identity its join verified (link protocol 3:
+      // envelopes carry no token), so it is answered, retryably, and nothing else happens.
+      const requestId = (frame.message as { _id?: unknown })._id;
+      // (`room` of a unicast is informational; the balancer routes by id.)
+      peer.send(encodeWithMessage({ type: 'unicast', room: '-', id: frame.id }, errorFrame(ErrorCode.UNAVAILABLE, 'this connection is not joined here (it may be moving); retry', requestId)));
       return;
     }
     this.deps.gateway.handle(conn, frame.message);
