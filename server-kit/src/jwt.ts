@@ -1,6 +1,7 @@
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { SignJWT, createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
 import { JWT_DEFAULTS, publicKeyAlgorithms, type JwtConfig } from './jwt-config.js';
+import { verifyHs256, type Hs256Outcome } from './hs256.js';
 import { subjectOf, validateTokenClaims, type TokenClaims } from '@gateway/protocol';
 
 /** Why a token was refused; each maps to its own close code on the balancer. */
@@ -62,6 +63,8 @@ export function canonicalSignature(token: string): boolean {
 export function createVerifier(opts: VerifierOptions): (token: string) => Promise<VerifyResult> {
   let key: Parameters<typeof jwtVerify>[1] | ReturnType<typeof createRemoteJWKSet>;
   let algorithms: string[];
+  /** HS256 verifies on node:crypto (hs256.ts), not through jose's WebCrypto path. */
+  let hmacKey: KeyObject | undefined;
   if (opts.publicKey) {
     const pk = createPublicKey(opts.publicKey);
     key = pk;
@@ -71,6 +74,7 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
     algorithms = ['RS256', 'ES256', 'EdDSA'];
   } else if (opts.secret) {
     key = new TextEncoder().encode(opts.secret);
+    hmacKey = createSecretKey(Buffer.from(opts.secret, 'utf8'));
     algorithms = ['HS256'];
   } else {
     throw new Error('a JWT secret, public key or JWKS URL is required');
@@ -92,19 +96,11 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
     if (alg === undefined) return { ok: false, reason: 'invalid', detail: 'malformed token header' };
     if (!allowed.has(alg)) return { ok: false, reason: 'algorithm', detail: `algorithm ${alg} not allowed` };
     if (!canonicalSignature(token)) return { ok: false, reason: 'invalid', detail: 'signature is not canonical base64url' };
-    let payload: JWTPayload;
-    try {
-      // jose takes either a key or a key-resolving function; both shapes are handled at run time.
-      ({ payload } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], verifyOptions));
-    } catch (err) {
-      if (err instanceof errors.JWTExpired) return { ok: false, reason: 'expired', detail: 'token expired' };
-      if (err instanceof errors.JWTClaimValidationFailed) {
-        if (err.claim === 'nbf') return { ok: false, reason: 'not_yet_valid', detail: 'token not yet valid' };
-        return { ok: false, reason: 'claims', detail: `claim ${err.claim} rejected` };
-      }
-      if (err instanceof errors.JOSEAlgNotAllowed) return { ok: false, reason: 'algorithm', detail: 'algorithm not allowed' };
-      return { ok: false, reason: 'invalid', detail: (err as Error).message };
-    }
+    const outcome = hmacKey
+      ? verifyHs256(token, hmacKey, { issuer: opts.issuer, audience: opts.audience, clockToleranceS: tolerance })
+      : await joseVerify(token, key, verifyOptions);
+    if (!outcome.ok) return outcome;
+    const payload = outcome.payload;
     // jose checks that `exp` (required) and `iat` are numbers; it checks `iat` against the clock
     // only with maxTokenAge, which measures age from `iat`, not the lifetime the issuer chose.
     const exp = payload.exp as number;
@@ -121,6 +117,26 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
     if (!subject) return { ok: false, reason: 'claims', detail: guest ? 'guest token without jti' : 'token without sub' };
     return { ok: true, claims, subject, guest, expMs: exp * 1000 };
   };
+}
+
+/** jose's verification (public keys, JWKS), its errors named as TokenFailure reasons. */
+async function joseVerify(
+  token: string,
+  key: Parameters<typeof jwtVerify>[1] | ReturnType<typeof createRemoteJWKSet>,
+  options: Parameters<typeof jwtVerify>[2],
+): Promise<Hs256Outcome> {
+  try {
+    // jose takes either a key or a key-resolving function; both shapes are handled at run time.
+    return { ok: true, payload: (await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], options)).payload };
+  } catch (err) {
+    if (err instanceof errors.JWTExpired) return { ok: false, reason: 'expired', detail: 'token expired' };
+    if (err instanceof errors.JWTClaimValidationFailed) {
+      if (err.claim === 'nbf') return { ok: false, reason: 'not_yet_valid', detail: 'token not yet valid' };
+      return { ok: false, reason: 'claims', detail: `claim ${err.claim} rejected` };
+    }
+    if (err instanceof errors.JOSEAlgNotAllowed) return { ok: false, reason: 'algorithm', detail: 'algorithm not allowed' };
+    return { ok: false, reason: 'invalid', detail: (err as Error).message };
+  }
 }
 
 /** The verifier for a service's `jwtSpec` variables. */
