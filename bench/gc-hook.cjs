@@ -6,6 +6,8 @@ process.on('SIGUSR2', () => {
     global.gc();
     global.gc();
   }
+  // BENCH_HEAP_SNAPSHOTS=<dir>: also a heap snapshot per report, to see what the heap holds.
+  if (process.env.BENCH_HEAP_SNAPSHOTS) require('node:v8').writeHeapSnapshot(require('node:path').join(process.env.BENCH_HEAP_SNAPSHOTS, `${process.pid}-${Date.now()}.heapsnapshot`));
   const m = process.memoryUsage();
   process.stdout.write(JSON.stringify({ gc: 'done', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }) + '\n');
 });

@@ -13,6 +13,7 @@
  *
  *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology,scale-curve] [--workers 4] [--storm-clients N] [--reqresp-only]
  *                      [--scale-steps 5000,20000,50000,100000] [--scale-system gateway|uws-raw] [--system-dir <dir>]
+ *                      [--idle-only] [--idle 5000,19000]
  *
  * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
  * is stopped (by pid) and the exit status is non-zero.
@@ -26,7 +27,7 @@ import { Redis } from 'ioredis';
 import { createPool } from './loadgen/pool.mjs';
 import { formatReport } from './loadgen/report.mjs';
 import * as scenario from './loadgen/scenarios.mjs';
-import { sourceState, startRedisServer } from './systems/processes.mjs';
+import { lastGcReport, sourceState, startRedisServer } from './systems/processes.mjs';
 import { scaleCurve } from './scale/curve.mjs';
 import { formatScale } from './scale/report.mjs';
 import { compareTopologies } from './topology/compare.mjs';
@@ -84,11 +85,19 @@ const { values: args } = parseArgs({
     'scale-system': { type: 'string', default: 'gateway' },
     // Only connect and request/response (with direct-to-monolith), e.g. to compare one change.
     'reqresp-only': { type: 'boolean', default: false },
+    // Only connect and idle memory (RSS and V8 heap per connection), e.g. to compare one change.
+    'idle-only': { type: 'boolean', default: false },
+    // Connections of the idle steps, instead of the mode's: 5000,19000 (the second step's
+    // figures are over all connections since the start, the heap slope between the two).
+    idle: { type: 'string' },
   },
 });
 const mode = args.quick ? 'quick' : 'full';
 const cfg = { ...MODES[mode], ...(args['storm-clients'] ? { stormClients: Number(args['storm-clients']) } : {}) };
 if (!(Number.isInteger(cfg.stormClients) && cfg.stormClients > 0)) throw new Error('--storm-clients must be a positive integer');
+if (args.idle) cfg.idle = args.idle.split(',').map(Number);
+if (!(cfg.idle.length <= 2 && cfg.idle.every((n, i, a) => Number.isInteger(n) && n > 0 && (i === 0 || n > a[i - 1])))) throw new Error('--idle must be one or two increasing positive integers');
+if (args['idle-only'] && args['reqresp-only']) throw new Error('--idle-only and --reqresp-only exclude each other');
 if (args['scale-steps']) cfg.scale = { ...cfg.scale, steps: args['scale-steps'].split(',').map(Number) };
 if (!cfg.scale.steps.every((n, i, a) => Number.isInteger(n) && n > 0 && (i === 0 || n > a[i - 1]))) throw new Error('--scale-steps must be increasing positive integers');
 const systems = args.systems.split(',').map((s) => s.trim()).filter(Boolean);
@@ -147,13 +156,49 @@ async function runSystem(name, index, redis, addrBase) {
   log(`  started: ${res.processes.map((p) => `${p.role} ${p.pid}`).join(', ')}; urls ${handle.urls.join(' ')}`);
 
   const rss0 = await scenario.rssAfterGc(ctx);
+  const heap0 = heapUsed(ctx);
+  const heapTotal0 = heapUsed(ctx, 'heapTotal');
   const [n1, n2] = cfg.idle;
   const c1 = await scenario.connect(ctx, { group: 'main', count: n1, room: ROOM, urls: handle.urls, addrOctet: octet(0) });
   if (c1.connected < n1 * 0.5) throw new Error(`${name}: only ${c1.connected} of ${n1} connections (${JSON.stringify(c1.failures)})`);
   log(`  connect: ${c1.connected}/${n1} in ${c1.seconds} s = ${c1.perSec}/s (${c1.failed} failed attempts${c1.failed ? `: ${JSON.stringify(c1.failures)}` : ''})`);
   const rss1 = await scenario.rssAfterGc(ctx);
-  res.idle = [{ conns: c1.connected, bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss1, c1.connected) }];
-  log(`  idle @${c1.connected}: ${JSON.stringify(res.idle[0].bytesPerConn)} bytes/conn`);
+  const heap1 = heapUsed(ctx);
+  res.idle = [{ conns: c1.connected, bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss1, c1.connected), heapBytesPerConn: scenario.bytesPerConn(ctx, heap0, heap1, c1.connected) }];
+  log(`  idle @${c1.connected}: ${JSON.stringify(res.idle[0].bytesPerConn)} bytes/conn of RSS, ${JSON.stringify(res.idle[0].heapBytesPerConn)} of V8 heap`);
+
+  if (args['idle-only']) {
+    if (n2) {
+      const c2 = await scenario.connect(ctx, { group: 'more', count: n2 - n1, startIndex: n1, room: `${ROOM}-idle`, urls: handle.urls, addrOctet: octet(0) });
+      log(`  connect: ${c2.connected}/${n2 - n1} more in ${c2.seconds} s = ${c2.perSec}/s (${c2.failed} failed attempts)`);
+      const rss2 = await scenario.rssAfterGc(ctx);
+      const heap2 = heapUsed(ctx);
+      const heapTotal2 = heapUsed(ctx, 'heapTotal');
+      const conns = c1.connected + c2.connected;
+      res.idle.push({
+        conns,
+        bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss2, conns),
+        heapBytesPerConn: scenario.bytesPerConn(ctx, heap0, heap2, conns),
+        // The V8 heap's pages (used or not): RSS above this is native memory (uWS, malloc).
+        heapTotalBytesPerConn: scenario.bytesPerConn(ctx, heapTotal0, heapTotal2, conns),
+        // What each further connection costs, without the start-up and the first burst.
+        heapSlopePerConn: scenario.bytesPerConn(ctx, heap1, heap2, c2.connected),
+        rssSlopePerConn: scenario.bytesPerConn(ctx, rss1, rss2, c2.connected),
+      });
+      const r = res.idle[1];
+      log(`  idle @${conns}: ${JSON.stringify(r.bytesPerConn)} bytes/conn of RSS, ${JSON.stringify(r.heapBytesPerConn)} of V8 heap (${JSON.stringify(r.heapTotalBytesPerConn)} of heap pages); from ${c1.connected} to ${conns}: RSS ${JSON.stringify(r.rssSlopePerConn)}, heap ${JSON.stringify(r.heapSlopePerConn)} per connection`);
+    }
+    await pool.all('close', { group: 'main' }, 30_000);
+    await pool.all('close', { group: 'more' }, 30_000);
+    info.disconnect();
+    cleanups.pop();
+    await pool.stop();
+    cleanups.pop();
+    await stopHandle();
+    cleanups.pop();
+    res.seconds = Math.round((Date.now() - started) / 1000);
+    return res;
+  }
 
   const all = !args['reqresp-only'];
   if (all) res.fanout = await scenario.fanout(ctx, { group: 'main', room: ROOM });
@@ -216,6 +261,11 @@ async function runSystem(name, index, redis, addrBase) {
   return res;
 }
 
+/** V8 heapUsed of every server process at its last forced GC (bench/gc-hook.cjs), keyed by pid. */
+function heapUsed(ctx, field = 'heapUsed') {
+  return Object.fromEntries(ctx.handle.processes.map((p) => [p.pid, lastGcReport.get(p.pid)?.[field] ?? NaN]));
+}
+
 /** The Redis topology comparison, with a load-generator pool of its own (gateway clients). */
 async function runTopology(addrOctet) {
   const systemPath = resolve(args['system-dir'], 'gateway.mjs');
@@ -262,7 +312,7 @@ async function main() {
   const perWorker = Math.ceil(Math.max(...cfg.idle, cfg.stormClients, cfg.topology.fanout.subscribers) / workers);
   if (!(perWorker <= 18_000)) throw new Error(`--workers ${args.workers}: ${perWorker} sockets per worker exceeds 18,000`);
   const startedAt = new Date();
-  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL.join(',') ? ` (systems ${args.systems})` : ''}${args['storm-clients'] ? ` (storm clients ${cfg.stormClients})` : ''}${args['scale-steps'] ? ` (scale steps ${args['scale-steps']})` : ''}${args['scale-system'] !== 'gateway' ? ` (scale system ${args['scale-system']})` : ''}`;
+  const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.systems !== ALL.join(',') ? ` (systems ${args.systems})` : ''}${args['storm-clients'] ? ` (storm clients ${cfg.stormClients})` : ''}${args['scale-steps'] ? ` (scale steps ${args['scale-steps']})` : ''}${args['scale-system'] !== 'gateway' ? ` (scale system ${args['scale-system']})` : ''}${args['idle-only'] ? ` (idle only${args.idle ? ` ${args.idle}` : ''})` : ''}${args['reqresp-only'] ? ' (reqresp only)' : ''}`;
   log(`# bench (${mode}): ${systems.join(', ')}; ${workers} load-generator workers; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0].toFixed(2)}`);
   const servers = systems.filter((s) => s !== TOPOLOGY && s !== SCALE);
   const redis = servers.length ? await startRedis() : null;

@@ -1,6 +1,6 @@
 import { Metrics, type Log, type TokenFailure, type VerifyResult } from '@gateway/server-kit';
 import { Admission } from '../balancer/src/admission.js';
-import { Sessions, type Session } from '../balancer/src/client-session.js';
+import { Sessions, type Session, type SocketData } from '../balancer/src/client-session.js';
 import { loadConfig } from '../balancer/src/config.js';
 import type { MonolithLink } from '../balancer/src/monolith-link.js';
 import type { Router } from '../balancer/src/routing/router.js';
@@ -16,8 +16,11 @@ export class FakeUwsSocket {
   readonly topics = new Set<string>();
   readonly sent: string[] = [];
   ended: { code: number; reason: string } | undefined;
-  constructor(private readonly data: Session) {}
-  getUserData(): Session {
+  private readonly data: SocketData;
+  constructor(session: Session) {
+    this.data = { session };
+  }
+  getUserData(): SocketData {
     return this.data;
   }
   subscribe(topic: string): boolean {
@@ -102,8 +105,8 @@ export function sessionsHarness(env: Record<string, string> = {}) {
     if (refused !== undefined) throw new Error(`admission refused the test socket: ${refused}`);
     s.source = source;
     const ws = new FakeUwsSocket(s);
-    sessions.opened(ws as unknown as WebSocket<Session>);
-    return { s, ws, socket: ws as unknown as WebSocket<Session> };
+    sessions.opened(ws as unknown as WebSocket<SocketData>);
+    return { s, ws, socket: ws as unknown as WebSocket<SocketData> };
   };
   /** An architus-dialect socket (`/authenticated`), with the sign-in cookie's token if given. */
   const openArchitus = (source = '203.0.113.1', cookie?: string) => {
@@ -113,13 +116,13 @@ export function sessionsHarness(env: Record<string, string> = {}) {
     s.source = source;
     s.cookie = cookie;
     const ws = new FakeUwsSocket(s);
-    sessions.opened(ws as unknown as WebSocket<Session>);
-    return { s, ws, socket: ws as unknown as WebSocket<Session> };
+    sessions.opened(ws as unknown as WebSocket<SocketData>);
+    return { s, ws, socket: ws as unknown as WebSocket<SocketData> };
   };
-  const send = (socket: WebSocket<Session>, frame: object | string) =>
+  const send = (socket: WebSocket<SocketData>, frame: object | string) =>
     sessions.message(socket, bytes(typeof frame === 'string' ? frame : JSON.stringify(frame)), false);
   /** Sends an auth frame and waits for the (asynchronous) verification to apply. */
-  const auth = async (socket: WebSocket<Session>, token: string) => {
+  const auth = async (socket: WebSocket<SocketData>, token: string) => {
     send(socket, { action: 'auth', token });
     await settle();
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiEvent, CloseCode } from '@gateway/protocol';
 import { FakeUwsSocket, bytes, sessionsHarness, settle } from '../../testing/sessions-harness.js';
-import type { Session } from './client-session.js';
+import type { SocketData } from './client-session.js';
 import { chooseRoom } from './room-policy.js';
 import { SessionEvent, SessionState, TRANSITIONS, transition } from './session-states.js';
 import type { WebSocket } from './uws.js';
@@ -224,8 +224,8 @@ describe('Sessions: every edge of the state table', () => {
       const s = h.sessions.create(undefined);
       s.refuse = 'SERVER_FULL';
       const ws = new FakeUwsSocket(s);
-      h.sessions.opened(ws as unknown as WebSocket<Session>);
-      return { o: { s, ws, socket: ws as unknown as WebSocket<Session> }, code: CloseCode.SERVER_FULL };
+      h.sessions.opened(ws as unknown as WebSocket<SocketData>);
+      return { o: { s, ws, socket: ws as unknown as WebSocket<SocketData> }, code: CloseCode.SERVER_FULL };
     },
   };
 

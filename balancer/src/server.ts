@@ -1,7 +1,7 @@
 import { Metrics, packageVersion, verifierFromConfig, type Log } from '@gateway/server-kit';
 import { Admission } from './admission.js';
 import type { BalancerConfig } from './config.js';
-import { Sessions, type Session } from './client-session.js';
+import { Sessions, type SocketData } from './client-session.js';
 import { createDiscovery } from './discovery/discovery.js';
 import { Drain } from './drain.js';
 import { createLinkDispatch, type LinkDispatch } from './link-dispatch.js';
@@ -120,9 +120,9 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
 
   const app = uws
     .App()
-    .ws<Session>('/ws', { ...behavior, upgrade: upgrades.ws })
-    .ws<Session>('/api/room/:room', { ...behavior, upgrade: upgrades.room })
-    .ws<Session>('/authenticated', { ...behavior, upgrade: upgrades.architus })
+    .ws<SocketData>('/ws', { ...behavior, upgrade: upgrades.ws })
+    .ws<SocketData>('/api/room/:room', { ...behavior, upgrade: upgrades.room })
+    .ws<SocketData>('/authenticated', { ...behavior, upgrade: upgrades.architus })
     // Load balancers probe the client port: /health and /ready stay on it; /metrics does not.
     .get('/health', health)
     .get('/ready', ready)

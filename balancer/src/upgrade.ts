@@ -2,7 +2,7 @@ import { sourceKey } from '@gateway/server-kit';
 import type { Admission } from './admission.js';
 import { ARCHITUS_DIALECT } from './dialects/architus.js';
 import type { BalancerConfig } from './config.js';
-import type { Session, Sessions } from './client-session.js';
+import type { SocketData, Sessions } from './client-session.js';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from './uws.js';
 
 export interface UpgradeDeps {
@@ -76,8 +76,8 @@ export function createUpgrades(deps: UpgradeDeps): Upgrades {
       // Counted as unauthenticated from here until it authenticates or closes (Sessions.release).
       if (session.refuse === undefined) session.source = source;
     }
-    res.upgrade<Session>(
-      session,
+    res.upgrade<SocketData>(
+      { session },
       req.getHeader('sec-websocket-key'),
       req.getHeader('sec-websocket-protocol'),
       req.getHeader('sec-websocket-extensions'),

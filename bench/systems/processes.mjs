@@ -17,6 +17,8 @@ const gcHook = join(benchDir, 'gc-hook.cjs');
 const echo = process.env.BENCH_ECHO_SERVERS === '1';
 
 const live = new Set();
+/** The last `{"gc":"done",rss,heapUsed,...}` report of each server process, by pid. */
+export const lastGcReport = new Map();
 process.on('exit', () => {
   for (const server of live) server.child.kill('SIGKILL');
 });
@@ -78,7 +80,10 @@ export class ServerProcess {
   gc(timeoutMs = 10_000) {
     const done = this.waitLine((line) => line.startsWith('{"gc":"done"'), timeoutMs, 'gc report');
     process.kill(this.pid, 'SIGUSR2');
-    return done;
+    return done.then((line) => {
+      lastGcReport.set(this.pid, JSON.parse(line));
+      return line;
+    });
   }
 
   /** SIGKILL, resolved once the process is gone. */
