@@ -77,7 +77,15 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const ownership = new Ownership({ epochs: coordination.epochs, links, log });
   const rooms = new Rooms({ ownership, streams: hub, graceMs: config.ROOM_UNLOAD_GRACE_MS });
   const sessionStreams = new SessionStreams({ hub, rooms, channels, resyncSubscribeMs: config.RESYNC_SUBSCRIBE_MS, log });
-  const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH, observe: (event, s) => requestTime.observe({ event }, s) });
+  // One child per event (only events with a handler are observed): prom-client would otherwise
+  // hash the labels object on every request.
+  const requestTimeBy = new Map<string, { observe(seconds: number): void }>();
+  const observeRequest = (event: string, seconds: number) => {
+    let child = requestTimeBy.get(event);
+    if (!child) requestTimeBy.set(event, (child = requestTime.labels({ event })));
+    child.observe(seconds);
+  };
+  const gateway = new Gateway(rooms, log, { maxDepth: config.MAX_JSON_DEPTH, observe: observeRequest });
   const verify = verifierFromConfig(config);
   const tokens = new TokenCache(verify, TOKEN_CACHE_SIZE);
   const admission = new Admission({

@@ -31,7 +31,7 @@ export class Gateway {
   private readonly maxDepth: number;
 
   constructor(
-    private readonly rooms: Rooms,
+    readonly rooms: Rooms,
     log: Log,
     opts: { maxDepth: number; failureWindowMs?: number; observe?: (event: string, seconds: number) => void },
   ) {
@@ -56,26 +56,30 @@ export class Gateway {
   /** Handles one client message (already parsed by the link server). */
   handle(conn: Conn, message: Record<string, unknown>): void {
     const requestId = typeof message._id === 'number' || typeof message._id === 'string' ? (message._id as RequestId) : undefined;
-    const ctx = this.context(conn, requestId, typeof message.event === 'string' ? message.event : '');
+    const ctx = new RequestContext(this, conn, requestId, typeof message.event === 'string' ? message.event : '');
     // Defence in depth (the balancer refuses these first): a deep message would cost handlers
     // a stack overflow in JSON.stringify, caught and answered `internal`, per frame.
     if (deeperThan(message, this.maxDepth)) return ctx.error(ErrorCode.BAD_REQUEST, `message nested deeper than ${this.maxDepth}`);
     if (!validateAppMessage.check(message)) return ctx.error(ErrorCode.BAD_REQUEST, validateAppMessage.explain(message));
     const handler = this.handlers.get(message.event);
     if (!handler) return ctx.error(ErrorCode.UNKNOWN_EVENT, `unknown event "${message.event.slice(0, 64)}"`);
-    const started = this.observe ? performance.now() : 0;
-    const done = this.observe ? () => this.observe!(message.event, (performance.now() - started) / 1000) : undefined;
+    const observe = this.observe;
+    const started = observe ? performance.now() : 0;
+    const event = message.event;
     try {
       const result = handler(ctx, message.data);
-      if (result) result.catch((err: unknown) => this.failed(ctx, message.event, err)).finally(done);
-      else done?.();
+      if (result) {
+        const settled = result.catch((err: unknown) => void this.failed(ctx, event, err));
+        if (observe) void settled.finally(() => observe(event, (performance.now() - started) / 1000));
+      } else if (observe) observe(event, (performance.now() - started) / 1000);
     } catch (err) {
-      this.failed(ctx, message.event, err);
-      done?.();
+      this.failed(ctx, event, err);
+      if (observe) observe(event, (performance.now() - started) / 1000);
     }
   }
 
-  private failed(ctx: Context, event: string, err: unknown): ErrorCodeValue {
+  /** @internal A handler's failure, answered and logged (RequestContext.fail and handle). */
+  failed(ctx: Context, event: string, err: unknown): ErrorCodeValue {
     // Errors that carry a catalogued code (e.g. StoreInputError: a bad cursor) are the client's.
     const code = (err as { code?: unknown } | undefined)?.code;
     if (isErrorCode(code)) {
@@ -92,25 +96,39 @@ export class Gateway {
     this.failures.close();
   }
 
-  private context(conn: Conn, requestId: RequestId | undefined, event: string): Context {
-    const rooms = this.rooms;
-    const failed = (ctx: Context, err: unknown) => this.failed(ctx, event, err);
-    return {
-      conn,
-      rooms,
-      reply(event, data) {
-        rooms.unicast(conn, JSON.stringify(requestId === undefined ? { event, data } : { event, _id: requestId, data }));
-      },
-      replyRaw(event, dataJson) {
-        const id = requestId === undefined ? '' : `,"_id":${JSON.stringify(requestId)}`;
-        rooms.unicast(conn, `{"event":${JSON.stringify(event)}${id},"data":${dataJson}}`);
-      },
-      error(code, message) {
-        rooms.unicast(conn, errorFrame(code, message, requestId));
-      },
-      fail(err) {
-        return failed(this, err);
-      },
-    };
+}
+
+/**
+ * One request's Context: a small object with its methods on the prototype, since one is made
+ * per client message (call them as `ctx.reply(...)`, not detached).
+ */
+class RequestContext implements Context {
+  readonly rooms: Rooms;
+
+  constructor(
+    private readonly gateway: Gateway,
+    readonly conn: Conn,
+    private readonly requestId: RequestId | undefined,
+    private readonly event: string,
+  ) {
+    this.rooms = gateway.rooms;
+  }
+
+  reply(event: string, data?: unknown): void {
+    const requestId = this.requestId;
+    this.rooms.unicast(this.conn, JSON.stringify(requestId === undefined ? { event, data } : { event, _id: requestId, data }));
+  }
+
+  replyRaw(event: string, dataJson: string): void {
+    const id = this.requestId === undefined ? '' : `,"_id":${JSON.stringify(this.requestId)}`;
+    this.rooms.unicast(this.conn, `{"event":${JSON.stringify(event)}${id},"data":${dataJson}}`);
+  }
+
+  error(code: ErrorCodeValue, message: string): void {
+    this.rooms.unicast(this.conn, errorFrame(code, message, this.requestId));
+  }
+
+  fail(err: unknown): ErrorCodeValue {
+    return this.gateway.failed(this, this.event, err);
   }
 }
