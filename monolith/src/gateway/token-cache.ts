@@ -8,7 +8,8 @@ import type { VerifyResult } from '@gateway/server-kit';
  * not cached.
  */
 export class TokenCache {
-  private readonly entries = new Map<string, Promise<VerifyResult>>();
+  /** The pending verification, replaced by its result once settled (a promise costs more memory). */
+  private readonly entries = new Map<string, Promise<VerifyResult> | VerifyResult>();
 
   constructor(
     private readonly verify: (token: string) => Promise<VerifyResult>,
@@ -18,8 +19,9 @@ export class TokenCache {
 
   check(token: string): Promise<VerifyResult> {
     const hit = this.entries.get(token);
-    if (hit) return hit.then((r) => (r.ok && r.expMs <= this.now() ? this.fresh(token) : r));
-    return this.fresh(token);
+    if (hit === undefined) return this.fresh(token);
+    if (hit instanceof Promise) return hit.then((r) => (r.ok && r.expMs <= this.now() ? this.fresh(token) : r));
+    return hit.ok && hit.expMs <= this.now() ? this.fresh(token) : Promise.resolve(hit);
   }
 
   get size(): number {
@@ -30,7 +32,10 @@ export class TokenCache {
     const result = this.verify(token).then(
       (r) => {
         // Refusals are not kept: one may be transient (a JWKS endpoint that is down).
-        if (!r.ok && this.entries.get(token) === result) this.entries.delete(token);
+        if (this.entries.get(token) === result) {
+          if (r.ok) this.entries.set(token, r);
+          else this.entries.delete(token);
+        }
         return r;
       },
       (err: Error): VerifyResult => {

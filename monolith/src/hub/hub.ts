@@ -134,7 +134,11 @@ export class Hub {
       // live after SUBSCRIBE_WAIT_MS (a broker outage; a cluster SSUBSCRIBE sent to a slot's old
       // owner, which ioredis answers only at its command timeout) fails the recovery, as a
       // failed history read would: the caller answers `unavailable` and the client retries.
-      const subscribed = await Promise.race([live.ready.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS).unref())]);
+      // The timer is cleared once the race is decided: one per join would otherwise outlive it by
+      // up to SUBSCRIBE_WAIT_MS, with its closure and promise (a connect burst's memory).
+      let timer: NodeJS.Timeout | undefined;
+      const subscribed = await Promise.race([live.ready.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS)).unref())]);
+      clearTimeout(timer);
       if (!subscribed) throw new Error(`stream ${stream} is not subscribed yet`);
       const { read, missed } = await this.missed(live, stream, since);
       return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub));

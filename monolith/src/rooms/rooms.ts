@@ -89,9 +89,10 @@ export class Rooms {
   /** Adds a connection (replacing an earlier one with the same id) and loads its room if new. */
   join(link: LinkPeer, id: string, room: string, token: string, claims: TokenClaims, subject: string, guest: boolean): Conn {
     if (this.conns.has(id)) this.leave(id);
-    const conn: Conn = { id, room, link, tokenTail: tokenTail(token), claims, subject, guest, inRoomChannel: false };
-    this.conns.set(id, conn);
     const r = this.rooms.get(room) ?? this.load(room);
+    // The room's own name, not the join frame's copy: one string per room, not per connection.
+    const conn: Conn = { id, room: r.name, link, tokenTail: tokenTail(token), claims, subject, guest, inRoomChannel: false };
+    this.conns.set(id, conn);
     clearTimeout(r.unloadTimer);
     r.unloadTimer = undefined;
     r.members.add(conn);
