@@ -149,6 +149,17 @@ async function runSystem(name, index, redis, addrBase) {
   const info = new Redis(redis.url, { connectionName: 'bench-info' });
   cleanups.push(async () => info.disconnect());
   const ctx = { pool, handle, system, cfg, redisPid: redis.pid, redis: info, log };
+  /** Stops the INFO connection, the load generators and the system (newest first), and times the run. */
+  const finish = async () => {
+    info.disconnect();
+    cleanups.pop();
+    await pool.stop();
+    cleanups.pop();
+    await stopHandle();
+    cleanups.pop();
+    res.seconds = Math.round((Date.now() - started) / 1000);
+    return res;
+  };
   // The gateway publishes positioned streams and can switch history off (INTERFACE.md, Changes).
   const delivery = typeof handle.setHistory === 'function';
   res.processes = handle.processes.map(({ role, pid }) => ({ role, pid }));
@@ -190,14 +201,7 @@ async function runSystem(name, index, redis, addrBase) {
     }
     await pool.all('close', { group: 'main' }, 30_000);
     await pool.all('close', { group: 'more' }, 30_000);
-    info.disconnect();
-    cleanups.pop();
-    await pool.stop();
-    cleanups.pop();
-    await stopHandle();
-    cleanups.pop();
-    res.seconds = Math.round((Date.now() - started) / 1000);
-    return res;
+    return finish();
   }
 
   const all = !args['reqresp-only'];
@@ -236,8 +240,8 @@ async function runSystem(name, index, redis, addrBase) {
 
   const s = all ? (res.storm = await scenario.storm(ctx, { count: cfg.stormClients, room: `${ROOM}-storm`, addrOctet: octet(2) })) : undefined;
   if (s) {
-  log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s (restart ${s.restartMs} ms, then ${s.secondsFromReady} s)` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts, ${s.redisCommands?.perClient ?? 'n/a'} Redis commands per client`);
-  await pool.all('close', { group: 'storm' }, 30_000);
+    log(`  storm: ${s.dropped}/${s.clients} dropped by restart('${s.role}'), ${s.allBack ? `all back in ${s.secondsToAllBack} s (restart ${s.restartMs} ms, then ${s.secondsFromReady} s)` : `${s.stillDown} still down`}, ${s.failedAttempts} failed of ${s.attempts} attempts, ${s.redisCommands?.perClient ?? 'n/a'} Redis commands per client`);
+    await pool.all('close', { group: 'storm' }, 30_000);
   }
 
   if (delivery && s) {
@@ -251,14 +255,7 @@ async function runSystem(name, index, redis, addrBase) {
     await pool.all('close', { group: 'rstorm' }, 30_000);
   }
 
-  info.disconnect();
-  cleanups.pop();
-  await pool.stop();
-  cleanups.pop();
-  await stopHandle();
-  cleanups.pop();
-  res.seconds = Math.round((Date.now() - started) / 1000);
-  return res;
+  return finish();
 }
 
 /** V8 heapUsed of every server process at its last forced GC (bench/gc-hook.cjs), keyed by pid. */

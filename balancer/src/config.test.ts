@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@gateway/server-kit';
+import { configProblems, namedIn } from '../../testing/config-problems.js';
 import { loadConfig } from './config.js';
 
 const base = { JWT_SECRET: 'unit-jwt-secret-0123456789', LINK_SECRET: 'unit-link-secret-0123456789', MONOLITHS: '127.0.0.1:3001' };
@@ -34,16 +35,8 @@ describe('balancer config', () => {
 });
 
 describe('balancer config: every problem in one run', () => {
-  function problemsOf(env: Record<string, string>): string[] {
-    try {
-      loadConfig(env, () => {});
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    return [];
-  }
-  const named = (problems: string[]) => problems.map((p) => p.split(' ')[0]);
+  const problemsOf = (env: Record<string, string>) => configProblems(loadConfig, env);
+  const named = namedIn;
 
   it('an empty environment names every missing variable at once', () => {
     expect(named(problemsOf({}))).toEqual(['LINK_SECRET', 'JWT_SECRET', 'MONOLITHS']);

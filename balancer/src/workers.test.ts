@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@gateway/server-kit';
 import { loadConfig } from './config.js';
+import { configProblems } from '../../testing/config-problems.js';
 import { workerPlans } from './workers.js';
 
 const base = { JWT_SECRET: 'unit-jwt-secret-0123456789', LINK_SECRET: 'unit-link-secret-0123456789', MONOLITHS: '127.0.0.1:3001', BALANCER_PORT: '8080' };
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env, () => {});
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Record<string, string>) => configProblems(loadConfig, env);
 
 describe('BALANCER_REUSE_PORT and BALANCER_WORKERS settings', () => {
   it('are off by default: one process, the port bound exclusively', () => {

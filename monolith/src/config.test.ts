@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@gateway/server-kit';
 import { loadConfig } from './config.js';
+import { configProblems, namedIn } from '../../testing/config-problems.js';
 
 const base = { JWT_SECRET: 'unit-jwt-secret-0123456789', LINK_SECRET: 'unit-link-secret-0123456789' };
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env, () => {});
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
-const named = (problems: string[]) => problems.map((p) => p.split(' ')[0]);
+const problemsOf = (env: Record<string, string>) => configProblems(loadConfig, env);
+const named = namedIn;
 
 describe('monolith config', () => {
   it('listens on loopback, HTTP 3000 and link 3001 by default', () => {
