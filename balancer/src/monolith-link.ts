@@ -6,6 +6,7 @@ import {
   LINK_NONCE_HEADER,
   fullJitter,
   splitMessage,
+  splitUnicast,
   linkFrames,
   validateM2BHead,
   validateInit,
@@ -152,6 +153,9 @@ export class MonolithLink {
   /** One frame of a link message (link protocol 3 batches a turn's frames). */
   private frame(text: string): void {
     this.framesIn++;
+    // A request's answer (most frames) is read by position; everything else is parsed.
+    const unicast = splitUnicast(text);
+    if (unicast) return this.handler.frame(this, unicast.head, unicast.message);
     const split = splitMessage(text);
     if (!split || !validateM2BHead.check(split.head)) {
       // Its length, not its content: a frame carries user data.

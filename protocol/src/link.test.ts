@@ -1,7 +1,46 @@
 import { describe, expect, it } from 'vitest';
-import { encodeWithMessage, LINK_FRAME_SEPARATOR, linkFrames, messageEnvelopePrefix, splitMessage, validateB2M, validateM2BHead } from './link.js';
+import { encodeUnicast, encodeWithMessage, splitUnicast, LINK_FRAME_SEPARATOR, linkFrames, messageEnvelopePrefix, splitMessage, validateB2M, validateM2BHead } from './link.js';
 
 describe('link frame splicing', () => {
+  it('reads a unicast by position exactly as splitMessage and the schema do, or leaves it to them', () => {
+    const message = '{"event":"pong","_id":1,"data":{"x":"\\"id\\":\\"y"}}';
+    const long = 'r'.repeat(256);
+    const frames = [
+      encodeUnicast('user:alice', 'b-1.7', message),
+      encodeUnicast(long, 'b-1.7', message),
+      encodeUnicast('r' + long, 'b-1.7', message), // room over 256: the schema refuses it
+      encodeUnicast('', 'b-1.7', message), // empty room: refused
+      encodeUnicast('guild:"q', 'b.1', message), // escaped: the slow path
+      '{"type":"unicast","room":"a\u0001","id":"b","message":{}}', // raw control character: not JSON
+      '{"type":"unicast","room":"a","id":"b","message":}',
+      '{"type":"unicast","room":"a","id":"b","message":{}',
+      '{"type":"unicast","room":"a","id":"b","extra":1,"message":{}}',
+      '{"type":"unicast","room":"a","id":"b"}',
+    ];
+    for (const frame of frames) {
+      const slow = splitMessage(frame);
+      const accepted = slow !== undefined && slow.message !== undefined && validateM2BHead.check(slow.head);
+      const fast = splitUnicast(frame);
+      if (fast) {
+        expect(accepted, frame).toBe(true);
+        expect(fast, frame).toEqual(slow);
+      }
+    }
+    expect(splitUnicast(frames[0]!)).toEqual({ head: { type: 'unicast', room: 'user:alice', id: 'b-1.7' }, message });
+    expect(splitUnicast(frames[1]!)?.head.room).toBe(long);
+    for (const i of [2, 3, 4, 5, 6, 8, 9]) expect(splitUnicast(frames[i]!), frames[i]).toBeUndefined();
+  });
+
+  it('writes a unicast exactly as encodeWithMessage does, with strings that need escaping too', () => {
+    const message = '{"event":"pong","_id":"a\\"b","data":{}}';
+    for (const [room, id] of [['user:alice', 'b-1.7'], ['guild:"q\\\u2028', 'b.\u0001x']] as const) {
+      const frame = encodeUnicast(room, id, message);
+      expect(frame).toBe(encodeWithMessage({ type: 'unicast', room, id }, message));
+      expect(validateM2BHead.check(splitMessage(frame)!.head)).toBe(true);
+      expect(JSON.parse(frame)).toEqual({ type: 'unicast', room, id, message: JSON.parse(message) });
+    }
+  });
+
   it('round-trips a message without re-serializing it', () => {
     const message = '{"event":"pong","_id":1,"data":{"text":"a,\\"message\\":b"}}';
     const frame = encodeWithMessage({ type: 'unicast', room: 'r', id: 'c1' }, message);

@@ -164,6 +164,14 @@ export function encodeWithMessage(head: object, messageJson: string): string {
 }
 
 /**
+ * `encodeWithMessage({ type: 'unicast', room, id }, messageJson)`, spelled out: the monolith
+ * writes one per client request, and a template costs about half of serializing a head object.
+ */
+export function encodeUnicast(room: string, id: string, messageJson: string): string {
+  return '{"type":"unicast","room":' + JSON.stringify(room) + ',"id":' + JSON.stringify(id) + MESSAGE_KEY + messageJson + '}';
+}
+
+/**
  * Splits a frame written by `encodeWithMessage` into its head (parsed) and the raw message text.
  * The first `,"message":` is always the key: inside a JSON string a quote is escaped, so the
  * sequence cannot occur in an earlier string value. Returns undefined for text that is not a
@@ -184,6 +192,45 @@ export function splitMessage(frame: string): { head: Record<string, unknown>; me
   if (typeof head !== 'object' || head === null || Array.isArray(head)) return undefined;
   const message = at < 0 ? undefined : frame.slice(at + MESSAGE_KEY.length, frame.length - 1);
   return { head: head as Record<string, unknown>, message };
+}
+
+const UNICAST_PREFIX = '{"type":"unicast","room":"';
+const UNICAST_ID_KEY = '","id":"';
+
+/**
+ * The end of a JSON string of 1-256 characters starting at `from` that needs no unescaping (no
+ * backslash; a raw control character is not JSON and is left to the full parse to refuse), or -1.
+ */
+function plainStringEnd(text: string, from: number): number {
+  const limit = Math.min(text.length, from + 257);
+  for (let i = from; i < limit; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) return i > from ? i : -1;
+    if (c === 0x5c || c < 0x20) return -1;
+  }
+  return -1;
+}
+
+/**
+ * The fast path of `splitMessage` for the frame the monolith writes most (`encodeUnicast`, one
+ * per client request): the head is read by position instead of parsed. Only the exact layout
+ * with plain strings is taken; anything else returns undefined and goes through `splitMessage`
+ * and the schema, so what is accepted does not change (link.test.ts checks both agree).
+ */
+export function splitUnicast(frame: string): { head: { type: 'unicast'; room: string; id: string }; message: string } | undefined {
+  if (!frame.startsWith(UNICAST_PREFIX)) return undefined;
+  const roomAt = UNICAST_PREFIX.length;
+  const roomEnd = plainStringEnd(frame, roomAt);
+  if (roomEnd < 0 || !frame.startsWith(UNICAST_ID_KEY, roomEnd)) return undefined;
+  const idAt = roomEnd + UNICAST_ID_KEY.length;
+  const idEnd = plainStringEnd(frame, idAt);
+  if (idEnd < 0 || !frame.startsWith(MESSAGE_KEY, idEnd + 1)) return undefined;
+  const messageAt = idEnd + 1 + MESSAGE_KEY.length;
+  if (frame.length - 1 <= messageAt || frame.charCodeAt(frame.length - 1) !== 0x7d) return undefined;
+  return {
+    head: { type: 'unicast', room: frame.slice(roomAt, roomEnd), id: frame.slice(idAt, idEnd) },
+    message: frame.slice(messageAt, frame.length - 1),
+  };
 }
 
 /**

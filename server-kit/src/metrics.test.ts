@@ -41,4 +41,23 @@ describe('Metrics on prom-client', () => {
       expect(parseMetrics(text, name).length, name).toBeGreaterThan(0);
     }
   });
+
+  it('writes cumulative buckets, +Inf, sum and count per labelled series, and times with startTimer', async () => {
+    const m = new Metrics();
+    const h = m.histogram('x_wait_seconds', 'help', ['event'], [0.1, 1]);
+    const ping = h.labels({ event: 'ping' });
+    expect(h.labels({ event: 'ping' })).toBe(ping);
+    for (const v of [0.05, 0.1, 0.5, 7]) ping.observe(v);
+    h.observe({ event: 'pool' }, 2);
+    const seconds = h.startTimer({ event: 'timed' })();
+    const text = await m.render();
+    const buckets = (event: string) => parseMetrics(text, 'x_wait_seconds_bucket').filter((s) => s.labels.event === event).map((s) => [s.labels.le, s.value]);
+    // The upper bound is inclusive (Prometheus `le`): 0.1 counts in the 0.1 bucket.
+    expect(buckets('ping')).toEqual([['0.1', 2], ['1', 3], ['+Inf', 4]]);
+    expect(buckets('pool')).toEqual([['0.1', 0], ['1', 0], ['+Inf', 1]]);
+    expect(parseMetrics(text, 'x_wait_seconds_sum').find((s) => s.labels.event === 'ping')?.value).toBeCloseTo(7.65);
+    expect(parseMetrics(text, 'x_wait_seconds_count').find((s) => s.labels.event === 'timed')?.value).toBe(1);
+    expect(seconds).toBeGreaterThanOrEqual(0);
+    expect(text).toContain('# TYPE x_wait_seconds histogram');
+  });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry, type Metric as PromMetric } from 'prom-client';
 
 /**
  * Metrics on prom-client (the registry Node operators know), with its default process and
@@ -8,7 +8,9 @@ import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
  * Hot paths never call into prom-client: `counter()` and `gauge()` return a plain `Series`
  * whose `value` is a property write, copied into prom-client only at scrape time (a collect
  * callback); `collect()` families are read at scrape time too. Histograms (`histogram()`) are
- * prom-client's own, observed once per connection, request or heartbeat, never per frame.
+ * observed per request (one per client round trip at the monolith), so they are this module's
+ * own too: an observation is a bucket search and three array writes, and the registry reads the
+ * buckets at scrape time (prom-client's own histogram hashes the labels on every observation).
  */
 type Kind = 'counter' | 'gauge';
 
@@ -82,7 +84,9 @@ export class Metrics {
 
   /** A latency histogram in seconds (observe with `startTimer()` or `observe(seconds)`). */
   histogram<L extends string = string>(name: string, help: string, labelNames: L[] = [], buckets = LATENCY_BUCKETS): Histogram<L> {
-    return new Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] });
+    const h = new Histogram<L>(name, help, labelNames, buckets);
+    this.registry.registerMetric(h as unknown as PromMetric);
+    return h;
   }
 
   /** The Prometheus text exposition. */
@@ -121,6 +125,100 @@ export class Metrics {
     f = family;
     this.families.set(name, f);
     return f;
+  }
+}
+
+/** One labelled series of a histogram: cumulative counts are computed at scrape time. */
+export class HistogramSeries {
+  /** Observations per bucket (not cumulative); the last slot is +Inf. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    private readonly bounds: readonly number[],
+    readonly labels: Readonly<Record<string, string>>,
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(seconds: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    // Latencies fall in the first buckets: a linear scan beats a binary search over 14 bounds.
+    while (i < bounds.length && seconds > bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
+/**
+ * A Prometheus histogram with prom-client's calling shape (`observe(v)`, `observe(labels, v)`,
+ * `labels(...)`, `startTimer()`), registered in the Metrics registry as a metric whose `get()`
+ * writes the `_bucket`, `_sum` and `_count` samples.
+ */
+export class Histogram<L extends string = string> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, HistogramSeries>();
+  private readonly bounds: readonly number[];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly L[],
+    buckets: readonly number[],
+  ) {
+    this.bounds = [...buckets].sort((a, b) => a - b);
+  }
+
+  /** The series of `labels` (the same object each time): keep it for a hot path. */
+  labels(labels: Partial<Record<L, string | number>> = {}): HistogramSeries {
+    let key = '';
+    for (const name of this.labelNames) key += `${String(labels[name] ?? '')}\u0000`;
+    let s = this.series.get(key);
+    if (!s) {
+      const values: Record<string, string> = {};
+      for (const name of this.labelNames) if (labels[name] !== undefined) values[name] = String(labels[name]);
+      s = new HistogramSeries(this.bounds, values);
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  observe(labelsOrValue: Partial<Record<L, string | number>> | number, value?: number): void {
+    if (typeof labelsOrValue === 'number') this.labels().observe(labelsOrValue);
+    else this.labels(labelsOrValue).observe(value!);
+  }
+
+  /** Starts a timer; calling the result observes the seconds elapsed and returns them. */
+  startTimer(labels?: Partial<Record<L, string | number>>): () => number {
+    const started = process.hrtime.bigint();
+    return () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.labels(labels).observe(seconds);
+      return seconds;
+    };
+  }
+
+  /** prom-client's registry reads this at scrape time. */
+  get(): { name: string; help: string; type: string; aggregator: string; values: { value: number; labels: Record<string, string | number>; metricName: string }[] } {
+    const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      for (let i = 0; i <= this.bounds.length; i++) {
+        cumulative += s.counts[i]!;
+        values.push({ value: cumulative, labels: { ...s.labels, le: i < this.bounds.length ? this.bounds[i]! : '+Inf' }, metricName: `${this.name}_bucket` });
+      }
+      values.push({ value: s.sum, labels: s.labels, metricName: `${this.name}_sum` });
+      values.push({ value: s.count, labels: s.labels, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.series.clear();
   }
 }
 

@@ -1,4 +1,4 @@
-import { encodeWithMessage, roomStream, type TokenClaims } from '@gateway/protocol';
+import { encodeUnicast, roomStream, type TokenClaims } from '@gateway/protocol';
 import type { LinkPeer } from './links.js';
 
 /** The streams a loaded room needs (the hub's acquire/release). */
@@ -120,7 +120,7 @@ export class Rooms {
 
   /** Sends serialized client JSON to one connection. */
   unicast(conn: Conn, messageJson: string): void {
-    conn.link.send(encodeWithMessage({ type: 'unicast', room: conn.room, id: conn.id }, messageJson));
+    conn.link.send(encodeUnicast(conn.room, conn.id, messageJson));
   }
 
   get connectionCount(): number {
