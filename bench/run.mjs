@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Side-by-side benchmark (`npm run bench`, `npm run bench -- --quick`): starts one redis-server,
- * then for each system (bench/systems/<name>.mjs: gateway, uws-raw, ws-loop, socketio) starts it,
+ * then for each system (bench/systems/<name>.mjs: gateway, uws-raw, uws-relay, ws-loop, socketio) starts it,
  * drives it from a pool of load-generator processes through the scenarios (connect + idle,
  * fan-out, request/response, reconnect storm; for the gateway also fan-out with history on vs
  * off and a recovery storm), stops it; then `redis-topology` compares the gateway on a standalone
@@ -35,7 +35,7 @@ import { formatTopology } from './topology/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
-const ALL_SYSTEMS = ['gateway', 'uws-raw', 'ws-loop', 'socketio'];
+const ALL_SYSTEMS = ['gateway', 'uws-raw', 'uws-relay', 'ws-loop', 'socketio'];
 // Not a system: the gateway on standalone Redis vs Redis Cluster (bench/topology/).
 const TOPOLOGY = 'redis-topology';
 // Not a system either: the gateway from 5k to ~100k connections over several processes (bench/scale/).

@@ -19,7 +19,7 @@ export const DATA = join(here, 'bench-results.json');
 
 export const FONT = 'system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif';
 export const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const COLORS = { gateway: '#1a56b0', 'gateway-direct': '#8ab4f8', 'uws-raw': '#5f6368', 'ws-loop': '#137333', socketio: '#b06000' };
+const COLORS = { gateway: '#1a56b0', 'gateway-direct': '#8ab4f8', 'uws-raw': '#5f6368', 'uws-relay': '#a0a4a8', 'ws-loop': '#137333', socketio: '#b06000' };
 export const fmt = (v) => {
   if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
   const a = Math.abs(v);

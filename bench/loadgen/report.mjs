@@ -99,7 +99,7 @@ export function formatReport(results) {
   }
   out.push(table(['system', 'concurrency', 'round trips/s', 'p50 / p99 ms', 'CPU µs/rt', 'server cores', 'gen cores', 'other / steal cores'], rrRows));
 
-  for (const ref of ['uws-raw', 'socketio']) {
+  for (const ref of ['uws-raw', 'uws-relay', 'socketio']) {
     const base = results.systems[ref];
     if (!base) continue;
     const b = headline(base);

@@ -148,7 +148,10 @@ const commands = {
   },
 
   async ping({ group, concurrency, durationMs }) {
-    const members = (groups.get(group) ?? []).filter((c) => c.welcomed).slice(0, concurrency);
+    // By index, not by the order they were welcomed in: consecutive indices alternate over the
+    // system's urls (prepare), so every system gets the same spread of the pinging sockets over
+    // its processes (the welcome order put all of them on one process in some runs).
+    const members = (groups.get(group) ?? []).filter((c) => c.welcomed).sort((a, b) => a.index - b.index).slice(0, concurrency);
     const hist = new Histogram();
     let count = 0;
     let inWindow = 0;

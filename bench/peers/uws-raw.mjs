@@ -6,10 +6,16 @@
  * subscribed while the room has members here, and fanned out with one native `app.publish`.
  *
  *   PORT=0 HOST=127.0.0.1 JWT_SECRET=... REDIS_URL=redis://127.0.0.1:6379 node bench/peers/uws-raw.mjs
+ *
+ * With RELAY_BACKEND=<host:port> it is the front of the two-hop floor (bench/systems/uws-relay.mjs):
+ * pings are not answered here but forwarded, as `<socket number>\t<frame>\n` lines written once per
+ * event-loop turn, over one TCP connection to bench/peers/relay-backend.mjs, which parses each
+ * request and writes the pong back the same way.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { CloseCode, CloseReason } from '@gateway/protocol';
 import { announce, createVerifier, exitOnSignals, peerConfig, validRoom, welcomeData } from './auth.mjs';
@@ -31,6 +37,42 @@ const verify = createVerifier(config.jwtSecret);
 const serverName = `uws-raw-${process.pid}`;
 const sub = new Redis(config.redisUrl, { connectionName: 'uws-raw-sub' });
 sub.on('error', (err) => process.stderr.write(`uws-raw: redis ${err.message}\n`));
+
+/** The relay's link to its backend (RELAY_BACKEND): lines out batched per turn, lines in split. */
+function relayLink(address) {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const socket = connect({ host, port, noDelay: true });
+  const sockets = new Map();
+  let out = [];
+  let rest = '';
+  socket.setEncoding('utf8');
+  socket.on('error', (err) => {
+    process.stderr.write(`uws-raw: relay backend ${err.message}\n`);
+    process.exit(1);
+  });
+  socket.on('data', (chunk) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop();
+    for (const line of lines) {
+      const tab = line.indexOf('\t');
+      sockets.get(Number(line.slice(0, tab)))?.send(line.slice(tab + 1), false);
+    }
+  });
+  const flush = () => {
+    socket.write(out.join(''));
+    out = [];
+  };
+  return {
+    ready: new Promise((resolve) => socket.once('connect', resolve)),
+    add: (n, ws) => sockets.set(n, ws),
+    remove: (n) => sockets.delete(n),
+    forward(n, text) {
+      if (out.length === 0) setImmediate(flush);
+      out.push(`${n}\t${text}\n`);
+    },
+  };
+}
+const relay = process.env.RELAY_BACKEND ? relayLink(process.env.RELAY_BACKEND) : undefined;
 
 /** Members per room on this process: the Redis channel is subscribed while this is above zero. */
 const members = new Map();
@@ -61,11 +103,13 @@ app.ws('/*', {
   idleTimeout: 120,
   sendPingsAutomatically: true,
   upgrade(res, req, context) {
-    const user = { id: `${serverName}-${++nextId}`, room: null, authing: false, closed: false };
+    const user = { n: ++nextId, id: `${serverName}-${nextId}`, room: null, authing: false, closed: false };
     res.upgrade(user, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   },
   message(ws, data, isBinary) {
     const user = ws.getUserData();
+    // The relay front forwards what a joined client sends, unparsed, as the gateway's balancer does.
+    if (relay && user.room !== null) return isBinary ? refuse(ws, 'MALFORMED_FRAME') : relay.forward(user.n, Buffer.from(data).toString('utf8'));
     let msg;
     try {
       msg = isBinary ? undefined : JSON.parse(Buffer.from(data).toString('utf8'));
@@ -86,6 +130,7 @@ app.ws('/*', {
       (claims) => {
         if (user.closed) return;
         user.room = msg.room;
+        relay?.add(user.n, ws);
         ws.subscribe(msg.room);
         joinRoom(msg.room);
         ws.send(JSON.stringify({ event: 'welcome', _id: msg._id, data: welcomeData(user.id, msg.room, claims, serverName) }));
@@ -98,6 +143,7 @@ app.ws('/*', {
   close(ws) {
     const user = ws.getUserData();
     user.closed = true;
+    relay?.remove(user.n);
     if (user.room !== null) leaveRoom(user.room);
   },
 });
@@ -107,6 +153,7 @@ sub.on('message', (room, message) => app.publish(room, message, false));
 
 // Listen only once Redis is reachable, so a publish right after the ready line is delivered.
 await new Promise((resolve) => sub.once('ready', resolve));
+await relay?.ready;
 app.listen(config.host, config.port, (token) => {
   if (!token) {
     process.stderr.write(`uws-raw: cannot listen on ${config.host}:${config.port}\n`);

@@ -10,12 +10,12 @@ import { benchDir, freePort, killAll, startServer, startServerRetrying } from '.
  * handle. `publisher` is how the system is fed: `{ publish(room, payloadString), close() }`.
  * restart(name) restarts the first process (the one behind urls[0]) on the same port.
  * `sharedPort`: every process on one fixed port (uWS binds a fixed port with SO_REUSEPORT by
- * default; the scale curve's uws-raw), one url.
+ * default; the scale curve's uws-raw), one url. `env`: more environment for every process.
  */
-export async function startPeerServers({ name, count, redisUrl, jwtSecret, host, path, publisher, sharedPort = false }) {
+export async function startPeerServers({ name, count, redisUrl, jwtSecret, host, path, publisher, sharedPort = false, env: extra = {} }) {
   const shared = sharedPort ? await freePort() : 0;
   const script = join(benchDir, 'peers', `${name}.mjs`);
-  const env = (port) => ({ PORT: String(port), HOST: host, JWT_SECRET: jwtSecret, REDIS_URL: redisUrl });
+  const env = (port) => ({ ...extra, PORT: String(port), HOST: host, JWT_SECRET: jwtSecret, REDIS_URL: redisUrl });
   const servers = [];
   try {
     for (let i = 0; i < count; i++) servers.push(await startServer({ role: name, script, env: env(shared), readyName: name }));

@@ -86,8 +86,12 @@ export class ServerProcess {
     });
   }
 
-  /** SIGKILL, resolved once the process is gone. */
+  /** SIGKILL, resolved once the process is gone (SIGTERM first when it writes a CPU profile). */
   async kill() {
+    if (!this.exited && process.env.BENCH_CPU_PROFILES) {
+      this.child.kill('SIGTERM');
+      await Promise.race([this.exit, new Promise((r) => setTimeout(r, 5_000))]);
+    }
     if (!this.exited) this.child.kill('SIGKILL');
     await this.exit;
   }
@@ -98,7 +102,11 @@ export class ServerProcess {
  * resolves once it prints `{"ready":"<readyName>",...}` (parsed into `info`).
  */
 export async function startServer({ role, script, env, readyName, timeoutMs = 20_000, onLine }) {
-  const child = spawn(process.execPath, ['--expose-gc', '--require', gcHook, script], {
+  // BENCH_CPU_PROFILES=<dir>: every server process writes a V8 CPU profile there when it exits
+  // (NODE_OPTIONS refuses --cpu-prof); the profiles' last seconds are the last scenario's.
+  const dir = process.env.BENCH_CPU_PROFILES;
+  const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, '--expose-gc', '--require', gcHook, script], {
     cwd: rootDir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

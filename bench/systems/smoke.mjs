@@ -7,7 +7,7 @@
  * process behind. The gateway also checks its direct-to-monolith socket and a monolith restart.
  *
  *   node_modules/.bin/tsc -b protocol balancer monolith
- *   node bench/systems/smoke.mjs [gateway uws-raw ws-loop socketio] [--balancers 1|2]
+ *   node bench/systems/smoke.mjs [gateway uws-raw uws-relay ws-loop socketio] [--balancers 1|2]
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -21,7 +21,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const balancersAt = args.indexOf('--balancers');
 const balancers = balancersAt >= 0 ? Number(args.splice(balancersAt, 2)[1]) : 2;
-const names = args.length ? args : ['gateway', 'uws-raw', 'ws-loop', 'socketio'];
+const names = args.length ? args : ['gateway', 'uws-raw', 'uws-relay', 'ws-loop', 'socketio'];
 const host = '127.0.0.1';
 const jwtSecret = 'smoke-jwt-secret-0123456789abcdef';
 const room = 'bench-room';
