@@ -58,7 +58,7 @@ export interface App {
 
 const VERSION = packageVersion(new URL('../package.json', import.meta.url));
 
-/** Distinct tokens whose verification is remembered (about 1 KB each). */
+/** Distinct tokens whose verification is remembered (a 16-character key and the claims each). */
 const TOKEN_CACHE_SIZE = 20_000;
 
 /** Builds the monolith: HTTP app, link server, rooms, hub. Never listens (STYLE rule 7). */

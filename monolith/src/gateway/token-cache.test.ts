@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VerifyResult } from '@gateway/server-kit';
-import { TokenCache } from './token-cache.js';
+import { TokenCache, tokenKey } from './token-cache.js';
 
 const ok = (expMs: number): VerifyResult => ({ ok: true, claims: { sub: 'u' }, subject: 'u', guest: false, expMs });
 
@@ -36,5 +36,19 @@ describe('TokenCache', () => {
     expect(cache.size).toBe(0);
     up = true;
     expect((await cache.check('t')).ok).toBe(true);
+  });
+
+  it('keys tokens by a 16-character digest, one per distinct token, so it never keeps a token', async () => {
+    const a = 'eyJhbGciOiJIUzI1NiJ9.' + 'x'.repeat(300) + '.sigA';
+    const b = a.slice(0, -1) + 'B'; // differs in the last character only
+    expect(tokenKey(a)).toHaveLength(16);
+    expect(tokenKey(a)).toBe(tokenKey(a));
+    expect(tokenKey(a)).not.toBe(tokenKey(b));
+    const verified: string[] = [];
+    const cache = new TokenCache(async (t) => (verified.push(t), ok(Infinity)), 10);
+    for (const t of [a, b, a, b]) await cache.check(t);
+    // Each token is verified itself, once: a hit is only ever its own token's result.
+    expect(verified).toEqual([a, b]);
+    expect(cache.size).toBe(2);
   });
 });
