@@ -13,7 +13,7 @@
  *
  *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology,scale-curve] [--workers 4] [--storm-clients N] [--reqresp-only]
  *                      [--scale-steps 5000,20000,50000,100000] [--scale-system gateway|uws-raw] [--system-dir <dir>]
- *                      [--idle-only] [--idle 5000,19000]
+ *                      [--idle-only [--idle 5000,19000] [--idle-settle <seconds>]]
  *
  * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
  * is stopped (by pid) and the exit status is non-zero.
@@ -90,6 +90,10 @@ const { values: args } = parseArgs({
     // Connections of the idle steps, instead of the mode's: 5000,19000 (the second step's
     // figures are over all connections since the start, the heap slope between the two).
     idle: { type: 'string' },
+    // With --idle-only: seconds to leave every process idle before the start-up baseline and
+    // again before the last idle figure, so V8's memory reducer (which returns the young
+    // generation's pages some 45-90 s after a burst) has run. 0: measure right after the burst.
+    'idle-settle': { type: 'string', default: '0' },
   },
 });
 const mode = args.quick ? 'quick' : 'full';
@@ -98,6 +102,10 @@ if (!(Number.isInteger(cfg.stormClients) && cfg.stormClients > 0)) throw new Err
 if (args.idle) cfg.idle = args.idle.split(',').map(Number);
 if (!(cfg.idle.length <= 2 && cfg.idle.every((n, i, a) => Number.isInteger(n) && n > 0 && (i === 0 || n > a[i - 1])))) throw new Error('--idle must be one or two increasing positive integers');
 if (args['idle-only'] && args['reqresp-only']) throw new Error('--idle-only and --reqresp-only exclude each other');
+const idleSettleMs = Number(args['idle-settle']) * 1000;
+if (!(Number.isFinite(idleSettleMs) && idleSettleMs >= 0)) throw new Error('--idle-settle must be a number of seconds');
+if (idleSettleMs > 0 && !args['idle-only']) throw new Error('--idle-settle needs --idle-only');
+cfg.idleSettleS = idleSettleMs / 1000;
 if (args['scale-steps']) cfg.scale = { ...cfg.scale, steps: args['scale-steps'].split(',').map(Number) };
 if (!cfg.scale.steps.every((n, i, a) => Number.isInteger(n) && n > 0 && (i === 0 || n > a[i - 1]))) throw new Error('--scale-steps must be increasing positive integers');
 const systems = args.systems.split(',').map((s) => s.trim()).filter(Boolean);
@@ -122,6 +130,8 @@ async function fail(err) {
   process.exit(1);
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(new Error(`${sig} received`)));
+// Each system idles twice when asked to settle.
+cfg.deadlineMs += systems.length * 2 * idleSettleMs;
 const watchdog = setTimeout(() => fail(new Error(`whole run exceeded ${cfg.deadlineMs / 60_000} minutes`)), cfg.deadlineMs);
 
 /** One redis-server for the whole run, without persistence, stopped by pid on the way out. */
@@ -166,6 +176,12 @@ async function runSystem(name, index, redis, addrBase) {
   res.urls = handle.urls;
   log(`  started: ${res.processes.map((p) => `${p.role} ${p.pid}`).join(', ')}; urls ${handle.urls.join(' ')}`);
 
+  const settle = async (what) => {
+    if (idleSettleMs === 0) return;
+    log(`  idle for ${idleSettleMs / 1000} s ${what} (V8's memory reducer)`);
+    await new Promise((r) => setTimeout(r, idleSettleMs));
+  };
+  await settle('before the baseline');
   const rss0 = await scenario.rssAfterGc(ctx);
   const heap0 = heapUsed(ctx);
   const heapTotal0 = heapUsed(ctx, 'heapTotal');
@@ -182,6 +198,7 @@ async function runSystem(name, index, redis, addrBase) {
     if (n2) {
       const c2 = await scenario.connect(ctx, { group: 'more', count: n2 - n1, startIndex: n1, room: `${ROOM}-idle`, urls: handle.urls, addrOctet: octet(0) });
       log(`  connect: ${c2.connected}/${n2 - n1} more in ${c2.seconds} s = ${c2.perSec}/s (${c2.failed} failed attempts)`);
+      await settle('after the burst');
       const rss2 = await scenario.rssAfterGc(ctx);
       const heap2 = heapUsed(ctx);
       const heapTotal2 = heapUsed(ctx, 'heapTotal');

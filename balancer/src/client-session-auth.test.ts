@@ -229,7 +229,7 @@ describe('Sessions: re-auth while open', () => {
       expect(replies(o)).toEqual([expect.objectContaining(reply)]);
       expect(h.toLink).toEqual([]);
       expect(o.ws.ended).toBeUndefined();
-      expect(o.s).toMatchObject({ state: SessionState.OPEN, subject: before.subject, room: before.room, prefix: before.prefix, deadline: before.deadline });
+      expect(o.s).toMatchObject({ state: SessionState.OPEN, subject: before.subject, room: before.room, deadline: before.deadline });
       expect(o.ws.topics.size).toBe(1);
     });
   }

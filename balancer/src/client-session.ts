@@ -9,7 +9,7 @@ import {
   ServerEvent,
   TOKEN_FAILURE_CLOSE,
   isPrivateRoom,
-  messageEnvelopePrefix,
+  messageEnvelope,
   parseObject,
   validateAuthFrame,
   validateElevationRequest,
@@ -66,7 +66,6 @@ export class Sessions {
       subject: '',
       guest: false,
       room: '',
-      prefix: messageEnvelopePrefix(id),
       token: '',
       link: undefined,
       tokens: this.deps.config.MESSAGE_BURST,
@@ -310,7 +309,7 @@ export class Sessions {
   }
 
   private forward(s: Session, text: string, requestId: unknown): void {
-    if (s.link?.send(s.prefix + text + '}')) return;
+    if (s.link?.send(messageEnvelope(s.id, text))) return;
     this.send(s, errorFrame(ErrorCode.UNAVAILABLE, 'no monolith is linked for this room', requestId));
   }
 

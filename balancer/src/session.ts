@@ -35,8 +35,6 @@ export interface Session {
   subject: string;
   guest: boolean;
   room: string;
-  /** `{"type":"message","id":<id>,"message":`: the link envelope of this session's frames. */
-  readonly prefix: string;
   /** The verified token the session's joins (and refreshes) carry to its monolith; '' before auth. */
   token: string;
   link: MonolithLink | undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeUnicast, encodeWithMessage, splitUnicast, LINK_FRAME_SEPARATOR, linkFrames, messageEnvelopePrefix, splitMessage, validateB2M, validateM2BHead } from './link.js';
+import { encodeUnicast, encodeWithMessage, splitUnicast, LINK_FRAME_SEPARATOR, linkFrames, messageEnvelope, splitMessage, validateB2M, validateM2BHead } from './link.js';
 
 describe('link frame splicing', () => {
   it('reads a unicast by position exactly as splitMessage and the schema do, or leaves it to them', () => {
@@ -73,7 +73,7 @@ describe('link frame splicing', () => {
 
   it('builds a client envelope whose fields cannot be overridden by the client text', () => {
     const client = '{"event":"ping","id":"other","room":"victim","token":"forged","type":"join"}';
-    const frame = messageEnvelopePrefix('b.1') + client + '}';
+    const frame = messageEnvelope('b.1', client);
     const parsed = JSON.parse(frame);
     expect(parsed).toMatchObject({ type: 'message', id: 'b.1' });
     expect(Object.keys(parsed)).toEqual(['type', 'id', 'message']);
