@@ -13,7 +13,7 @@
  *
  *   node bench/run.mjs [--quick] [--systems gateway,uws-raw,redis-topology,scale-curve] [--workers 4] [--storm-clients N] [--reqresp-only]
  *                      [--scale-steps 5000,20000,50000,100000] [--scale-system gateway|uws-raw] [--system-dir <dir>]
- *                      [--idle-only [--idle 5000,19000] [--idle-settle <seconds>]]
+ *                      [--idle 5000,19000] [--idle-only [--idle-settle <seconds>]]
  *
  * Everything listens on 127.0.0.1, every wait is bounded, and on any failure everything started
  * is stopped (by pid) and the exit status is non-zero.
@@ -91,7 +91,7 @@ const { values: args } = parseArgs({
     // figures are over all connections since the start, the heap slope between the two).
     idle: { type: 'string' },
     // With --idle-only: seconds to leave every process idle before the start-up baseline and
-    // again before the last idle figure, so V8's memory reducer (which returns the young
+    // again before each idle figure, so V8's memory reducer (which returns the young
     // generation's pages some 45-90 s after a burst) has run. 0: measure right after the burst.
     'idle-settle': { type: 'string', default: '0' },
   },
@@ -130,8 +130,8 @@ async function fail(err) {
   process.exit(1);
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(new Error(`${sig} received`)));
-// Each system idles twice when asked to settle.
-cfg.deadlineMs += systems.length * 2 * idleSettleMs;
+// Each system idles three times when asked to settle.
+cfg.deadlineMs += systems.length * 3 * idleSettleMs;
 const watchdog = setTimeout(() => fail(new Error(`whole run exceeded ${cfg.deadlineMs / 60_000} minutes`)), cfg.deadlineMs);
 
 /** One redis-server for the whole run, without persistence, stopped by pid on the way out. */
@@ -189,6 +189,7 @@ async function runSystem(name, index, redis, addrBase) {
   const c1 = await scenario.connect(ctx, { group: 'main', count: n1, room: ROOM, urls: handle.urls, addrOctet: octet(0) });
   if (c1.connected < n1 * 0.5) throw new Error(`${name}: only ${c1.connected} of ${n1} connections (${JSON.stringify(c1.failures)})`);
   log(`  connect: ${c1.connected}/${n1} in ${c1.seconds} s = ${c1.perSec}/s (${c1.failed} failed attempts${c1.failed ? `: ${JSON.stringify(c1.failures)}` : ''})`);
+  await settle('after the first burst');
   const rss1 = await scenario.rssAfterGc(ctx);
   const heap1 = heapUsed(ctx);
   res.idle = [{ conns: c1.connected, bytesPerConn: scenario.bytesPerConn(ctx, rss0, rss1, c1.connected), heapBytesPerConn: scenario.bytesPerConn(ctx, heap0, heap1, c1.connected) }];

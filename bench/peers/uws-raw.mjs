@@ -108,8 +108,13 @@ app.ws('/*', {
   },
   message(ws, data, isBinary) {
     const user = ws.getUserData();
-    // The relay front forwards what a joined client sends, unparsed, as the gateway's balancer does.
-    if (relay && user.room !== null) return isBinary ? refuse(ws, 'MALFORMED_FRAME') : relay.forward(user.n, Buffer.from(data).toString('utf8'));
+    // The relay front forwards what a joined client sends without parsing it (the gateway's
+    // balancer parses and checks every frame: the floor does not). A raw newline would end the
+    // line early, so such a frame is refused.
+    if (relay && user.room !== null) {
+      const text = isBinary ? '\n' : Buffer.from(data).toString('utf8');
+      return text.includes('\n') ? refuse(ws, 'MALFORMED_FRAME') : relay.forward(user.n, text);
+    }
     let msg;
     try {
       msg = isBinary ? undefined : JSON.parse(Buffer.from(data).toString('utf8'));

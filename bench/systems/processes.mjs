@@ -86,10 +86,13 @@ export class ServerProcess {
     });
   }
 
-  /** SIGKILL, resolved once the process is gone (SIGTERM first when it writes a CPU profile). */
+  /**
+   * SIGKILL, resolved once the process is gone. When it writes a CPU profile, SIGINT first: every
+   * server exits at once on it (SIGTERM would make the gateway's services drain for seconds).
+   */
   async kill() {
     if (!this.exited && process.env.BENCH_CPU_PROFILES) {
-      this.child.kill('SIGTERM');
+      this.child.kill('SIGINT');
       await Promise.race([this.exit, new Promise((r) => setTimeout(r, 5_000))]);
     }
     if (!this.exited) this.child.kill('SIGKILL');
@@ -103,7 +106,7 @@ export class ServerProcess {
  */
 export async function startServer({ role, script, env, readyName, timeoutMs = 20_000, onLine }) {
   // BENCH_CPU_PROFILES=<dir>: every server process writes a V8 CPU profile there when it exits
-  // (NODE_OPTIONS refuses --cpu-prof); the profiles' last seconds are the last scenario's.
+  // (NODE_OPTIONS refuses --cpu-prof), stopped with SIGINT (kill() below).
   const dir = process.env.BENCH_CPU_PROFILES;
   const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...profile, '--expose-gc', '--require', gcHook, script], {

@@ -77,8 +77,8 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const ownership = new Ownership({ epochs: coordination.epochs, links, log });
   const rooms = new Rooms({ ownership, streams: hub, graceMs: config.ROOM_UNLOAD_GRACE_MS });
   const sessionStreams = new SessionStreams({ hub, rooms, channels, resyncSubscribeMs: config.RESYNC_SUBSCRIBE_MS, log });
-  // One child per event (only events with a handler are observed): prom-client would otherwise
-  // hash the labels object on every request.
+  // One series per event (only events with a handler are observed), kept: looking one up by
+  // its labels builds a key string.
   const requestTimeBy = new Map<string, { observe(seconds: number): void }>();
   const observeRequest = (event: string, seconds: number) => {
     let child = requestTimeBy.get(event);

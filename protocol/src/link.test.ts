@@ -13,7 +13,7 @@ describe('link frame splicing', () => {
       encodeUnicast('guild:"q', 'b.1', message), // escaped: the slow path
       '{"type":"unicast","room":"a\u0001","id":"b","message":{}}', // raw control character: not JSON
       '{"type":"unicast","room":"a","id":"b","message":}',
-      '{"type":"unicast","room":"a","id":"b","message":{}',
+      '{"type":"unicast","room":"a","id":"b","message":{}', // both paths accept it, message text `{` (not re-parsed)
       '{"type":"unicast","room":"a","id":"b","extra":1,"message":{}}',
       '{"type":"unicast","room":"a","id":"b"}',
     ];

@@ -60,4 +60,26 @@ describe('Metrics on prom-client', () => {
     expect(seconds).toBeGreaterThanOrEqual(0);
     expect(text).toContain('# TYPE x_wait_seconds histogram');
   });
+
+  it('ignores values that are not finite, exports an unlabelled histogram from the start, and resets in place', async () => {
+    const m = new Metrics();
+    const idle = m.histogram('x_idle_seconds', 'help');
+    expect(parseMetrics(await m.render(), 'x_idle_seconds_count')).toEqual([{ labels: {}, value: 0 }]);
+    const h = m.histogram('x_delay_seconds', 'help', ['event']);
+    const kept = h.labels({ event: 'pub' });
+    kept.observe(Number.NaN);
+    kept.observe(Number.POSITIVE_INFINITY);
+    kept.observe(0.2);
+    const text = await m.render();
+    expect(parseMetrics(text, 'x_delay_seconds_sum')).toEqual([{ labels: { event: 'pub' }, value: 0.2 }]);
+    expect(parseMetrics(text, 'x_delay_seconds_count')).toEqual([{ labels: { event: 'pub' }, value: 1 }]);
+    m.registry.resetMetrics();
+    kept.observe(0.3);
+    idle.observe(1);
+    const after = await m.render();
+    expect(parseMetrics(after, 'x_delay_seconds_count')).toEqual([{ labels: { event: 'pub' }, value: 1 }]);
+    expect(parseMetrics(after, 'x_delay_seconds_sum')).toEqual([{ labels: { event: 'pub' }, value: 0.3 }]);
+    expect(parseMetrics(after, 'x_idle_seconds_count')).toEqual([{ labels: {}, value: 1 }]);
+    expect(() => m.histogram('x_bad_seconds', 'help', ['le'])).toThrow(/le/);
+  });
 });

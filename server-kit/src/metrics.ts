@@ -9,7 +9,7 @@ import { collectDefaultMetrics, Gauge, Registry, type Metric as PromMetric } fro
  * whose `value` is a property write, copied into prom-client only at scrape time (a collect
  * callback); `collect()` families are read at scrape time too. Histograms (`histogram()`) are
  * observed per request (one per client round trip at the monolith), so they are this module's
- * own too: an observation is a bucket search and three array writes, and the registry reads the
+ * own too: an observation is a bucket scan, one counter increment and two field writes, and the registry reads the
  * buckets at scrape time (prom-client's own histogram hashes the labels on every observation).
  */
 type Kind = 'counter' | 'gauge';
@@ -142,7 +142,16 @@ export class HistogramSeries {
     this.counts = new Float64Array(bounds.length + 1);
   }
 
+  /** Back to zero, in place: holders of this series keep counting into what is exported. */
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+
   observe(seconds: number): void {
+    // NaN or ±Infinity would poison `_sum` for good (prom-client threw): not a latency.
+    if (!Number.isFinite(seconds)) return;
     const bounds = this.bounds;
     let i = 0;
     // Latencies fall in the first buckets: a linear scan beats a binary search over 14 bounds.
@@ -170,7 +179,10 @@ export class Histogram<L extends string = string> {
     private readonly labelNames: readonly L[],
     buckets: readonly number[],
   ) {
-    this.bounds = [...buckets].sort((a, b) => a - b);
+    if ((labelNames as readonly string[]).includes('le')) throw new Error(`histogram ${name}: "le" is the bucket label`);
+    this.bounds = [...new Set(buckets)].sort((a, b) => a - b);
+    // Unlabelled: exported from the start, zeros included, so a first increment shows in rate().
+    if (labelNames.length === 0) this.labels();
   }
 
   /** The series of `labels` (the same object each time): keep it for a hot path. */
@@ -218,7 +230,7 @@ export class Histogram<L extends string = string> {
   }
 
   reset(): void {
-    this.series.clear();
+    for (const s of this.series.values()) s.reset();
   }
 }
 
