@@ -116,20 +116,31 @@ export function render(results) {
   const pw = 300;
   const ph = 240;
   const gap = 14;
-  const legendH = 52;
   const W = cols * pw + (cols + 1) * gap;
+  const legend = [...Object.values(results.systems).map((s) => ({ key: s.name, label: s.label ?? s.name })), ...(results.systems.gateway?.direct ? [{ key: 'gateway-direct', label: 'gateway, direct to monolith (hop price)' }] : [])];
+  // Legend entries wrap onto more lines instead of running off the right edge.
+  const placed = [];
+  let lx = gap;
+  let line = 0;
+  for (const s of legend) {
+    const width = 30 + s.label.length * 6.4;
+    if (lx > gap && lx + width > W - gap) {
+      lx = gap;
+      line++;
+    }
+    placed.push({ ...s, x: lx, y: 34 + line * 18 });
+    lx += width;
+  }
+  const legendH = 52 + line * 18;
   const rows = Math.ceil(list.length / cols);
   const H = legendH + rows * (ph + gap) + 30;
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="${FONT}">`);
   out.push(`<rect width="${W}" height="${H}" fill="#f8f9fa"/>`);
   out.push(`<text x="${gap}" y="24" font-size="16" font-weight="600" fill="#202124">Realtime gateway vs. peers, same machine, same run</text>`);
-  const legend = [...Object.values(results.systems).map((s) => ({ key: s.name, label: s.label ?? s.name })), ...(results.systems.gateway?.direct ? [{ key: 'gateway-direct', label: 'gateway, direct to monolith (hop price)' }] : [])];
-  let lx = gap;
-  for (const s of legend) {
-    out.push(`<rect x="${lx}" y="34" width="12" height="12" fill="${COLORS[s.key] ?? '#999'}"/>`);
-    out.push(`<text x="${lx + 17}" y="44" font-size="11.5" fill="#3c4043">${esc(s.label)}</text>`);
-    lx += 30 + s.label.length * 6.4;
+  for (const s of placed) {
+    out.push(`<rect x="${s.x}" y="${s.y}" width="12" height="12" fill="${COLORS[s.key] ?? '#999'}"/>`);
+    out.push(`<text x="${s.x + 17}" y="${s.y + 10}" font-size="11.5" fill="#3c4043">${esc(s.label)}</text>`);
   }
   list.forEach((p, i) => drawPanel(out, p, gap + (i % cols) * (pw + gap), legendH + Math.floor(i / cols) * (ph + gap), pw, ph));
   const h = results.host;
