@@ -156,10 +156,17 @@ export function write(results) {
   writeFileSync(OUTPUT, render(results));
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const from = process.argv[2] ? resolve(process.argv[2]) : DATA;
+/**
+ * The command line of a chart script (this one and scale-chart.mjs): with no argument it redraws
+ * `OUTPUT` from `DATA`; with a results file it writes both from it.
+ */
+export function runAsScript(moduleUrl, { DATA: data, OUTPUT: output, render: draw, write: save }) {
+  if (!process.argv[1] || resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  const from = process.argv[2] ? resolve(process.argv[2]) : data;
   const results = JSON.parse(readFileSync(from, 'utf8'));
-  if (from === DATA) writeFileSync(OUTPUT, render(results));
-  else write(results);
-  process.stdout.write(`wrote ${OUTPUT}\n`);
+  if (from === data) writeFileSync(output, draw(results));
+  else save(results);
+  process.stdout.write(`wrote ${output}\n`);
 }
+
+runAsScript(import.meta.url, { DATA, OUTPUT, render, write });

@@ -10,10 +10,10 @@
  * writes figures/scale.svg. A full `npm run bench` calls write(results) itself. A dotted line
  * marks 1.2× the first step's value of each figure the target holds flat.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FONT, axis, esc, fmt } from './bench-chart.mjs';
+import { FONT, axis, esc, fmt, runAsScript } from './bench-chart.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const OUTPUT = join(here, 'scale.svg');
@@ -142,10 +142,4 @@ export function write(results) {
   writeFileSync(OUTPUT, render(data));
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const from = process.argv[2] ? resolve(process.argv[2]) : DATA;
-  const results = JSON.parse(readFileSync(from, 'utf8'));
-  if (from === DATA) writeFileSync(OUTPUT, render(results));
-  else write(results);
-  process.stdout.write(`wrote ${OUTPUT}\n`);
-}
+runAsScript(import.meta.url, { DATA, OUTPUT, render, write });

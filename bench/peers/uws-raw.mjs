@@ -112,7 +112,8 @@ app.ws('/*', {
     // balancer parses and checks every frame: the floor does not). A raw newline would end the
     // line early, so such a frame is refused.
     if (relay && user.room !== null) {
-      const text = isBinary ? '\n' : Buffer.from(data).toString('utf8');
+      if (isBinary) return refuse(ws, 'MALFORMED_FRAME');
+      const text = Buffer.from(data).toString('utf8');
       return text.includes('\n') ? refuse(ws, 'MALFORMED_FRAME') : relay.forward(user.n, text);
     }
     let msg;

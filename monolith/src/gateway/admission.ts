@@ -1,4 +1,4 @@
-import { ANONYMOUS_TOKEN, anonymousSubject, CloseCode, CloseReason, encodeWithMessage, ErrorCode, errorFrame, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
+import { ANONYMOUS_TOKEN, anonymousSubject, CloseCode, CloseReason, encodeUnicast, ErrorCode, errorFrame, TOKEN_FAILURE_CLOSE, type CloseCodeName, type MessageFrame, type Since, type TokenFrame, encodeM2B } from '@gateway/protocol';
 import type { Log, VerifyResult } from '@gateway/server-kit';
 import type { LinkPeer } from '../rooms/links.js';
 import { sameToken, tokenTail, type Conn, type Rooms } from '../rooms/rooms.js';
@@ -96,7 +96,7 @@ export class Admission {
       // envelopes carry no token), so it is answered, retryably, and nothing else happens.
       const requestId = (frame.message as { _id?: unknown })._id;
       // (`room` of a unicast is informational; the balancer routes by id.)
-      peer.send(encodeWithMessage({ type: 'unicast', room: '-', id: frame.id }, errorFrame(ErrorCode.UNAVAILABLE, 'this connection is not joined here (it may be moving); retry', requestId)));
+      peer.send(encodeUnicast('-', frame.id, errorFrame(ErrorCode.UNAVAILABLE, 'this connection is not joined here (it may be moving); retry', requestId)));
       return;
     }
     this.deps.gateway.handle(conn, frame.message);
