@@ -176,8 +176,9 @@ describe('redis broker', () => {
       expect(after.position.offset).toBe(0);
       expect(after.position.epoch).not.toBe(before.epoch);
       expect(await broker.publish(s, 'c', { history: KEEP })).toEqual({ offset: 1, epoch: after.position.epoch, duplicate: false });
-      await wait(() => got.length === 3, 'live delivery after the restart');
-      expect(got.map((p) => p.data)).toEqual(['a', 'b', 'c']);
+      await wait(() => got.some((p) => p.data === 'c'), 'live delivery after the restart');
+      // Live pub/sub is at most once: 'b' can die with the killed Redis (see the next test).
+      expect(['a,b,c', 'a,c']).toContain(got.map((p) => p.data).join());
     } finally {
       await broker.close();
     }
@@ -189,6 +190,8 @@ describe('redis broker', () => {
     const port = Number(new URL(server.url).port);
     const broker = RedisBroker.connect(server.topology, log);
     const got = collect(broker);
+    const resubscribed: string[] = [];
+    broker.onResubscribed((streams) => resubscribed.push(...streams));
     const s = stream();
     try {
       await broker.subscribe(s);
@@ -198,12 +201,19 @@ describe('redis broker', () => {
       await wait(() => !broker.connected, 'the crash to be noticed');
       server = await startRedis({ port, external: false, appendOnlyDir: dir });
       await wait(() => broker.connected, 'reconnected');
+      expect(resubscribed).toEqual([s]); // what the hub fills from history
       const h = await broker.history(s, { limit: 10 });
       expect(h.position).toEqual({ offset: 5, epoch: first.epoch });
       expect(h.publications.map((p) => p.data)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
       expect(await broker.publish(s, 'p1', { history: KEEP, idempotencyKey: 'once' })).toEqual({ ...first, duplicate: true });
       expect(await broker.publish(s, 'p6', { history: KEEP })).toEqual({ offset: 6, epoch: first.epoch, duplicate: false });
-      await wait(() => got.length === 6, 'live delivery after the restart');
+      await wait(() => got.some((p) => p.data === 'p6'), 'live delivery after the restart');
+      // Live pub/sub is at most once: p5's message can die with the killed Redis (seen about one
+      // run in four with the other core busy: delivered p1-p4 and p6). The history above holds it,
+      // and the hub reads it from there when the subscriber names the stream as re-subscribed.
+      const live = got.map((p) => p.data);
+      expect(live.slice(0, 4)).toEqual(['p1', 'p2', 'p3', 'p4']);
+      expect(live.slice(4)).toEqual(live.length === 6 ? ['p5', 'p6'] : ['p6']);
     } finally {
       await broker.close();
       await server.kill();

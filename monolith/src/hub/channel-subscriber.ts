@@ -75,6 +75,7 @@ export abstract class SubscriberBase {
  */
 export class PlainSubscriber extends SubscriberBase implements ChannelSubscriber {
   private live = false;
+  private wasLive = false;
 
   constructor(private readonly sub: Redis) {
     super();
@@ -120,7 +121,10 @@ export class PlainSubscriber extends SubscriberBase implements ChannelSubscriber
       // Dropped again before the reply: the next 'ready' repeats this.
       if (this.sub.status !== 'ready') return;
       this.live = true;
-      this.changed(channels.filter((c) => this.wanted.has(c)));
+      // On the first connection nothing was lost: a channel wanted before it was never live.
+      const lost = this.wasLive ? channels.filter((c) => this.wanted.has(c)) : [];
+      this.wasLive = true;
+      this.changed(lost);
     };
     if (channels.length) this.sub.subscribe(...channels).then(done, () => {});
     else done();
