@@ -30,10 +30,23 @@ class FlakyBroker implements Broker {
   private readonly listeners: Array<(up: boolean) => void> = [];
   private readonly resubscribed: Array<(streams: string[]) => void> = [];
   up = true;
+  /** While set, live deliveries wait here (a subscriber connection that lags the commands one). */
+  private held: Array<() => void> | undefined;
   constructor(readonly inner = new MemoryBroker()) {
     inner.onPublication((stream, pub) => {
-      if (this.up) this.deliver(stream, pub);
+      if (!this.up) return;
+      if (this.held) this.held.push(() => this.deliver(stream, pub));
+      else this.deliver(stream, pub);
     });
+  }
+  hold() {
+    this.held = [];
+  }
+  /** Delivers what was held, in order, and delivers live again. */
+  flush() {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const d of held) d();
   }
   get connected() {
     return this.up;
@@ -81,13 +94,22 @@ function setup(windowSize = 10) {
   return { broker, fan, hub, publish };
 }
 
+/**
+ * Acquires a stream as a connection joining does: its recovery waits until the subscription is
+ * live and the fan-out frontier set (what is stored before that, connections read from history).
+ */
+async function joined(hub: Hub, stream: string): Promise<void> {
+  hub.acquire(stream);
+  (await hub.beginRecovery(stream, undefined)).abandon();
+}
+
 const until = (cond: () => boolean) => waitFor(cond, { timeoutMs: 2000, intervalMs: 2 });
 const ns = (pushes: string[]) => pushes.map((p) => (JSON.parse(p) as { data: { n: number } }).data.n);
 
 describe('Hub', () => {
   it('fans out positioned pushes in offset order, with stream, offset and epoch', async () => {
     const { hub, fan, publish } = setup();
-    hub.acquire('room:a');
+    await joined(hub, 'room:a');
     const at = await publish('room:a', 1);
     await publish('room:a', 2);
     await until(() => fan.sent.length === 2);
@@ -97,7 +119,7 @@ describe('Hub', () => {
 
   it('routes private log entries to the private channel of the one log stream', async () => {
     const { hub, fan } = setup();
-    hub.acquire('guild:1:logs');
+    await joined(hub, 'guild:1:logs');
     await hub.publish('guild:1:logs', JSON.stringify({ event: 'log_other', data: { id: '1', private: false } }));
     await hub.publish('guild:1:logs', JSON.stringify({ event: 'log_other', data: { id: '2', private: true } }));
     await until(() => fan.sent.length === 2);
@@ -109,7 +131,7 @@ describe('Hub', () => {
 
   it('recovers a connection from its position: missed then buffered live, once each, before it joins', async () => {
     const { hub, fan, publish } = setup(2);
-    hub.acquire('room:a');
+    await joined(hub, 'room:a');
     for (let n = 1; n <= 5; n++) await publish('room:a', n);
     await until(() => fan.sent.length === 5);
     const epoch = fan.sent[0]!.push.epoch as string;
@@ -128,7 +150,7 @@ describe('Hub', () => {
 
   it('serves a recovery that the window covers without reading the broker', async () => {
     const { hub, fan, publish, broker } = setup(10);
-    hub.acquire('room:a');
+    await joined(hub, 'room:a');
     for (let n = 1; n <= 4; n++) await publish('room:a', n);
     await until(() => fan.sent.length === 4);
     let reads = 0;
@@ -143,7 +165,7 @@ describe('Hub', () => {
 
   it('answers recovered false for another epoch or a gap the history no longer covers', async () => {
     const { hub, fan, broker } = setup(1);
-    hub.acquire('room:t');
+    await joined(hub, 'room:t');
     const small: HistoryPolicy = { size: 2, ttlMs: 60_000 };
     for (let n = 1; n <= 5; n++) await broker.publish('room:t', JSON.stringify({ event: 'tick', data: { n } }), { history: small });
     await until(() => fan.sent.length === 5);
@@ -160,7 +182,7 @@ describe('Hub', () => {
 
   it('fills the gap from history after the broker connection comes back, then delivers live', async () => {
     const { hub, fan, publish, broker } = setup();
-    hub.acquire('user:u');
+    await joined(hub, 'user:u');
     await publish('user:u', 1);
     await until(() => fan.sent.length === 1);
     broker.setUp(false);
@@ -174,7 +196,7 @@ describe('Hub', () => {
 
   it('fills a skipped offset from history before delivering what came after it', async () => {
     const { hub, fan, publish, broker } = setup();
-    hub.acquire('room:s');
+    await joined(hub, 'room:s');
     await publish('room:s', 1);
     await until(() => fan.sent.length === 1);
     broker.up = false; // lost without the connection noticing
@@ -185,10 +207,51 @@ describe('Hub', () => {
     expect(fan.offsets('room:s')).toEqual([1, 2, 3]);
   });
 
+  // The connection's view: what `finish` sent, then what the hub fanned out after it (the caller
+  // subscribes right after finish). Each offset after the client's position must be there once.
+  it('leaves a publication the broker read saw before its live arrival to the fan-out (no duplicate), window too short', async () => {
+    const { hub, fan, publish, broker } = setup(1);
+    await joined(hub, 'room:d');
+    for (let n = 1; n <= 3; n++) await publish('room:d', n);
+    await until(() => fan.sent.length === 3);
+    const epoch = fan.sent[0]!.push.epoch as string;
+    broker.hold();
+    await publish('room:d', 4); // stored; its live delivery lags
+    // Offset 1 is before the 1-entry window: the broker is read, and it already holds offset 4.
+    const recovery = await hub.beginRecovery('room:d', { offset: 1, epoch });
+    const sent: string[] = [];
+    recovery.finish((push) => sent.push(push));
+    const joinedAt = fan.sent.length;
+    broker.flush();
+    await publish('room:d', 5);
+    await until(() => fan.sent.length === joinedAt + 2);
+    const afterJoin = fan.sent.slice(joinedAt).map((f) => f.push.offset as number);
+    expect({ sent: ns(sent), afterJoin }).toEqual({ sent: [2, 3], afterJoin: [4, 5] });
+  });
+
+  it('sets the frontier when the subscription goes live: a stream with history before it, read ahead of a lagging live arrival', async () => {
+    const { hub, fan, publish, broker } = setup();
+    const first = await publish('room:e', 1); // before anyone here subscribed: history only
+    await joined(hub, 'room:e');
+    await until(() => broker.streams().includes('room:e'));
+    broker.hold();
+    await publish('room:e', 2);
+    const recovery = await hub.beginRecovery('room:e', { offset: 0, epoch: first.epoch });
+    const sent: string[] = [];
+    recovery.finish((push) => sent.push(push));
+    expect(recovery.read).toMatchObject({ recovered: true });
+    const joinedAt = fan.sent.length;
+    broker.flush();
+    await publish('room:e', 3);
+    await until(() => fan.sent.length === joinedAt + 2);
+    // Offset 1 was stored before the subscription: only history has it. Offset 2 arrives live.
+    expect({ sent: ns(sent), afterJoin: fan.sent.slice(joinedAt).map((f) => f.push.offset as number) }).toEqual({ sent: [1], afterJoin: [2, 3] });
+  });
+
   it('subscribes a stream once while any connection holds it', async () => {
     const { hub, broker } = setup();
-    hub.acquire('guild:9');
-    hub.acquire('guild:9');
+    await joined(hub, 'guild:9');
+    await joined(hub, 'guild:9');
     await until(() => broker.streams().includes('guild:9'));
     hub.release('guild:9');
     expect(hub.counts().get('guild:9')).toBe(1);

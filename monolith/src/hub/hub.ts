@@ -39,9 +39,15 @@ export interface RecoveryRead {
 
 interface Live {
   refs: number;
-  /** Settles once the broker subscription is active (or failed: the broker subscribes again on reconnect). */
+  /**
+   * Settles once the broker subscription is active and the stream's position at that moment is
+   * known (or either failed: the broker subscribes again on reconnect and the hub fills then).
+   */
   readonly ready: Promise<void>;
-  /** Position of the last publication fanned out here. */
+  /**
+   * The fan-out frontier: every publication up to it was fanned out here (or was stored before
+   * the subscription went live: connections get it from history), every later one will be, once.
+   */
   last: StreamPosition | undefined;
   window: Publication[];
   /** Recoveries in progress: live publications are buffered for them until they join. */
@@ -59,10 +65,17 @@ interface Live {
  * 1. the hub holds a live subscription to the stream and knows the last position it fanned out;
  * 2. `beginRecovery` starts buffering the stream's live publications for one connection and
  *    reads what it missed after `since` (window first, the broker if the window does not reach);
- * 3. `finish` unicasts that history, then the buffered publications with a higher offset, and
- *    only then does the caller send the `subscribe` frames: live fan-out after them reaches the
- *    socket once. Everything between the read and the subscribe is synchronous on this event
- *    loop, and link frames keep their order, which is what makes it race-free.
+ * 3. `finish` unicasts that history up to the fan-out frontier, then the buffered publications
+ *    with a higher offset, and only then does the caller send the `subscribe` frames: live
+ *    fan-out after them reaches the socket once. Everything between the read and the subscribe
+ *    is synchronous on this event loop, and link frames keep their order, which is what makes it
+ *    race-free. A broker read can see publications stored but not yet arrived here (the live
+ *    subscription lags the read): they are past the frontier, so `finish` leaves them to the
+ *    fan-out that follows their arrival; sending them too was a duplicate.
+ *
+ * The frontier is set when the subscription goes live: publications arriving meanwhile wait
+ * while the stream's current position is read, and only later ones are fanned out (earlier
+ * ones were stored before anyone here could be subscribed; recoveries read them from history).
  */
 export class Hub {
   private readonly live = new Map<string, Live>();
@@ -99,10 +112,16 @@ export class Hub {
       live.refs++;
       return;
     }
-    const ready = this.broker.subscribe(stream).catch((err: Error) => {
-      this.opts.log.warn('stream subscribe failed; subscribed again when the broker is back', { stream, err: err.message });
-    });
-    this.live.set(stream, { refs: 1, ready, last: undefined, window: [], recoveries: new Set(), filling: undefined });
+    const ready = this.broker
+      .subscribe(stream)
+      .then(
+        () => this.fill(stream),
+        (err: Error) => {
+          this.opts.log.warn('stream subscribe failed; subscribed again when the broker is back', { stream, err: err.message });
+        },
+      );
+    // Live publications wait (filling) until the fill above has set the frontier.
+    this.live.set(stream, { refs: 1, ready, last: undefined, window: [], recoveries: new Set(), filling: [] });
   }
 
   /** The last connection that needed the stream is gone: unsubscribe. */
@@ -141,7 +160,7 @@ export class Hub {
       clearTimeout(timer);
       if (!subscribed) throw new Error(`stream ${stream} is not subscribed yet`);
       const { read, missed } = await this.missed(live, stream, since);
-      return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub));
+      return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub), () => live.last);
     } catch (err) {
       live.recoveries.delete(buffer);
       throw err;
@@ -218,7 +237,8 @@ export class Hub {
   /**
    * Reads history after the last position fanned out and delivers what was missed, then what
    * arrived meanwhile, in offset order and once each. Runs after the broker reconnects (the
-   * subscription was down) and when a live publication skips offsets.
+   * subscription was down) and when a live publication skips offsets; and when the subscription
+   * first goes live, where it only sets the frontier to the stream's current position.
    */
   private async fill(stream: string): Promise<void> {
     const live = this.live.get(stream);
@@ -231,6 +251,9 @@ export class Hub {
         const h = await this.broker.history(stream, { since: from.offset, limit: this.opts.maxReplay });
         if (h.position.epoch === from.epoch) missed = h.publications;
         else this.opts.log.warn('stream history lost while the broker was away', { stream, epoch: from.epoch, now: h.position.epoch });
+      } else {
+        const { position } = await this.broker.history(stream, { since: undefined, limit: 0 });
+        live.last ??= position;
       }
     } catch (err) {
       this.opts.log.warn('cannot fill a stream gap from history; delivering live', { stream, err: (err as Error).message });
@@ -254,6 +277,8 @@ export class Recovery {
     private readonly buffer: Publication[],
     private readonly done: () => void,
     private readonly encode: (pub: Publication) => string,
+    /** The hub's fan-out frontier now (Live.last). */
+    private readonly frontier: () => StreamPosition | undefined = () => undefined,
   ) {}
 
   /**
@@ -264,9 +289,12 @@ export class Recovery {
   finish(send: (pushJson: string) => void, allowed: (pub: Publication) => boolean = () => true): number {
     this.done();
     let last = this.read.position;
+    const frontier = this.frontier();
     let sent = 0;
     for (const pub of [...this.missed, ...this.buffer]) {
       if (pub.epoch === last.epoch && pub.offset <= last.offset) continue;
+      // Read from the broker ahead of its live arrival here: the fan-out brings it, after the subscribe.
+      if (frontier && pub.epoch === frontier.epoch && pub.offset > frontier.offset) continue;
       last = { offset: pub.offset, epoch: pub.epoch };
       if (!allowed(pub)) continue;
       send(this.encode(pub));
