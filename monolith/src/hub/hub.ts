@@ -118,6 +118,8 @@ export class Hub {
         () => this.fill(stream),
         (err: Error) => {
           this.opts.log.warn('stream subscribe failed; subscribed again when the broker is back', { stream, err: err.message });
+          // Live arrivals must not wait for ever: the fill clears the wait (and fills again on re-subscribe).
+          return this.fill(stream);
         },
       );
     // Live publications wait (filling) until the fill above has set the frontier.
