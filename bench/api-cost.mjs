@@ -24,7 +24,7 @@ const SPECTATORS = Number(process.argv[2] ?? 1000);
 const SEARCHES = Number(process.argv[3] ?? 2000);
 const WRITES = Number(process.argv[4] ?? 100);
 const GUILD = '1234567890';
-const env = { ...process.env, JWT_SECRET: 'bench-jwt-secret-0123456789abcdef', LINK_SECRET: 'bench-link-secret-0123456789', LOG_LEVEL: 'warn' };
+const env = { ...process.env, JWT_SECRET: 'bench-jwt-secret-0123456789abcdef', LINK_SECRET: 'bench-link-secret-0123456789', MONOLITH_LOG_LEVEL: 'warn', BALANCER_LOG_LEVEL: 'warn' };
 const children = [];
 
 const freePort = () => new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
@@ -44,7 +44,7 @@ const token = (sub, extra = {}) => mintToken({ sub, guilds: { [GUILD]: 0x207 }, 
 try {
   const redisPort = await freePort();
   const redis = await start(['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, (l) => (/ready to accept/i.test(l) ? {} : undefined));
-  const mono = await start([process.execPath, join(root, 'monolith/dist/main.js')], { HOST: '127.0.0.1', HTTP_PORT: '0', LINK_PORT: '0', MONOLITH_ID: 'cost-m1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, DEMO_FIXTURE: 'true' }, jsonReady('monolith'));
+  const mono = await start([process.execPath, join(root, 'monolith/dist/main.js')], { MONOLITH_HOST: '127.0.0.1', MONOLITH_HTTP_PORT: '0', MONOLITH_LINK_PORT: '0', MONOLITH_ID: 'cost-m1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, DEMO_FIXTURE: 'true' }, jsonReady('monolith'));
   const bal = await start([process.execPath, join(root, 'balancer/dist/main.js')], { BALANCER_HOST: '127.0.0.1', BALANCER_PORT: '0', MONOLITHS: `127.0.0.1:${mono.linkPort}`, MESSAGE_RATE: '100000', MESSAGE_BURST: '100000' }, jsonReady('balancer'));
   while (!(await fetch(`http://127.0.0.1:${bal.port}/ready`).catch(() => undefined))?.ok) await new Promise((r) => setTimeout(r, 50));
 

@@ -39,7 +39,7 @@ export class Stack {
   async start() {
     const { jwtSecret, linkSecret, clients } = this.opts;
     this.redis = await startRedisServer({ maxclients: 20_000 });
-    const common = { JWT_SECRET: jwtSecret, LINK_SECRET: linkSecret, LOG_LEVEL: 'warn', HOST };
+    const common = { JWT_SECRET: jwtSecret, LINK_SECRET: linkSecret, MONOLITH_LOG_LEVEL: 'warn', BALANCER_LOG_LEVEL: 'warn' };
     const monoliths = [];
     for (let i = 1; i <= 3; i++) {
       const id = `fo-m${i}`;
@@ -47,7 +47,7 @@ export class Stack {
         role: `monolith ${id}`,
         script: MONOLITH,
         readyName: 'monolith',
-        env: { ...common, HTTP_PORT: '0', LINK_PORT: '0', MONOLITH_ID: id, REDIS_URL: this.redis.url },
+        env: { ...common, MONOLITH_HOST: HOST, MONOLITH_HTTP_PORT: '0', MONOLITH_LINK_PORT: '0', MONOLITH_ID: id, REDIS_URL: this.redis.url },
         onLine: this.collect(`monolith ${id}`),
       });
       this.servers.push(m);

@@ -69,12 +69,12 @@ export default {
       if (!existsSync(script)) throw new Error(`${script} is missing: build with node_modules/.bin/tsc -b protocol balancer monolith`);
     }
     const linkSecret = `bench-link-${randomBytes(12).toString('hex')}`;
-    const common = { JWT_SECRET: jwtSecret, LINK_SECRET: linkSecret, LOG_LEVEL: 'warn' };
+    const common = { JWT_SECRET: jwtSecret, LINK_SECRET: linkSecret, MONOLITH_LOG_LEVEL: 'warn', BALANCER_LOG_LEVEL: 'warn' };
     const monolithEnv = (httpPort, linkPort) => ({
       ...common,
-      HOST: host,
-      HTTP_PORT: String(httpPort),
-      LINK_PORT: String(linkPort),
+      MONOLITH_HOST: host,
+      MONOLITH_HTTP_PORT: String(httpPort),
+      MONOLITH_LINK_PORT: String(linkPort),
       MONOLITH_ID: 'bench-m1',
       ...(redisClusterNodes ? { REDIS_CLUSTER_NODES: redisClusterNodes } : { REDIS_URL: redisUrl }),
       HISTORY_ROOM_SIZE: String(ROOM_HISTORY.size),
