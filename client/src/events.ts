@@ -57,6 +57,16 @@ export interface GatewayEvents {
   log_pool: LogPoolChange;
   log_other: LogEntry;
   spectate_revoked: SpectateRevoked;
+  /** Publications `from`..`to` of `stream` will not be delivered (also reported as `recovery`, trigger `gap`). */
+  stream_gap: StreamGap;
+}
+
+/** A `stream_gap` push's data. */
+export interface StreamGap {
+  stream: string;
+  epoch: string;
+  from: number;
+  to: number;
 }
 
 /** The SDK's own events: a push by one of these names is not dispatched (its data would not fit). */

@@ -111,6 +111,20 @@ describe('client SDK positions and recovery, on a fake socket', () => {
     expect(logs).toEqual([5, 100, 101]);
   });
 
+  it('reports a stream_gap it did not get past as not recovered, moves past it, and passes the push on', async () => {
+    const { c, ws, logs, recoveries } = await spectating();
+    const gaps: unknown[] = [];
+    c.on('stream_gap', (g) => gaps.push(g));
+    ws.push(log(2));
+    ws.push({ event: 'stream_gap', data: { stream: 'guild:1:logs', epoch: 'e1', from: 1, to: 2 } }); // it has 2: nothing lost here
+    ws.push({ event: 'stream_gap', data: { stream: 'guild:1:logs', epoch: 'e1', from: 3, to: 5 } });
+    ws.push(log(6));
+    expect(recoveries).toEqual([{ trigger: 'gap', streams: { 'guild:1:logs': false } }]);
+    expect(c.position('guild:1:logs')).toEqual({ offset: 6, epoch: 'e1' });
+    expect(logs).toEqual([2, 6]);
+    expect(gaps).toHaveLength(2);
+  });
+
   it('after a dropped socket: since in auth, one spectate with since, replayed duplicates dropped, one recovery event', async () => {
     const { ws, logs, recoveries } = await spectating();
     ws.push(user(3));

@@ -6,10 +6,11 @@ import type { Recovered, Since, StreamPosition } from '@gateway/protocol';
  * offset order, before live ones), `false` when that cannot be promised (history trimmed,
  * expired or lost): reload that stream's state. Triggers: `reconnect` (a new connection),
  * `resync` (the session moved to another monolith), `elevation` (a new identity re-spectated),
- * `epoch` (a push revealed that its stream's history was lost; only that stream is listed).
+ * `epoch` (a push revealed that its stream's history was lost; only that stream is listed), `gap`
+ * (a `stream_gap` push: the gateway cannot deliver some of the stream's publications).
  */
 export interface Recovery {
-  trigger: 'reconnect' | 'resync' | 'elevation' | 'epoch';
+  trigger: 'reconnect' | 'resync' | 'elevation' | 'epoch' | 'gap';
   streams: Recovered;
 }
 

@@ -72,7 +72,14 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const store = createStore(config.redis);
   const coordination = createCoordination(config.redis);
   const channels = new Channels();
-  const hub = new Hub(broker, channels, routingFor(config), { windowSize: config.HISTORY_WINDOW, maxReplay: config.MAX_REPLAY, log, observeDelay: (s) => delay.observe(s) });
+  const lost = metrics.counter('gateway_monolith_publications_lost_total', 'Publications this monolith could not fan out: missed live and no longer in history when it read (each gap announced to its connections with a stream_gap push). Alert on any increase.');
+  const hub = new Hub(broker, channels, routingFor(config), {
+    windowSize: config.HISTORY_WINDOW,
+    maxReplay: config.MAX_REPLAY,
+    log,
+    observeDelay: (s) => delay.observe(s),
+    observeLost: (n) => (lost.value += n),
+  });
   const links = new Links();
   const ownership = new Ownership({ epochs: coordination.epochs, links, log });
   const rooms = new Rooms({ ownership, streams: hub, graceMs: config.ROOM_UNLOAD_GRACE_MS });

@@ -13,6 +13,12 @@ export const ServerEvent = {
   ERROR: 'error',
   /** The room moved to another monolith: re-issue subscriptions and re-fetch state. */
   RESYNC: 'resync',
+  /**
+   * Push: publications `from`..`to` of `stream` (of `epoch`) will not be delivered: the monolith
+   * missed them live and history no longer holds them (`data: {stream, epoch, from, to}`).
+   * Reload that stream's state, as after `recovered: false`.
+   */
+  STREAM_GAP: 'stream_gap',
 } as const;
 
 /** Events clients may send to the monolith in this version. */

@@ -60,13 +60,30 @@ class FlakyBroker implements Broker {
   publish(stream: string, data: string, opts: PublishOptions) {
     return this.inner.publish(stream, data, opts);
   }
-  subscribe(stream: string) {
+  /** While set, a subscription goes live only when the gate opens (a slow SUBSCRIBE). */
+  subscribeGate: Promise<void> | undefined;
+  async subscribe(stream: string) {
+    await this.subscribeGate;
     return this.inner.subscribe(stream);
   }
+  /** History reads still to fail (a Redis command that errors while pub/sub still works). */
+  failingReads = 0;
+  /** The next history read waits for this and then fails (a read in flight while things happen). */
+  nextReadFailsAfter: Promise<void> | undefined;
   unsubscribe(stream: string) {
     return this.inner.unsubscribe(stream);
   }
-  history(stream: string, opts: { since?: number; limit: number }) {
+  async history(stream: string, opts: { since?: number; limit: number }) {
+    const gate = this.nextReadFailsAfter;
+    if (gate) {
+      this.nextReadFailsAfter = undefined;
+      await gate;
+      throw new Error('history read failed (gated)');
+    }
+    if (this.failingReads > 0) {
+      this.failingReads--;
+      throw new Error('history read failed');
+    }
     return this.inner.history(stream, opts);
   }
   onPublication(handler: PublicationHandler) {
@@ -86,12 +103,20 @@ class FlakyBroker implements Broker {
   }
 }
 
-function setup(windowSize = 10) {
+function setup(windowSize = 10, maxReplay = 1000) {
   const broker = new FlakyBroker();
   const fan = new RecordingFanOut();
-  const hub = new Hub(broker, fan, routingFor(policy), { windowSize, maxReplay: 1000, log });
+  const lost: number[] = [];
+  const hub = new Hub(broker, fan, routingFor(policy), { windowSize, maxReplay, log, retryDelayMs: () => 1, observeLost: (n) => lost.push(n) });
   const publish = (stream: string, n: number) => hub.publish(stream, JSON.stringify({ event: 'tick', data: { n } }));
-  return { broker, fan, hub, publish };
+  return { broker, fan, hub, publish, lost };
+}
+
+/** A gate and the function that opens it. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
 }
 
 /**
@@ -246,6 +271,116 @@ describe('Hub', () => {
     await until(() => fan.sent.length === joinedAt + 2);
     // Offset 1 was stored before the subscription: only history has it. Offset 2 arrives live.
     expect({ sent: ns(sent), afterJoin: fan.sent.slice(joinedAt).map((f) => f.push.offset as number) }).toEqual({ sent: [1], afterJoin: [2, 3] });
+  });
+
+  it('fans out what was published between the position read and the live subscription (a connection joined live gets it)', async () => {
+    const { hub, fan, publish, broker } = setup();
+    const slow = gate();
+    broker.subscribeGate = slow.wait;
+    hub.acquire('room:f'); // the position is read now; the SUBSCRIBE is slow
+    await publish('room:f', 1); // stored while no subscription is live: it never arrives live
+    slow.open();
+    (await hub.beginRecovery('room:f', undefined)).abandon();
+    await publish('room:f', 2);
+    await until(() => fan.sent.length >= 2);
+    expect(fan.offsets('room:f')).toEqual([1, 2]);
+  });
+
+  it('retries a gap fill whose history read fails, and delivers the gap before what came after it', async () => {
+    const { hub, fan, publish, broker, lost } = setup();
+    await joined(hub, 'room:r');
+    await publish('room:r', 1);
+    await until(() => fan.sent.length === 1);
+    broker.up = false; // lost without the connection noticing
+    await publish('room:r', 2);
+    broker.up = true;
+    broker.failingReads = 2;
+    await publish('room:r', 3);
+    await until(() => fan.sent.length === 3);
+    await publish('room:r', 4);
+    await until(() => fan.sent.length === 4);
+    expect({ offsets: fan.offsets('room:r'), lost }).toEqual({ offsets: [1, 2, 3, 4], lost: [] });
+  });
+
+  it('a recovery that finished while a gap fill was failing still gets what it left to the fan-out', async () => {
+    const { hub, fan, publish, broker } = setup(1);
+    await joined(hub, 'room:g');
+    await publish('room:g', 1);
+    await publish('room:g', 2);
+    await until(() => fan.sent.length === 2);
+    const epoch = fan.sent[0]!.push.epoch as string;
+    broker.up = false;
+    await publish('room:g', 3); // missed live
+    broker.up = true;
+    const failing = gate();
+    broker.nextReadFailsAfter = failing.wait; // the fill's read, in flight
+    await publish('room:g', 4); // arrives, skipping 3: the fill starts and holds it
+    // Offset 0 is before the 1-entry window: the broker is read and has 1..4, past the frontier (2).
+    const recovery = await hub.beginRecovery('room:g', { offset: 0, epoch });
+    const sent: string[] = [];
+    recovery.finish((push) => sent.push(push));
+    const joinedAt = fan.sent.length;
+    failing.open();
+    await until(() => fan.sent.length >= joinedAt + 2);
+    expect({ sent: ns(sent), afterJoin: fan.sent.slice(joinedAt).map((f) => f.push.offset as number) }).toEqual({ sent: [1, 2], afterJoin: [3, 4] });
+  });
+
+  it('reads a gap longer than maxReplay page by page', async () => {
+    const { hub, fan, publish, broker } = setup(10, 2);
+    await joined(hub, 'room:p');
+    await publish('room:p', 1);
+    await until(() => fan.sent.length === 1);
+    broker.up = false;
+    for (let n = 2; n <= 6; n++) await publish('room:p', n);
+    broker.up = true;
+    await publish('room:p', 7);
+    await until(() => fan.sent.length === 7);
+    expect(fan.offsets('room:p')).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('gives up a gap history no longer holds with a stream_gap push to every channel of the stream, and to a recovery in progress', async () => {
+    const { hub, fan, broker, lost } = setup();
+    const small: HistoryPolicy = { size: 2, ttlMs: 60_000 };
+    const entry = (n: number) => JSON.stringify({ event: 'log_other', data: { id: String(n), private: false } });
+    await joined(hub, 'guild:1:logs');
+    const first = await broker.publish('guild:1:logs', entry(1), { history: small });
+    await until(() => fan.sent.length === 1);
+    const recovery = await hub.beginRecovery('guild:1:logs', { offset: 1, epoch: first.epoch });
+    broker.up = false;
+    for (let n = 2; n <= 5; n++) await broker.publish('guild:1:logs', entry(n), { history: small });
+    broker.up = true;
+    await broker.publish('guild:1:logs', entry(6), { history: small }); // history keeps 5 and 6 only
+    await until(() => fan.sent.length === 5);
+    const gapPush = { event: 'stream_gap', data: { stream: 'guild:1:logs', epoch: first.epoch, from: 2, to: 4 } };
+    expect(fan.sent.map((s) => [s.channel, s.push.offset ?? s.push])).toEqual([
+      ['guild:1:logs', 1],
+      ['guild:1:logs', gapPush],
+      ['guild:1:logs:private', gapPush],
+      ['guild:1:logs', 5],
+      ['guild:1:logs', 6],
+    ]);
+    const sent: string[] = [];
+    recovery.finish((push) => sent.push(push));
+    expect(sent.map((p) => JSON.parse(p) as Record<string, unknown>).map((p) => p.offset ?? p.event)).toEqual(['stream_gap', 5, 6]);
+    expect(lost).toEqual([3]);
+  });
+
+  it('gives a gap up after every read attempt failed, announced before the live publications resume', async () => {
+    const { hub, fan, publish, broker, lost } = setup();
+    await joined(hub, 'room:x');
+    const first = await publish('room:x', 1);
+    await until(() => fan.sent.length === 1);
+    broker.up = false;
+    await publish('room:x', 2);
+    broker.up = true;
+    broker.failingReads = 1000;
+    await publish('room:x', 3);
+    await until(() => fan.sent.length === 3);
+    broker.failingReads = 0;
+    await publish('room:x', 4);
+    await until(() => fan.sent.length === 4);
+    expect(fan.sent.map((s) => s.push.offset ?? s.push)).toEqual([1, { event: 'stream_gap', data: { stream: 'room:x', epoch: first.epoch, from: 2, to: 2 } }, 3, 4]);
+    expect(lost).toEqual([1]);
   });
 
   it('subscribes a stream once while any connection holds it', async () => {

@@ -1,14 +1,23 @@
-import { positioned, type StreamPosition } from '@gateway/protocol';
-import type { Log } from '@gateway/server-kit';
+import { positioned, ServerEvent, type StreamPosition } from '@gateway/protocol';
+import { redisRetryDelay, type Log } from '@gateway/server-kit';
 import type { Broker, HistoryPolicy, Publication, PublishResult } from './broker.js';
 
 /** Longest a recovery waits for a new stream's broker subscription before it reads history anyway. */
 const SUBSCRIBE_WAIT_MS = 1000;
 
+/**
+ * History reads one gap fill tries (backing off 100 ms, 200 ms, ... between them, about 6 s in
+ * all) before it gives the gap up: the stream's live publications wait meanwhile, then go on
+ * after a `stream_gap` push that tells the stream's connections what they cannot get.
+ */
+const FILL_ATTEMPTS = 6;
+
 /** Where a publication of a stream is fanned out (a channel), and whether a connection may see it. */
 export interface Routing {
   /** The channel a publication goes to; undefined drops it (malformed). */
   channelOf(stream: string, data: string): string | undefined;
+  /** Every channel the stream's publications can go to (where a `stream_gap` push goes). */
+  channelsOf(stream: string): string[];
   /** The history policy of a stream's family (rooms, users, guild pools, guild logs). */
   policyOf(stream: string): HistoryPolicy;
 }
@@ -26,6 +35,10 @@ export interface HubOptions {
   log: Log;
   /** Seconds from a publication's storing (broker clock) to its fan-out here (metrics). */
   observeDelay?: (seconds: number) => void;
+  /** Publications of a stream this monolith could not fan out (a gap given up; metrics). */
+  observeLost?: (count: number) => void;
+  /** The pause before the `attempt`th retry (from 0) of a failed gap read; tests shorten it. */
+  retryDelayMs?: (attempt: number) => number;
 }
 
 /** The outcome of reading a stream for one connection that asked to recover from a position. */
@@ -37,23 +50,37 @@ export interface RecoveryRead {
   position: StreamPosition;
 }
 
+/** Publications `from`..`to` of `epoch` that this monolith gave up on (see `stream_gap`). */
+interface Gap {
+  gap: { epoch: string; from: number; to: number };
+}
+
+/** What a recovery in progress is handed while it runs: live publications, and gaps given up. */
+type Buffered = Publication | Gap;
+
 interface Live {
   refs: number;
   /**
-   * Settles once the broker subscription is active and the stream's position at that moment is
-   * known (or either failed: the broker subscribes again on reconnect and the hub fills then).
+   * Settles once the broker subscription is active and everything published after the position
+   * read before subscribing has been fanned out or is waiting in `held` (or either step failed:
+   * the broker subscribes again on reconnect and the hub fills then).
    */
-  readonly ready: Promise<void>;
+  ready: Promise<void>;
   /**
    * The fan-out frontier: every publication up to it was fanned out here (or was stored before
-   * the subscription went live: connections get it from history), every later one will be, once.
+   * the hub subscribed: connections get it from history), every later one will be, once.
    */
   last: StreamPosition | undefined;
+  /** The latest fanned-out publications, contiguous offsets ending at `last`. */
   window: Publication[];
-  /** Recoveries in progress: live publications are buffered for them until they join. */
-  readonly recoveries: Set<Publication[]>;
-  /** Set while the hub reads history to fill a gap; live publications wait in it. */
-  filling: Publication[] | undefined;
+  /** Recoveries in progress: live publications (and gaps) are buffered for them until they join. */
+  readonly recoveries: Set<Buffered[]>;
+  /** Set while a fill reads history: live publications wait in it, in arrival order. */
+  held: Publication[] | undefined;
+  /** A fill loop runs for this stream (at most one). */
+  filling: boolean;
+  /** Asked to fill again while the loop ran (a re-subscription): it reads once more. */
+  again: boolean;
 }
 
 /**
@@ -71,11 +98,16 @@ interface Live {
  *    is synchronous on this event loop, and link frames keep their order, which is what makes it
  *    race-free. A broker read can see publications stored but not yet arrived here (the live
  *    subscription lags the read): they are past the frontier, so `finish` leaves them to the
- *    fan-out that follows their arrival; sending them too was a duplicate.
+ *    fan-out that follows their arrival (or to the gap fill that reads them, when they never
+ *    arrive); sending them too was a duplicate.
  *
- * The frontier is set when the subscription goes live: publications arriving meanwhile wait
- * while the stream's current position is read, and only later ones are fanned out (earlier
- * ones were stored before anyone here could be subscribed; recoveries read them from history).
+ * The frontier starts at the stream's position read just before subscribing. Once the
+ * subscription is live, a fill reads what was published in between from history and fans it
+ * out, then the live arrivals that waited meanwhile: every publication after that first position
+ * is fanned out once, including to a connection that joined live without a recovery. Later, a
+ * fill runs whenever the broker re-subscribes the stream or a live publication skips offsets; a
+ * gap it cannot read (history trimmed, or unreadable through every attempt) is given up with a
+ * `stream_gap` push to the stream's channels, never silently.
  */
 export class Hub {
   private readonly live = new Map<string, Live>();
@@ -88,7 +120,10 @@ export class Hub {
   ) {
     broker.onPublication((stream, pub) => this.arrived(stream, pub));
     broker.onResubscribed((streams) => {
-      for (const stream of streams) if (this.live.has(stream)) void this.fill(stream);
+      for (const stream of streams) {
+        const live = this.live.get(stream);
+        if (live) void this.fill(stream, live);
+      }
     });
   }
 
@@ -107,23 +142,15 @@ export class Hub {
 
   /** A connection here needs the stream: the first one subscribes at the broker. */
   acquire(stream: string): void {
-    const live = this.live.get(stream);
-    if (live) {
-      live.refs++;
+    const existing = this.live.get(stream);
+    if (existing) {
+      existing.refs++;
       return;
     }
-    const ready = this.broker
-      .subscribe(stream)
-      .then(
-        () => this.fill(stream),
-        (err: Error) => {
-          this.opts.log.warn('stream subscribe failed; subscribed again when the broker is back', { stream, err: err.message });
-          // Live arrivals must not wait for ever: the fill clears the wait (and fills again on re-subscribe).
-          return this.fill(stream);
-        },
-      );
-    // Live publications wait (filling) until the fill above has set the frontier.
-    this.live.set(stream, { refs: 1, ready, last: undefined, window: [], recoveries: new Set(), filling: [] });
+    // Live publications wait (held) until the first fill has fanned out what preceded them.
+    const live: Live = { refs: 1, ready: Promise.resolve(), last: undefined, window: [], recoveries: new Set(), held: [], filling: false, again: false };
+    this.live.set(stream, live);
+    live.ready = this.start(stream, live);
   }
 
   /** The last connection that needed the stream is gone: unsubscribe. */
@@ -147,7 +174,7 @@ export class Hub {
   async beginRecovery(stream: string, since: StreamPosition | undefined): Promise<Recovery> {
     const live = this.live.get(stream);
     if (!live) throw new Error(`stream ${stream} is not acquired`);
-    const buffer: Publication[] = [];
+    const buffer: Buffered[] = [];
     live.recoveries.add(buffer);
     try {
       // History is read only once live delivery is on: a publication stored between the read
@@ -162,7 +189,7 @@ export class Hub {
       clearTimeout(timer);
       if (!subscribed) throw new Error(`stream ${stream} is not subscribed yet`);
       const { read, missed } = await this.missed(live, stream, since);
-      return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub), () => live.last);
+      return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub), (gap) => streamGap(stream, gap), () => live.last);
     } catch (err) {
       live.recoveries.delete(buffer);
       throw err;
@@ -200,12 +227,34 @@ export class Hub {
     return { read: { stream, recovered: true, position: since }, missed: h.publications };
   }
 
+  /**
+   * The first connection's subscription: the stream's position before subscribing is the
+   * frontier; once live, the first fill fans out what was published in between.
+   */
+  private async start(stream: string, live: Live): Promise<void> {
+    try {
+      const { position } = await this.broker.history(stream, { since: undefined, limit: 0 });
+      live.last ??= position;
+    } catch (err) {
+      // Then the fill reads the position once subscribed (what is stored between is left to history).
+      this.opts.log.warn('cannot read a stream position before subscribing', { stream, err: (err as Error).message });
+    }
+    if (this.live.get(stream) !== live) return;
+    try {
+      await this.broker.subscribe(stream);
+    } catch (err) {
+      // Live arrivals must not wait for ever: the fill below still runs (and runs again on re-subscribe).
+      this.opts.log.warn('stream subscribe failed; subscribed again when the broker is back', { stream, err: (err as Error).message });
+    }
+    await this.fill(stream, live);
+  }
+
   /** A publication from the broker. */
   private arrived(stream: string, pub: Publication): void {
     const live = this.live.get(stream);
     if (!live) return;
-    if (live.filling) {
-      live.filling.push(pub);
+    if (live.held) {
+      live.held.push(pub);
       return;
     }
     const last = live.last;
@@ -213,8 +262,8 @@ export class Hub {
       if (pub.offset <= last.offset) return; // already fanned out (a fill read it first)
       if (pub.offset > last.offset + 1) {
         // Missed some (a broker blip the subscription did not notice): fill from history first.
-        live.filling = [pub];
-        void this.fill(stream);
+        live.held = [pub];
+        void this.fill(stream, live);
         return;
       }
     }
@@ -222,10 +271,13 @@ export class Hub {
   }
 
   private deliver(stream: string, live: Live, pub: Publication): void {
-    if (live.last && pub.epoch !== live.last.epoch) {
+    const last = live.last;
+    if (last && pub.epoch !== last.epoch) {
       // The stream's history was lost: positions start again; the window describes the old epoch.
       live.window = [];
-      this.opts.log.warn('stream epoch changed: its history was lost', { stream, from: live.last.epoch, to: pub.epoch });
+      this.opts.log.warn('stream epoch changed: its history was lost', { stream, from: last.epoch, to: pub.epoch });
+    } else if (last && pub.offset > last.offset + 1) {
+      this.gap(stream, live, { epoch: pub.epoch, from: last.offset + 1, to: pub.offset - 1 });
     }
     live.last = { offset: pub.offset, epoch: pub.epoch };
     live.window.push(pub);
@@ -236,39 +288,111 @@ export class Hub {
     this.opts.observeDelay?.(Math.max(0, Date.now() - pub.time) / 1000);
   }
 
+  /** Publications this monolith cannot fan out: every connection of the stream is told, in order. */
+  private gap(stream: string, live: Live, gap: Gap['gap']): void {
+    live.window = [];
+    this.opts.log.warn('stream publications lost: history no longer holds them', { stream, ...gap });
+    this.opts.observeLost?.(gap.to - gap.from + 1);
+    for (const buffer of live.recoveries) buffer.push({ gap });
+    const push = streamGap(stream, gap);
+    for (const channel of this.routing.channelsOf(stream)) this.fanOut.publish(channel, push);
+    if (live.last && live.last.epoch === gap.epoch && live.last.offset < gap.to) live.last = { offset: gap.to, epoch: gap.epoch };
+  }
+
   /**
    * Reads history after the last position fanned out and delivers what was missed, then what
-   * arrived meanwhile, in offset order and once each. Runs after the broker reconnects (the
-   * subscription was down) and when a live publication skips offsets; and when the subscription
-   * first goes live, where it only sets the frontier to the stream's current position.
+   * arrived meanwhile, in offset order and once each. One loop per stream: a failed read is
+   * retried (live publications keep waiting), a gap the held arrivals still show is read again,
+   * and only after FILL_ATTEMPTS failures is the gap given up (`stream_gap`). Runs when the
+   * subscription first goes live, after the broker re-subscribes it, and when a live
+   * publication skips offsets.
    */
-  private async fill(stream: string): Promise<void> {
-    const live = this.live.get(stream);
-    if (!live) return;
-    live.filling ??= [];
-    const from = live.last;
-    let missed: Publication[] = [];
-    try {
-      if (from) {
-        const h = await this.broker.history(stream, { since: from.offset, limit: this.opts.maxReplay });
-        if (h.position.epoch === from.epoch) missed = h.publications;
-        else this.opts.log.warn('stream history lost while the broker was away', { stream, epoch: from.epoch, now: h.position.epoch });
-      } else {
-        const { position } = await this.broker.history(stream, { since: undefined, limit: 0 });
-        live.last ??= position;
-      }
-    } catch (err) {
-      this.opts.log.warn('cannot fill a stream gap from history; delivering live', { stream, err: (err as Error).message });
+  private async fill(stream: string, live: Live): Promise<void> {
+    live.held ??= [];
+    if (live.filling) {
+      live.again = true;
+      return;
     }
-    if (this.live.get(stream) !== live) return;
-    const waiting = live.filling ?? [];
-    live.filling = undefined;
-    for (const pub of [...missed, ...waiting]) {
-      const last = live.last;
-      if (last && pub.epoch === last.epoch && pub.offset <= last.offset) continue;
-      this.deliver(stream, live, pub);
+    live.filling = true;
+    let failures = 0;
+    try {
+      while (this.live.get(stream) === live) {
+        live.again = false;
+        try {
+          await this.catchUp(stream, live);
+        } catch (err) {
+          failures++;
+          const giveUp = failures >= FILL_ATTEMPTS;
+          this.opts.log.warn(giveUp ? 'cannot fill a stream gap from history; giving it up' : 'cannot fill a stream gap from history; trying again', { stream, failures, err: (err as Error).message });
+          if (!giveUp) {
+            await new Promise((resolve) => setTimeout(resolve, (this.opts.retryDelayMs ?? redisRetryDelay)(failures - 1)).unref());
+            continue;
+          }
+        }
+        if (this.live.get(stream) !== live) return;
+        const gapped = this.releaseHeld(stream, live, failures >= FILL_ATTEMPTS);
+        if (!gapped && !live.again) return;
+        if (failures >= FILL_ATTEMPTS) failures = 0; // given up once: a new gap starts its own attempts
+      }
+    } finally {
+      live.filling = false;
     }
   }
+
+  /** Reads and delivers history after the frontier, page by page, until it reaches the stream's top. */
+  private async catchUp(stream: string, live: Live): Promise<void> {
+    for (;;) {
+      const from = live.last;
+      if (!from) {
+        // No position was read before subscribing: start here (what is stored up to it, recoveries read).
+        const { position } = await this.broker.history(stream, { since: undefined, limit: 0 });
+        live.last ??= position;
+        return;
+      }
+      const h = await this.broker.history(stream, { since: from.offset, limit: this.opts.maxReplay });
+      if (this.live.get(stream) !== live || live.last !== from) return;
+      if (h.position.epoch !== from.epoch) {
+        // The history was lost while the broker was away: the new epoch's publications follow.
+        this.opts.log.warn('stream history lost while the broker was away', { stream, epoch: from.epoch, now: h.position.epoch });
+        live.window = [];
+        live.last = { offset: 0, epoch: h.position.epoch };
+        continue;
+      }
+      for (const pub of h.publications) if (pub.offset > live.last!.offset) this.deliver(stream, live, pub);
+      if (live.last!.offset < h.position.offset && h.publications.length === 0) {
+        // Stored once, but no longer kept (trimmed or expired before this read).
+        this.gap(stream, live, { epoch: from.epoch, from: live.last!.offset + 1, to: h.position.offset });
+      }
+      if (live.last!.offset >= h.position.offset) return;
+    }
+  }
+
+  /**
+   * Delivers the held arrivals that follow the frontier without a gap. True when one is left
+   * behind a gap (the caller reads history again); with `force`, the gap is given up instead.
+   */
+  private releaseHeld(stream: string, live: Live, force: boolean): boolean {
+    const held = live.held ?? [];
+    for (let i = 0; i < held.length; i++) {
+      const pub = held[i]!;
+      const last = live.last;
+      if (last && pub.epoch === last.epoch) {
+        if (pub.offset <= last.offset) continue;
+        if (pub.offset > last.offset + 1 && !force) {
+          live.held = held.slice(i);
+          return true;
+        }
+      }
+      this.deliver(stream, live, pub);
+    }
+    live.held = undefined;
+    return false;
+  }
+}
+
+/** The `stream_gap` push: the stream's publications `from`..`to` will not be delivered here. */
+function streamGap(stream: string, gap: Gap['gap']): string {
+  return JSON.stringify({ event: ServerEvent.STREAM_GAP, data: { stream, ...gap } });
 }
 
 /** One connection's recovery of one stream, between the history read and its `subscribe`. */
@@ -276,16 +400,18 @@ export class Recovery {
   constructor(
     readonly read: RecoveryRead,
     private readonly missed: Publication[],
-    private readonly buffer: Publication[],
+    private readonly buffer: Buffered[],
     private readonly done: () => void,
     private readonly encode: (pub: Publication) => string,
+    private readonly encodeGap: (gap: Gap['gap']) => string,
     /** The hub's fan-out frontier now (Live.last). */
-    private readonly frontier: () => StreamPosition | undefined = () => undefined,
+    private readonly frontier: () => StreamPosition | undefined,
   ) {}
 
   /**
    * Hands every missed publication, then every buffered live one after it, to `send` (those
-   * `allowed` for the connection), in offset order and once each; stops buffering. The caller
+   * `allowed` for the connection), in offset order and once each, with a `stream_gap` push where
+   * the hub gave publications up that this connection did not get; stops buffering. The caller
    * subscribes the connection's channels right after, in the same turn.
    */
   finish(send: (pushJson: string) => void, allowed: (pub: Publication) => boolean = () => true): number {
@@ -293,13 +419,20 @@ export class Recovery {
     let last = this.read.position;
     const frontier = this.frontier();
     let sent = 0;
-    for (const pub of [...this.missed, ...this.buffer]) {
-      if (pub.epoch === last.epoch && pub.offset <= last.offset) continue;
+    for (const item of [...this.missed, ...this.buffer]) {
+      if ('gap' in item) {
+        const { gap } = item;
+        if (gap.epoch === last.epoch && gap.to <= last.offset) continue; // this connection read them before
+        last = { offset: gap.to, epoch: gap.epoch };
+        send(this.encodeGap(gap));
+        continue;
+      }
+      if (item.epoch === last.epoch && item.offset <= last.offset) continue;
       // Read from the broker ahead of its live arrival here: the fan-out brings it, after the subscribe.
-      if (frontier && pub.epoch === frontier.epoch && pub.offset > frontier.offset) continue;
-      last = { offset: pub.offset, epoch: pub.epoch };
-      if (!allowed(pub)) continue;
-      send(this.encode(pub));
+      if (frontier && item.epoch === frontier.epoch && item.offset > frontier.offset) continue;
+      last = { offset: item.offset, epoch: item.epoch };
+      if (!allowed(item)) continue;
+      send(this.encode(item));
       sent++;
     }
     return sent;
