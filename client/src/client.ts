@@ -1,7 +1,7 @@
 import type { AuthFrame, Recovered, StreamPosition, WelcomeData } from '@gateway/protocol';
 import { ApiEvent, closeCodeName, ErrorCode, fullJitter, isErrorCode, ServerEvent } from '@gateway/protocol/codes';
 import { ClientErrorCode, GatewayError } from './errors.js';
-import { LOCAL_EVENTS, type EventData, type EventHandler, type EventName, type StreamGap } from './events.js';
+import { LOCAL_EVENTS, type EventData, type EventHandler, type EventName } from './events.js';
 import { namesIn, positionOf, StreamPositions, type Recovery, type SpectateReply } from './positions.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
 import type { SocketFactory, SocketLike } from './socket.js';
@@ -310,7 +310,8 @@ export class GatewayClient {
       if ((msg.data as { finished?: unknown } | undefined)?.finished === true) this.refusedStreams.delete(id);
       return;
     }
-    if (event === ServerEvent.STREAM_GAP) this.gap(msg.data);
+    const lost = event === ServerEvent.STREAM_GAP ? this.positions.gap(msg.data) : undefined;
+    if (lost) this.emit('recovery', { trigger: 'gap', streams: { [lost]: false } });
     const at = positionOf(msg);
     if (at) {
       const arrival = this.positions.accept(at.stream, at.offset, at.epoch);
@@ -325,16 +326,6 @@ export class GatewayClient {
     // Only the SDK emits these: a push by such a name would reach handlers typed for the SDK's data.
     if (LOCAL_EVENTS.has(event)) return;
     this.emit(event, msg.data, msg);
-  }
-
-  /** `stream_gap`: publications the gateway cannot deliver; unless this client got them, reload. */
-  private gap(data: unknown): void {
-    const g = data as Partial<StreamGap> | undefined;
-    if (!g || typeof g.stream !== 'string' || typeof g.epoch !== 'string' || !Number.isInteger(g.to)) return;
-    const held = this.positions.get(g.stream);
-    if (held && held.epoch === g.epoch && held.offset >= g.to!) return;
-    if (held && held.epoch === g.epoch) this.positions.set(g.stream, { offset: g.to!, epoch: g.epoch });
-    this.emit('recovery', { trigger: 'gap', streams: { [g.stream]: false } });
   }
 
   private welcomed(data: WelcomeData): void {

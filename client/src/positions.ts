@@ -1,4 +1,5 @@
 import type { Recovered, Since, StreamPosition } from '@gateway/protocol';
+import type { StreamGap } from './events.js';
 
 /**
  * The outcome of a resubscription, emitted as `recovery`. `streams` has every stream the
@@ -89,6 +90,19 @@ export class StreamPositions {
     for (const [s, ok] of Object.entries(out)) if (!ok && !at[s]) this.last.delete(s);
     for (const [s, p] of Object.entries(at)) this.set(s, p);
     return out;
+  }
+
+  /**
+   * A `stream_gap` push's data: the stream whose publications `from`..`to` this client will not
+   * get (it moves past them), or undefined when it holds them already or the data is malformed.
+   */
+  gap(data: unknown): string | undefined {
+    const g = data as Partial<StreamGap> | undefined;
+    if (!g || typeof g.stream !== 'string' || typeof g.epoch !== 'string' || !Number.isInteger(g.to)) return undefined;
+    const held = this.last.get(g.stream);
+    if (held && held.epoch === g.epoch && held.offset >= g.to!) return undefined;
+    if (held && held.epoch === g.epoch) this.set(g.stream, { offset: g.to!, epoch: g.epoch });
+    return g.stream;
   }
 
   all(): Since {
