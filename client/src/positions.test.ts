@@ -62,6 +62,16 @@ async function reconnect(ws: FakeSocket): Promise<FakeSocket> {
 }
 
 describe('stream positions', () => {
+  it('takes a stream_gap once: a stream lost unless already held past it, then positioned after it', () => {
+    const p = new StreamPositions();
+    const gap = { stream: 's', epoch: 'e1', from: 3, to: 5 };
+    expect(p.gap(gap)).toBe('s'); // no position yet: lost, and now past the gap
+    expect(p.gap(gap)).toBeUndefined(); // the same push on a second channel
+    expect(p.get('s')).toEqual({ offset: 5, epoch: 'e1' });
+    expect(p.accept('s', 4, 'e1')).toBe('duplicate');
+    expect([p.gap({ stream: 's', epoch: 'e1' }), p.gap(null), p.gap({ ...gap, to: '9' })]).toEqual([undefined, undefined, undefined]);
+  });
+
   it('accepts increasing offsets (gaps included), flags duplicates and epoch changes', () => {
     const p = new StreamPositions();
     expect([1, 2, 5, 5, 3, 9].map((o) => p.accept('s', o, 'e1'))).toEqual(['new', 'new', 'new', 'duplicate', 'duplicate', 'new']);

@@ -101,7 +101,7 @@ export class StreamPositions {
     if (!g || typeof g.stream !== 'string' || typeof g.epoch !== 'string' || !Number.isInteger(g.to)) return undefined;
     const held = this.last.get(g.stream);
     if (held && held.epoch === g.epoch && held.offset >= g.to!) return undefined;
-    if (held && held.epoch === g.epoch) this.set(g.stream, { offset: g.to!, epoch: g.epoch });
+    this.set(g.stream, { offset: g.to!, epoch: g.epoch });
     return g.stream;
   }
 

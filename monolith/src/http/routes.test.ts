@@ -61,7 +61,7 @@ afterEach(async () => {
 function build(opts: { signer?: boolean } = {}) {
   const broker = new SwitchableBroker();
   const history: HistoryPolicy = { size: 100, ttlMs: 60_000 };
-  const hub = new Hub(broker, { publish: () => 0 }, { policyOf: () => history, channelOf: (s) => s, channelsOf: (s) => [s] }, { windowSize: 0, maxReplay: 100, log: createLog('test', 'error') });
+  const hub = new Hub(broker, { publish: () => 0 }, { policyOf: () => history, channelOf: (s) => s }, { windowSize: 0, maxReplay: 100, log: createLog('test', 'error') });
   const store = new MemoryStore();
   const links = new Links();
   const metrics = new Metrics();

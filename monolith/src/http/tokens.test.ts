@@ -79,7 +79,7 @@ describe('websocket tokens on the HTTP API', () => {
     app = Fastify();
     registerTokenRoutes(app, { verify, sign, guestLimit: { perMinute: 60, burst: 60 } });
     const history = { size: 10, ttlMs: 60_000 };
-    const routing = { policyOf: () => history, channelOf: (stream: string) => stream, channelsOf: (stream: string) => [stream] };
+    const routing = { policyOf: () => history, channelOf: (stream: string) => stream };
     registerRoutes(app, {
       hub: new Hub(new MemoryBroker(), { publish: () => 0 }, routing, { windowSize: 0, maxReplay: 10, log: createLog('test', 'error') }),
       links: { size: 0 } as never,

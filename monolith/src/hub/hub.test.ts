@@ -70,10 +70,18 @@ class FlakyBroker implements Broker {
   failingReads = 0;
   /** The next history read waits for this and then fails (a read in flight while things happen). */
   nextReadFailsAfter: Promise<void> | undefined;
+  /** The next history read waits for this, then reads (a slow read in flight). */
+  nextReadWaits: Promise<void> | undefined;
   unsubscribe(stream: string) {
     return this.inner.unsubscribe(stream);
   }
   async history(stream: string, opts: { since?: number; limit: number }) {
+    const slow = this.nextReadWaits;
+    if (slow) {
+      this.nextReadWaits = undefined;
+      await slow;
+      return this.inner.history(stream, opts);
+    }
     const gate = this.nextReadFailsAfter;
     if (gate) {
       this.nextReadFailsAfter = undefined;
@@ -103,8 +111,8 @@ class FlakyBroker implements Broker {
   }
 }
 
-function setup(windowSize = 10, maxReplay = 1000) {
-  const broker = new FlakyBroker();
+function setup(windowSize = 10, maxReplay = 1000, inner = new MemoryBroker()) {
+  const broker = new FlakyBroker(inner);
   const fan = new RecordingFanOut();
   const lost: number[] = [];
   const hub = new Hub(broker, fan, routingFor(policy), { windowSize, maxReplay, log, retryDelayMs: () => 1, observeLost: (n) => lost.push(n) });
@@ -338,7 +346,7 @@ describe('Hub', () => {
     expect(fan.offsets('room:p')).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
-  it('gives up a gap history no longer holds with a stream_gap push to every channel of the stream, and to a recovery in progress', async () => {
+  it('gives up a gap history no longer holds with a stream_gap push on the stream\'s channel, and to a recovery in progress', async () => {
     const { hub, fan, broker, lost } = setup();
     const small: HistoryPolicy = { size: 2, ttlMs: 60_000 };
     const entry = (n: number) => JSON.stringify({ event: 'log_other', data: { id: String(n), private: false } });
@@ -350,12 +358,11 @@ describe('Hub', () => {
     for (let n = 2; n <= 5; n++) await broker.publish('guild:1:logs', entry(n), { history: small });
     broker.up = true;
     await broker.publish('guild:1:logs', entry(6), { history: small }); // history keeps 5 and 6 only
-    await until(() => fan.sent.length === 5);
+    await until(() => fan.sent.length === 4);
     const gapPush = { event: 'stream_gap', data: { stream: 'guild:1:logs', epoch: first.epoch, from: 2, to: 4 } };
     expect(fan.sent.map((s) => [s.channel, s.push.offset ?? s.push])).toEqual([
       ['guild:1:logs', 1],
       ['guild:1:logs', gapPush],
-      ['guild:1:logs:private', gapPush],
       ['guild:1:logs', 5],
       ['guild:1:logs', 6],
     ]);
@@ -381,6 +388,90 @@ describe('Hub', () => {
     await until(() => fan.sent.length === 4);
     expect(fan.sent.map((s) => s.push.offset ?? s.push)).toEqual([1, { event: 'stream_gap', data: { stream: 'room:x', epoch: first.epoch, from: 2, to: 2 } }, 3, 4]);
     expect(lost).toEqual([1]);
+  });
+
+  // Found by review (each failed on the first version of the gap-fill loop).
+  const tick = (n: number) => JSON.stringify({ event: 'tick', data: { n } });
+
+  it('with history off, a gap given up ends at the first live arrival waiting (those are delivered, not swallowed)', async () => {
+    const { hub, fan, broker, lost } = setup();
+    const none: HistoryPolicy = { size: 0, ttlMs: 60_000 };
+    await joined(hub, 'room:z');
+    const first = await broker.publish('room:z', tick(1), { history: none });
+    await until(() => fan.sent.length === 1);
+    broker.up = false;
+    await broker.publish('room:z', tick(2), { history: none }); // missed live, not kept: lost
+    broker.up = true;
+    const slow = gate();
+    broker.nextReadWaits = slow.wait; // the fill's read is slow
+    await broker.publish('room:z', tick(3), { history: none }); // arrives, skipping 2: held
+    await broker.publish('room:z', tick(4), { history: none }); // held
+    slow.open();
+    await until(() => fan.sent.length >= 4);
+    const gapPush = { event: 'stream_gap', data: { stream: 'room:z', epoch: first.epoch, from: 2, to: 2 } };
+    expect({ fanned: fan.sent.map((s) => s.push.offset ?? s.push), lost }).toEqual({ fanned: [1, gapPush, 3, 4], lost: [1] });
+  });
+
+  it('when the position before subscribing could not be read, a live arrival before the fill\'s read is still fanned out', async () => {
+    const { hub, fan, broker, publish } = setup();
+    const slowSubscribe = gate();
+    broker.subscribeGate = slowSubscribe.wait;
+    broker.failingReads = 1; // the read before subscribing fails
+    hub.acquire('room:q');
+    const slowRead = gate();
+    broker.nextReadWaits = slowRead.wait; // the fill's position read, in flight
+    slowSubscribe.open();
+    await until(() => broker.streams().includes('room:q'));
+    await publish('room:q', 1); // arrives live after the subscription: held
+    slowRead.open();
+    await publish('room:q', 2);
+    await until(() => fan.offsets('room:q').includes(2));
+    expect(fan.offsets('room:q')).toEqual([1, 2]);
+  });
+
+  it('an epoch change while old-epoch arrivals wait: the new epoch once, the old one\'s late publications dropped', async () => {
+    let clock = Date.now();
+    const { hub, fan, broker, publish } = setup(10, 1000, new MemoryBroker(() => clock));
+    await joined(hub, 'room:h');
+    await publish('room:h', 1);
+    await until(() => fan.sent.length === 1);
+    broker.up = false;
+    await publish('room:h', 2);
+    broker.up = true;
+    const slow = gate();
+    broker.nextReadWaits = slow.wait;
+    await publish('room:h', 3); // skips 2: held, the fill's read is slow
+    clock += 25 * 3600 * 1000; // the stream's metadata expires: a new epoch
+    await publish('room:h', 4); // the new epoch's offset 1: held too
+    slow.open();
+    await until(() => fan.sent.length >= 2);
+    await publish('room:h', 5);
+    await until(() => fan.sent.some((s) => (s.push.data as { n?: number }).n === 5));
+    const e1 = fan.sent[0]!.push.epoch;
+    expect(fan.sent.map((s) => `${s.push.epoch === e1 ? 'E1' : 'E2'}:${s.push.offset as number}`)).toEqual(['E1:1', 'E2:1', 'E2:2']);
+  });
+
+  it('a re-subscribed stream whose reads keep failing, with nothing waiting: the fill keeps trying, and the recovery gets what it left to the fan-out', async () => {
+    const { hub, fan, publish, broker, lost } = setup(1);
+    await joined(hub, 'room:k');
+    await publish('room:k', 1);
+    await publish('room:k', 2);
+    await until(() => fan.sent.length === 2);
+    const epoch = fan.sent[0]!.push.epoch as string;
+    broker.setUp(false);
+    await publish('room:k', 3); // missed live
+    const failing = gate();
+    broker.nextReadFailsAfter = failing.wait; // the fill's first read, in flight
+    broker.setUp(true); // re-subscribed: the fill starts
+    const recovery = await hub.beginRecovery('room:k', { offset: 0, epoch }); // a broker read: 1..3
+    const sent: string[] = [];
+    recovery.finish((push) => sent.push(push));
+    const joinedAt = fan.sent.length;
+    broker.failingReads = 8; // more failures than FILL_ATTEMPTS
+    failing.open();
+    await until(() => fan.sent.length > joinedAt);
+    const afterJoin = fan.sent.slice(joinedAt).map((f) => f.push.offset ?? f.push.event);
+    expect({ recovered: recovery.read.recovered, sent: ns(sent), afterJoin, lost }).toEqual({ recovered: true, sent: [1, 2], afterJoin: [3], lost: [] });
   });
 
   it('subscribes a stream once while any connection holds it', async () => {

@@ -6,9 +6,10 @@ import type { Broker, HistoryPolicy, Publication, PublishResult } from './broker
 const SUBSCRIBE_WAIT_MS = 1000;
 
 /**
- * History reads one gap fill tries (backing off 100 ms, 200 ms, ... between them, about 6 s in
- * all) before it gives the gap up: the stream's live publications wait meanwhile, then go on
- * after a `stream_gap` push that tells the stream's connections what they cannot get.
+ * History reads a gap fill tries (backing off 100 ms, 200 ms, ... 1.6 s between them, about 3 s
+ * plus the reads) before it gives up a gap that live publications wait behind: they go on after
+ * a `stream_gap` push that tells the stream's connections what they cannot get. With nothing
+ * waiting, the fill keeps trying (at most 5 s apart) for as long as the stream is subscribed.
  */
 const FILL_ATTEMPTS = 6;
 
@@ -16,8 +17,6 @@ const FILL_ATTEMPTS = 6;
 export interface Routing {
   /** The channel a publication goes to; undefined drops it (malformed). */
   channelOf(stream: string, data: string): string | undefined;
-  /** Every channel the stream's publications can go to (where a `stream_gap` push goes). */
-  channelsOf(stream: string): string[];
   /** The history policy of a stream's family (rooms, users, guild pools, guild logs). */
   policyOf(stream: string): HistoryPolicy;
 }
@@ -79,8 +78,10 @@ interface Live {
   held: Publication[] | undefined;
   /** A fill loop runs for this stream (at most one). */
   filling: boolean;
-  /** Asked to fill again while the loop ran (a re-subscription): it reads once more. */
+  /** Asked to fill again while the loop ran (a re-subscription, a gap): it reads once more. */
   again: boolean;
+  /** The epoch the stream had before its history was lost: its late publications are dropped. */
+  retired: string | undefined;
 }
 
 /**
@@ -148,7 +149,7 @@ export class Hub {
       return;
     }
     // Live publications wait (held) until the first fill has fanned out what preceded them.
-    const live: Live = { refs: 1, ready: Promise.resolve(), last: undefined, window: [], recoveries: new Set(), held: [], filling: false, again: false };
+    const live: Live = { refs: 1, ready: Promise.resolve(), last: undefined, window: [], recoveries: new Set(), held: [], filling: false, again: false, retired: undefined };
     this.live.set(stream, live);
     live.ready = this.start(stream, live);
   }
@@ -187,7 +188,7 @@ export class Hub {
       let timer: NodeJS.Timeout | undefined;
       const subscribed = await Promise.race([live.ready.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS)).unref())]);
       clearTimeout(timer);
-      if (!subscribed) throw new Error(`stream ${stream} is not subscribed yet`);
+      if (!subscribed) throw new Error(`stream ${stream} is not live here yet`);
       const { read, missed } = await this.missed(live, stream, since);
       return new Recovery(read, missed, buffer, () => live.recoveries.delete(buffer), (pub) => this.positioned(stream, pub), (gap) => streamGap(stream, gap), () => live.last);
     } catch (err) {
@@ -252,7 +253,7 @@ export class Hub {
   /** A publication from the broker. */
   private arrived(stream: string, pub: Publication): void {
     const live = this.live.get(stream);
-    if (!live) return;
+    if (!live || pub.epoch === live.retired) return;
     if (live.held) {
       live.held.push(pub);
       return;
@@ -275,6 +276,7 @@ export class Hub {
     if (last && pub.epoch !== last.epoch) {
       // The stream's history was lost: positions start again; the window describes the old epoch.
       live.window = [];
+      live.retired = last.epoch;
       this.opts.log.warn('stream epoch changed: its history was lost', { stream, from: last.epoch, to: pub.epoch });
     } else if (last && pub.offset > last.offset + 1) {
       this.gap(stream, live, { epoch: pub.epoch, from: last.offset + 1, to: pub.offset - 1 });
@@ -288,14 +290,16 @@ export class Hub {
     this.opts.observeDelay?.(Math.max(0, Date.now() - pub.time) / 1000);
   }
 
-  /** Publications this monolith cannot fan out: every connection of the stream is told, in order. */
+  /**
+   * Publications this monolith cannot fan out: every connection of the stream is told, in order.
+   * They are all on the channel named for the stream (private log spectators are on it too).
+   */
   private gap(stream: string, live: Live, gap: Gap['gap']): void {
     live.window = [];
-    this.opts.log.warn('stream publications lost: history no longer holds them', { stream, ...gap });
+    this.opts.log.warn('stream publications lost: missed live, and history no longer holds them or cannot be read', { stream, ...gap });
     this.opts.observeLost?.(gap.to - gap.from + 1);
     for (const buffer of live.recoveries) buffer.push({ gap });
-    const push = streamGap(stream, gap);
-    for (const channel of this.routing.channelsOf(stream)) this.fanOut.publish(channel, push);
+    this.fanOut.publish(stream, streamGap(stream, gap));
     if (live.last && live.last.epoch === gap.epoch && live.last.offset < gap.to) live.last = { offset: gap.to, epoch: gap.epoch };
   }
 
@@ -322,7 +326,8 @@ export class Hub {
           await this.catchUp(stream, live);
         } catch (err) {
           failures++;
-          const giveUp = failures >= FILL_ATTEMPTS;
+          // Give up only a gap that live publications wait behind (its extent is then known).
+          const giveUp = failures >= FILL_ATTEMPTS && (live.held?.length ?? 0) > 0;
           this.opts.log.warn(giveUp ? 'cannot fill a stream gap from history; giving it up' : 'cannot fill a stream gap from history; trying again', { stream, failures, err: (err as Error).message });
           if (!giveUp) {
             await new Promise((resolve) => setTimeout(resolve, (this.opts.retryDelayMs ?? redisRetryDelay)(failures - 1)).unref());
@@ -332,7 +337,7 @@ export class Hub {
         if (this.live.get(stream) !== live) return;
         const gapped = this.releaseHeld(stream, live, failures >= FILL_ATTEMPTS);
         if (!gapped && !live.again) return;
-        if (failures >= FILL_ATTEMPTS) failures = 0; // given up once: a new gap starts its own attempts
+        failures = 0; // read through, or given up: what is left is a new gap with its own attempts
       }
     } finally {
       live.filling = false;
@@ -344,9 +349,11 @@ export class Hub {
     for (;;) {
       const from = live.last;
       if (!from) {
-        // No position was read before subscribing: start here (what is stored up to it, recoveries read).
+        // No position was read before subscribing: start at the one read now, or just before the
+        // first live arrival if that is earlier (what was stored before it, recoveries read).
         const { position } = await this.broker.history(stream, { since: undefined, limit: 0 });
-        live.last ??= position;
+        const first = live.held?.find((p) => p.epoch === position.epoch);
+        live.last ??= first && first.offset <= position.offset ? { offset: first.offset - 1, epoch: position.epoch } : position;
         return;
       }
       const h = await this.broker.history(stream, { since: from.offset, limit: this.opts.maxReplay });
@@ -355,13 +362,18 @@ export class Hub {
         // The history was lost while the broker was away: the new epoch's publications follow.
         this.opts.log.warn('stream history lost while the broker was away', { stream, epoch: from.epoch, now: h.position.epoch });
         live.window = [];
+        live.retired = from.epoch;
         live.last = { offset: 0, epoch: h.position.epoch };
         continue;
       }
       for (const pub of h.publications) if (pub.offset > live.last!.offset) this.deliver(stream, live, pub);
       if (live.last!.offset < h.position.offset && h.publications.length === 0) {
-        // Stored once, but no longer kept (trimmed or expired before this read).
-        this.gap(stream, live, { epoch: from.epoch, from: live.last!.offset + 1, to: h.position.offset });
+        // Stored once, but no longer kept (trimmed or expired before this read); up to the first
+        // live arrival waiting, if one is (the rest follows).
+        const next = live.held?.find((p) => p.epoch === from.epoch && p.offset > live.last!.offset);
+        const to = next ? Math.min(h.position.offset, next.offset - 1) : h.position.offset;
+        if (to > live.last!.offset) this.gap(stream, live, { epoch: from.epoch, from: live.last!.offset + 1, to });
+        return;
       }
       if (live.last!.offset >= h.position.offset) return;
     }
@@ -376,6 +388,7 @@ export class Hub {
     for (let i = 0; i < held.length; i++) {
       const pub = held[i]!;
       const last = live.last;
+      if (pub.epoch === live.retired) continue;
       if (last && pub.epoch === last.epoch) {
         if (pub.offset <= last.offset) continue;
         if (pub.offset > last.offset + 1 && !force) {

@@ -21,9 +21,6 @@ export function routingFor(config: Pick<MonolithConfig, `HISTORY_${'ROOM' | 'USE
       if (stream.startsWith('guild:')) return stream.endsWith(LOGS_SUFFIX) ? logs : guild;
       return room;
     },
-    channelsOf(stream) {
-      return stream.startsWith('guild:') && stream.endsWith(LOGS_SUFFIX) ? [stream, `${stream}:private`] : [stream];
-    },
     channelOf(stream, data) {
       if (!stream.startsWith('guild:') || !stream.endsWith(LOGS_SUFFIX)) return stream;
       return isPrivateEntry(data) ? `${stream}:private` : stream;
