@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import type { RedisTopology } from '@gateway/server-kit/redis';
+import { pollingDiscovery } from './polling.js';
 import { registryDiscovery } from './registry.js';
 import type { Log } from '@gateway/server-kit';
 
@@ -21,40 +22,14 @@ export function staticDiscovery(addresses: readonly string[]): Discovery {
 
 /**
  * A `host:port` whose A and AAAA records are the monoliths (a Kubernetes headless service),
- * re-resolved every `pollMs`. A failed lookup keeps the last known set: a DNS blip must not
- * unlink every monolith.
+ * re-resolved every `pollMs`. A failed lookup keeps the last known set.
  */
 export function dnsDiscovery(hostPort: string, pollMs: number, log: Log): Discovery {
   const at = hostPort.lastIndexOf(':');
   const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
   const port = hostPort.slice(at + 1);
-  let timer: NodeJS.Timeout | undefined;
-  let last = '';
-  let stopped = false;
-  return {
-    start(onChange) {
-      const poll = async () => {
-        try {
-          const records = await lookup(host, { all: true });
-          const addresses = [...new Set(records.map((r) => (r.family === 6 ? `[${r.address}]:${port}` : `${r.address}:${port}`)))].sort();
-          const key = addresses.join(',');
-          if (key !== last && !stopped) {
-            last = key;
-            log.info('dns discovery', { host, addresses });
-            onChange(addresses);
-          }
-        } catch (err) {
-          log.warn('dns discovery lookup failed; keeping last set', { host, err: (err as Error).message });
-        }
-        if (!stopped) timer = setTimeout(poll, pollMs);
-      };
-      void poll();
-    },
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
+  const read = async () => (await lookup(host, { all: true })).map((r) => (r.family === 6 ? `[${r.address}]:${port}` : `${r.address}:${port}`));
+  return pollingDiscovery(read, pollMs, log, { changed: 'dns discovery', failed: 'dns discovery lookup failed; keeping last set', fields: { host } });
 }
 
 export interface DiscoveryConfig {
