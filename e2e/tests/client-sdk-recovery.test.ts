@@ -1,4 +1,7 @@
 import WebSocket from 'ws';
+import { Redis } from 'ioredis';
+import { IDEMPOTENCY_TTL_MS, STREAM_META_MIN_TTL_MS } from '../../monolith/src/hub/broker.js';
+import { PUBLISH_SCRIPT, streamKeys } from '../../monolith/src/hub/redis-broker.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Permission } from '@gateway/protocol';
 import { connect, type Gateway, type Recovery, type SocketLike, type State } from '../../client/src/index.js';
@@ -268,6 +271,40 @@ describe('client SDK recovery against real processes', () => {
     // What a client does on recovered: false: reload from history (what is still kept).
     const hist = await w.c.history(logs, { limit: 10 });
     expect(hist.publications.map((p) => p.offset)).toEqual([...missed.slice(-2), after].map((x) => x.offset));
+  });
+
+  it('publications its monolith missed live that history no longer holds are announced (stream_gap, recovery gap), then live goes on', async () => {
+    const redis: RedisHandle = await startRedis({ external: false });
+    // 2 entries kept, no in-memory window: a gap of 2 behind the next one cannot be read.
+    const monolith = await startMonolith({ redisUrl: redis.url, env: { HISTORY_LOGS_SIZE: '2', HISTORY_WINDOW: '0' } });
+    const balancer = await startBalancer({ monoliths: [monolith] });
+    toStop.push(balancer, monolith, redis);
+    const admin = new Redis(redis.url);
+    toStop.push({ stop: async () => admin.disconnect() });
+    const w = await watcher(balancer);
+    const gaps: unknown[] = [];
+    w.c.on('stream_gap', (g) => gaps.push(g));
+    await w.c.spectate(w.guild, true);
+    const logs = `guild:${w.guild}:logs`;
+    const [first, ...silent] = ids(5);
+    const live = silent.pop()!;
+    const acked = await publishLog(monolith, w.guild, first!);
+    await waitFor(() => w.got.length === 1, { what: 'the first entry' });
+    // Stored with positions but sent on a channel nobody reads: the monolith misses them live,
+    // as it would a subscriber connection's lost messages.
+    const k = streamKeys(logs);
+    for (const id of silent) {
+      const data = JSON.stringify({ event: 'log_other', data: logEntry(w.guild, id) });
+      await admin.eval(PUBLISH_SCRIPT, 2, k.meta, k.history, 'gw:{nobody-listens}', data, 2, 86_400_000, STREAM_META_MIN_TTL_MS, IDEMPOTENCY_TTL_MS);
+    }
+    // The next one arrives live, skipping offsets 2-4; history holds only 4 and 5 by then.
+    const after = await publishLog(monolith, w.guild, live);
+    await waitFor(() => w.got.length === 3, { what: 'the kept entry and the live one' });
+    expect(gaps).toEqual([{ stream: logs, epoch: acked.epoch, from: 2, to: 3 }]);
+    expect(w.recoveries).toEqual([{ trigger: 'gap', streams: { [logs]: false } }]);
+    expect(w.got.map((a) => a.offset)).toEqual([1, 4, 5]);
+    expect(w.got[2]).toEqual(after);
+    expect(await monolith.metric('gateway_monolith_publications_lost_total')).toBe(2);
   });
 
   it('after Redis restarts without persistence, the first push under the new epoch is reported not recovered, then delivered', async () => {
