@@ -268,6 +268,18 @@ export class Sessions {
     }
   }
 
+  /** Several messages to one client in one corked write (a replay); stops if the send closes it. */
+  sendMany(s: Session, texts: readonly string[]): void {
+    const ws = s.ws;
+    if (!ws) return;
+    ws.cork(() => {
+      for (const text of texts) {
+        if (s.ws !== ws || s.state === S.CLOSED) return;
+        this.send(s, text);
+      }
+    });
+  }
+
   /** A `kick` from the owning monolith. */
   kick(s: Session, code: number, reason: string): void {
     if (s.state === S.CLOSED) return;

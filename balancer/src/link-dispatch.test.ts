@@ -37,9 +37,15 @@ function setup() {
   ]);
   const delivered: string[] = [];
   const kicked: string[] = [];
+  /** Each corked write: the connection and how many messages it held. */
+  const corked: string[] = [];
   const sessions = {
     all,
     send: (s: Session, text: string) => void delivered.push(`${s.id} ${text}`),
+    sendMany: (s: Session, texts: string[]) => {
+      corked.push(`${s.id} x${texts.length}`);
+      for (const t of texts) delivered.push(`${s.id} ${t}`);
+    },
     kick: (s: Session, code: number, reason: string) => void kicked.push(`${s.id} ${code} ${reason}`),
   } as unknown as Sessions;
   const published: string[] = [];
@@ -50,7 +56,7 @@ function setup() {
   const noop = (): void => {};
   const log: Log = { debug: noop, info: noop, warn: noop, error: noop };
   const dispatch = createLinkDispatch({ sessions, router: {} as Router, fanout, framesOut, log });
-  return { m1, m2, sockets, delivered, kicked, published, framesOut, dispatch, all, dialectSubscribers };
+  return { m1, m2, sockets, delivered, corked, kicked, published, framesOut, dispatch, all, dialectSubscribers };
 }
 
 describe('link dispatch owner guard', () => {
@@ -60,6 +66,7 @@ describe('link dispatch owner guard', () => {
     t.dispatch(t.m1, { type: 'unicast', room: 'r', id: 'c2' }, '{"n":2}');
     t.dispatch(t.m1, { type: 'unicast', room: 'r', id: 'nobody' }, '{"n":3}');
     t.dispatch(t.m2, { type: 'unicast', room: 'r', id: 'c2' }, '{"n":4}');
+    t.dispatch.end();
     expect(t.delivered).toEqual(['c1 {"n":1}', 'c2 {"n":4}']);
     expect(t.framesOut.value).toBe(2);
   });
@@ -68,6 +75,7 @@ describe('link dispatch owner guard', () => {
     const t = setup();
     (t.all.get('c1') as { link: MonolithLink }).link = t.m2;
     t.dispatch(t.m1, { type: 'unicast', room: 'r', id: 'c1' }, '{"n":1}');
+    t.dispatch.end();
     expect(t.delivered).toEqual([]);
   });
 
@@ -110,5 +118,27 @@ describe('link dispatch owner guard', () => {
     t.dispatch(t.m1, { type: 'publish', channel: 'guild:1' }, '{"event":"log_other","data":{"id":"1"}}');
     expect(t.published).toEqual(['m1/guild:1 {"event":"log_other","data":{"id":"1"}}', 'a|m1/guild:1 {"id":"1","_event":"log_other"}']);
     expect(t.framesOut.value).toBe(5);
+  });
+});
+
+describe('link dispatch unicast runs', () => {
+  it('sends consecutive unicasts to one connection as one corked write, in order, and keeps the order with every other frame', () => {
+    const t = setup();
+    (t.all.get('c2') as { link: MonolithLink }).link = t.m1;
+    const u = (id: string, n: number) => t.dispatch(t.m1, { type: 'unicast', room: 'r', id }, `{"n":${n}}`);
+    u('c1', 1);
+    u('c1', 2);
+    u('c1', 3);
+    u('c2', 4); // another connection: the run of c1 leaves first
+    t.dispatch(t.m1, { type: 'publish', channel: 'guild:1' }, '{"p":5}'); // any other frame: c2's run leaves first
+    u('c1', 6);
+    u('c1', 7);
+    expect(t.delivered).toEqual(['c1 {"n":1}', 'c1 {"n":2}', 'c1 {"n":3}', 'c2 {"n":4}']);
+    t.dispatch.end(); // the link message ended
+    expect(t.delivered).toEqual(['c1 {"n":1}', 'c1 {"n":2}', 'c1 {"n":3}', 'c2 {"n":4}', 'c1 {"n":6}', 'c1 {"n":7}']);
+    expect(t.published).toEqual(['m1/guild:1 {"p":5}']);
+    expect(t.corked).toEqual(['c1 x3', 'c1 x2']);
+    t.dispatch.end();
+    expect(t.delivered).toHaveLength(6);
   });
 });

@@ -20,8 +20,13 @@ export interface LinkDispatchDeps {
   log: Log;
 }
 
-/** One monolith frame (head parsed, client message still serialized) handed to the balancer. */
-export type LinkDispatch = (link: MonolithLink, head: M2BHead, message: string | undefined) => void;
+/**
+ * One monolith frame (head parsed, client message still serialized) handed to the balancer;
+ * `end()` after the last frame of each link message. Consecutive unicasts to one connection (a
+ * recovery's replay) leave as one corked write when the run ends: at the next frame for anyone
+ * else, any other frame, or `end()`; every frame keeps its order.
+ */
+export type LinkDispatch = ((link: MonolithLink, head: M2BHead, message: string | undefined) => void) & { end(): void };
 
 /**
  * The owner guard: a monolith may only address connections routed to it. A module function,
@@ -51,15 +56,33 @@ export function createLinkDispatch(deps: LinkDispatchDeps): LinkDispatch {
     if (lost) sessions.moveRoom(room, lost);
   }
 
+  // The run of unicasts to one connection not sent yet (see LinkDispatch).
+  let runOf: Session | undefined;
+  let run: string[] = [];
+  function flush(): void {
+    const s = runOf;
+    if (s === undefined) return;
+    runOf = undefined;
+    const texts = run;
+    run = [];
+    if (texts.length === 1) sessions.send(s, texts[0]!);
+    else sessions.sendMany(s, texts);
+  }
+
   /** One monolith frame. Runs per frame: keep it to a switch and a map lookup. */
-  return function dispatch(link, head, message) {
+  const dispatch = function dispatch(link, head, message) {
     const monolith = link.monolithId!;
+    if (head.type !== 'unicast') flush();
     switch (head.type) {
       case 'unicast': {
         const s = mine(sessions, link, head.id);
         if (!s?.ws || message === undefined) return;
         framesOut.value++;
-        sessions.send(s, message);
+        if (runOf !== s) {
+          flush();
+          runOf = s;
+        }
+        run.push(message);
         return;
       }
       case 'broadcast':
@@ -116,5 +139,7 @@ export function createLinkDispatch(deps: LinkDispatchDeps): LinkDispatch {
       case 'init':
         return;
     }
-  };
+  } as LinkDispatch;
+  dispatch.end = flush;
+  return dispatch;
 }

@@ -45,6 +45,8 @@ export interface LinkHandler {
   down(link: MonolithLink, reason: string): void;
   /** One frame, in the order the monolith sent it; `message` is the raw JSON text, if any. */
   frame(link: MonolithLink, head: M2BHead, message: string | undefined): void;
+  /** The last frame of one link message was handed over. */
+  batchEnd?(link: MonolithLink): void;
 }
 
 /**
@@ -131,6 +133,7 @@ export class MonolithLink {
       const text = data.toString('utf8');
       if (this.state === 'handshaking') return this.handshake(text, nonce);
       for (const frame of linkFrames(text)) this.frame(frame);
+      this.handler.batchEnd?.(this);
     });
     ws.on('error', (err: NodeJS.ErrnoException) => {
       // A certificate that does not verify is an authentication failure, not a network blip.

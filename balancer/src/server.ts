@@ -66,6 +66,7 @@ export function createBalancer(config: BalancerConfig, log: Log): Balancer {
       sessions.moveAll(link);
     },
     frame: (link, head, message) => dispatch(link, head, message),
+    batchEnd: () => dispatch.end(),
   };
   const router = new Router(
     {
