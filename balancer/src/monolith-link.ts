@@ -132,8 +132,12 @@ export class MonolithLink {
       if (isBinary) return this.reset('binary frame on link');
       const text = data.toString('utf8');
       if (this.state === 'handshaking') return this.handshake(text, nonce);
-      for (const frame of linkFrames(text)) this.frame(frame);
-      this.handler.batchEnd?.(this);
+      try {
+        for (const frame of linkFrames(text)) this.frame(frame);
+      } finally {
+        // The message's last run of unicasts leaves even if a frame threw.
+        this.handler.batchEnd?.(this);
+      }
     });
     ws.on('error', (err: NodeJS.ErrnoException) => {
       // A certificate that does not verify is an authentication failure, not a network blip.
