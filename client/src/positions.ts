@@ -101,7 +101,8 @@ export class StreamPositions {
     if (!g || typeof g.stream !== 'string' || typeof g.epoch !== 'string' || !Number.isInteger(g.to)) return undefined;
     const held = this.last.get(g.stream);
     if (held && held.epoch === g.epoch && held.offset >= g.to!) return undefined;
-    this.set(g.stream, { offset: g.to!, epoch: g.epoch });
+    // Past the gap; a position of another epoch stays (the gap's may be the older one).
+    if (!held || held.epoch === g.epoch) this.set(g.stream, { offset: g.to!, epoch: g.epoch });
     return g.stream;
   }
 

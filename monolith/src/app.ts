@@ -72,7 +72,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   const store = createStore(config.redis);
   const coordination = createCoordination(config.redis);
   const channels = new Channels();
-  const lost = metrics.counter('gateway_monolith_publications_lost_total', 'Publications this monolith could not fan out: missed live and no longer in history when it read (each gap announced to its connections with a stream_gap push). Alert on any increase.');
+  const lost = metrics.counter('gateway_monolith_publications_lost_total', 'Publications this monolith could not fan out: missed live and no longer in history, or unreadable through every attempt (each gap announced to its connections with a stream_gap push). Alert on any increase.');
   const hub = new Hub(broker, channels, routingFor(config), {
     windowSize: config.HISTORY_WINDOW,
     maxReplay: config.MAX_REPLAY,

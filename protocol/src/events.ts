@@ -15,7 +15,8 @@ export const ServerEvent = {
   RESYNC: 'resync',
   /**
    * Push: publications `from`..`to` of `stream` (of `epoch`) will not be delivered: the monolith
-   * missed them live and history no longer holds them (`data: {stream, epoch, from, to}`).
+   * missed them live and history no longer holds them, or could not be read through 6 attempts
+   * (`data: {stream, epoch, from, to}`).
    * Reload that stream's state, as after `recovered: false`.
    */
   STREAM_GAP: 'stream_gap',

@@ -72,6 +72,8 @@ class FlakyBroker implements Broker {
   nextReadFailsAfter: Promise<void> | undefined;
   /** The next history read waits for this, then reads (a slow read in flight). */
   nextReadWaits: Promise<void> | undefined;
+  /** The next successful read reads now and answers when this opens (a reply in flight). */
+  nextAnswerWaits: Promise<void> | undefined;
   unsubscribe(stream: string) {
     return this.inner.unsubscribe(stream);
   }
@@ -91,6 +93,13 @@ class FlakyBroker implements Broker {
     if (this.failingReads > 0) {
       this.failingReads--;
       throw new Error('history read failed');
+    }
+    const answer = this.nextAnswerWaits;
+    if (answer) {
+      this.nextAnswerWaits = undefined;
+      const read = await this.inner.history(stream, opts);
+      await answer;
+      return read;
     }
     return this.inner.history(stream, opts);
   }
@@ -472,6 +481,27 @@ describe('Hub', () => {
     await until(() => fan.sent.length > joinedAt);
     const afterJoin = fan.sent.slice(joinedAt).map((f) => f.push.offset ?? f.push.event);
     expect({ recovered: recovery.read.recovered, sent: ns(sent), afterJoin, lost }).toEqual({ recovered: true, sent: [1, 2], afterJoin: [3], lost: [] });
+  });
+
+  it('a read that goes through after more failures than FILL_ATTEMPTS, with nothing waiting, gives no later gap up', async () => {
+    const { hub, fan, publish, broker, lost } = setup();
+    await joined(hub, 'room:w');
+    await publish('room:w', 1);
+    await until(() => fan.sent.length === 1);
+    broker.setUp(false);
+    await publish('room:w', 2); // missed live
+    broker.failingReads = 6; // every attempt of the re-subscribe's fill fails; nothing is held
+    const slow = gate();
+    broker.nextAnswerWaits = slow.wait; // the 7th read goes through (offsets up to 2), its answer in flight
+    broker.setUp(true);
+    await until(() => broker.failingReads === 0 && broker.nextAnswerWaits === undefined);
+    broker.up = false;
+    await publish('room:w', 3); // missed live meanwhile
+    broker.up = true;
+    await publish('room:w', 4); // arrives skipping 3: held
+    slow.open();
+    await until(() => fan.sent.length >= 4);
+    expect({ fanned: fan.sent.map((s) => s.push.offset ?? s.push.event), lost }).toEqual({ fanned: [1, 2, 3, 4], lost: [] });
   });
 
   it('subscribes a stream once while any connection holds it', async () => {

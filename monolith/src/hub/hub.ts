@@ -322,12 +322,13 @@ export class Hub {
     try {
       while (this.live.get(stream) === live) {
         live.again = false;
+        let giveUp = false;
         try {
           await this.catchUp(stream, live);
         } catch (err) {
           failures++;
           // Give up only a gap that live publications wait behind (its extent is then known).
-          const giveUp = failures >= FILL_ATTEMPTS && (live.held?.length ?? 0) > 0;
+          giveUp = failures >= FILL_ATTEMPTS && (live.held?.length ?? 0) > 0;
           this.opts.log.warn(giveUp ? 'cannot fill a stream gap from history; giving it up' : 'cannot fill a stream gap from history; trying again', { stream, failures, err: (err as Error).message });
           if (!giveUp) {
             await new Promise((resolve) => setTimeout(resolve, (this.opts.retryDelayMs ?? redisRetryDelay)(failures - 1)).unref());
@@ -335,7 +336,8 @@ export class Hub {
           }
         }
         if (this.live.get(stream) !== live) return;
-        const gapped = this.releaseHeld(stream, live, failures >= FILL_ATTEMPTS);
+        // Forced only when this pass gave up: a read that went through leaves any gap to the next.
+        const gapped = this.releaseHeld(stream, live, giveUp);
         if (!gapped && !live.again) return;
         failures = 0; // read through, or given up: what is left is a new gap with its own attempts
       }
