@@ -58,6 +58,11 @@ export type BalancerConfig = ConfigOf<typeof balancerSpec> & {
   readonly registry: RedisTopology | undefined;
 };
 
+/** The environment BALANCER_WORKERS' balancers start with: this process's, as the config was read from. */
+export function workerEnvironment(): Env {
+  return process.env;
+}
+
 /**
  * Reads and checks the environment (the only place that reads `process.env`): every problem of a
  * run in one ConfigError; warnings (a former name, an unknown `BALANCER_`... variable) go to `warn`.

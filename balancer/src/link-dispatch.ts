@@ -57,16 +57,16 @@ export function createLinkDispatch(deps: LinkDispatchDeps): LinkDispatch {
   }
 
   // The run of unicasts to one connection not sent yet (see LinkDispatch).
+  // One array for every run (this is per unicast): the sends below use it synchronously.
   let runOf: Session | undefined;
-  let run: string[] = [];
+  const run: string[] = [];
   function flush(): void {
     const s = runOf;
     if (s === undefined) return;
     runOf = undefined;
-    const texts = run;
-    run = [];
-    if (texts.length === 1) sessions.send(s, texts[0]!);
-    else sessions.sendMany(s, texts);
+    if (run.length === 1) sessions.send(s, run[0]!);
+    else sessions.sendMany(s, run);
+    run.length = 0;
   }
 
   /** One monolith frame. Runs per frame: keep it to a switch and a map lookup. */

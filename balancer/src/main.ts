@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { announceReady, createLog, exitWithParent, listenOrExit, loadOrExit } from '@gateway/server-kit';
-import { loadConfig } from './config.js';
+import { loadConfig, workerEnvironment } from './config.js';
 import { createBalancer } from './server.js';
 import { runWorkers } from './workers.js';
 
@@ -8,7 +8,7 @@ const config = loadOrExit('balancer', () => loadConfig());
 const log = createLog('balancer', config.BALANCER_LOG_LEVEL, { format: config.GATEWAY_LOG_FORMAT });
 if (config.BALANCER_WORKERS > 1) {
   // A primary: N balancers of this script share BALANCER_PORT (workers.ts); it serves nothing itself.
-  await listenOrExit('balancer', () => runWorkers(config, process.env, process.argv[1]!, log));
+  await listenOrExit('balancer', () => runWorkers(config, workerEnvironment(), process.argv[1]!, log));
   exitWithParent(config.GATEWAY_EXIT_WITH_PARENT);
 } else {
   const balancer = createBalancer(config, log);

@@ -1,6 +1,7 @@
 import { ApiEvent, ErrorCode, roomStream, validateRecoverRequest, type Since, type StreamPosition } from '@gateway/protocol';
 import type { Log } from '@gateway/server-kit';
-import type { Hub, Recovery } from '../hub/hub.js';
+import type { Hub } from '../hub/hub.js';
+import type { Recovery } from '../hub/recovery.js';
 import type { Channels } from '../rooms/channels.js';
 import type { Conn, Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';

@@ -12,7 +12,8 @@ import {
   validateSpectateRequest,
   type TokenClaims,
 } from '@gateway/protocol';
-import type { Hub, Recovery } from '../hub/hub.js';
+import type { Hub } from '../hub/hub.js';
+import type { Recovery } from '../hub/recovery.js';
 import type { Channels } from '../rooms/channels.js';
 import type { Conn, Rooms } from '../rooms/rooms.js';
 import type { Gateway } from './gateway.js';
