@@ -61,7 +61,7 @@ export interface RedisCluster {
   slotOf(key: string): number;
   /**
    * kill -9 a primary; resolves with the port of its replica that took over, once every surviving
-   * node reports cluster_state:ok and all agree on the slot map.
+   * node reports cluster_state:ok, all agree on the slot map and its other replicas follow it.
    */
   killPrimary(port: number): Promise<number>;
   /** Moves one slot and its keys to another primary (the redis-cli --cluster reshard protocol). */
@@ -274,7 +274,10 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Redi
       Object.assign(node, { role: 'down', replicaOf: undefined });
       const after = await settle(`a replica of ${port} to be promoted and every node ok`, (view) => {
         const owner = ownerIn(view, owned[0]![0]);
-        return owner !== undefined && candidates.includes(owner) && owned.every(([from, to]) => ownerIn(view, from) === owner && ownerIn(view, to) === owner);
+        if (owner === undefined || !candidates.includes(owner)) return false;
+        // With two replicas or more, the others follow the promoted one (so WAIT 1 can be met).
+        const followers = candidates.filter((c) => c !== owner).every((c) => view.roles.get(c)?.replicaOf === owner);
+        return followers && owned.every(([from, to]) => ownerIn(view, from) === owner && ownerIn(view, to) === owner);
       });
       return ownerIn(after, owned[0]![0])!;
     },

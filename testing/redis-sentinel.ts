@@ -16,7 +16,7 @@ export interface RedisSentinel {
   sentinels: string;
   /** The monitored primary's name, for REDIS_SENTINEL_NAME. */
   name: string;
-  /** The two data nodes (the first started as the primary) and the three sentinels. */
+  /** The data nodes (the first started as the primary, then its replicas) and the three sentinels. */
   servers: RedisNode[];
   sentinelNodes: RedisNode[];
   /** The current primary's port per a sentinel (SENTINEL GET-MASTER-ADDR-BY-NAME). */
@@ -29,7 +29,10 @@ export interface RedisSentinel {
    * the old primary still takes writes, which its full resync then discards.
    */
   failover(opts?: { waitForOldPrimary?: boolean }): Promise<number>;
-  /** kill -9 the current primary; resolves with the promoted replica's port once every sentinel reports it. */
+  /**
+   * kill -9 the current primary; resolves with the promoted replica's port once every sentinel
+   * reports it, and (with two replicas or more) once every other live replica replicates from it.
+   */
   killPrimary(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -37,11 +40,12 @@ export interface RedisSentinel {
 const SENTINEL_NAME = 'gateway-primary';
 
 /**
- * One primary, one replica and three sentinels (quorum 2, down after 1 s, failover timeout 5 s),
- * on free loopback ports; resolves once the replica is in sync and every sentinel knows the other
- * two and the replica.
+ * One primary, `replicas` replicas (default 1) and three sentinels (quorum 2, down after 1 s,
+ * failover timeout 5 s), on free loopback ports; resolves once every replica is in sync and every
+ * sentinel knows the other two and the replicas. Two replicas keep a replica after a failover, so
+ * that REDIS_WAIT_REPLICAS=1 can still be met.
  */
-export async function startRedisSentinel(): Promise<RedisSentinel> {
+export async function startRedisSentinel(opts: { replicas?: number } = {}): Promise<RedisSentinel> {
   const dir = await mkdtemp(join(tmpdir(), 'redis-sentinel-'));
   const servers: RedisNode[] = [];
   const sentinelNodes: RedisNode[] = [];
@@ -103,22 +107,43 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
     return true;
   };
 
-  const otherThan = (port: number): RedisNode => {
-    const other = servers.find((n) => n.port !== port && !n.proc.exit);
-    if (!other) throw new Error(`no live data node other than ${port}`);
-    return other;
+  const othersThan = (port: number): number[] => {
+    const others = servers.filter((n) => n.port !== port && !n.proc.exit).map((n) => n.port);
+    if (!others.length) throw new Error(`no live data node other than ${port}`);
+    return others;
   };
+  /**
+   * Resolves with the replica of `old` the sentinels settled on: every sentinel names it, it
+   * answers ROLE master and every other live candidate replicates from it. Settled, not first
+   * promoted: on a loaded machine a second sentinel can start its own failover and promote
+   * another replica a second later (seen: the first one is then demoted and resynced).
+   */
+  const promotedOneOf = (old: number, candidates: number[], timeoutMs: number, what: string): Promise<number> =>
+    waitFor(
+      async () => {
+        for (const port of candidates) {
+          if (!(await promoted(port))) continue;
+          for (const other of candidates) if (other !== port && !(await replicating(other, port))) return undefined;
+          return port;
+        }
+        return undefined;
+      },
+      { timeoutMs, intervalMs: 100, what: `${what} (was ${old}), every other replica following it` },
+    );
 
   try {
     const primary = await dataNode(undefined);
     servers.push(primary);
-    const replica = await dataNode(primary.port);
-    servers.push(replica);
-    // In sync before the sentinels start: their first INFO of the primary already lists it.
-    await waitFor(async () => (await infoFields(replica.port, ['INFO', 'replication'])).master_link_status === 'up', {
-      timeoutMs: 15_000,
-      what: 'the replica to be in sync',
-    });
+    const replicas: RedisNode[] = [];
+    for (let i = 0; i < (opts.replicas ?? 1); i++) replicas.push(await dataNode(primary.port));
+    servers.push(...replicas);
+    // In sync before the sentinels start: their first INFO of the primary already lists them.
+    for (const replica of replicas) {
+      await waitFor(async () => (await infoFields(replica.port, ['INFO', 'replication'])).master_link_status === 'up', {
+        timeoutMs: 15_000,
+        what: `replica ${replica.port} to be in sync`,
+      });
+    }
     for (let i = 0; i < 3; i++) {
       sentinelNodes.push(
         await spawnRedisNode(
@@ -158,9 +183,10 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
           const known = (Array.isArray(others) ? others : []).map(pairs).filter((o) => !o.flags?.includes('down') && !o.flags?.includes('disconnected'));
           if (known.length !== 2) return false;
         }
-        return replicating(replica.port, primary.port);
+        for (const replica of replicas) if (!(await replicating(replica.port, primary.port))) return false;
+        return true;
       },
-      { timeoutMs: 30_000, intervalMs: 100, what: 'every sentinel to know the other two and the replica' },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'every sentinel to know the other two and the replicas' },
     );
   } catch (err) {
     await stop();
@@ -176,9 +202,8 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
 
     async failover(opts = {}) {
       const old = await primaryPort();
-      const next = otherThan(old).port;
       await redisCommand(sentinelNodes[0]!.port, ['SENTINEL', 'FAILOVER', name]);
-      await waitFor(() => promoted(next), { timeoutMs: 30_000, intervalMs: 100, what: `sentinel failover from ${old} to ${next}` });
+      const next = await promotedOneOf(old, othersThan(old), 30_000, `sentinel failover from ${old}`);
       if (opts.waitForOldPrimary !== false) {
         await waitFor(() => replicating(old, next), { timeoutMs: 30_000, intervalMs: 100, what: `old primary ${old} to replicate from ${next}` });
       }
@@ -187,11 +212,10 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
 
     async killPrimary() {
       const old = await primaryPort();
-      const next = otherThan(old).port;
+      const candidates = othersThan(old);
       await servers.find((n) => n.port === old)!.proc.kill();
       // Down after 1 s, then a leader election; a split vote retries after 2 x failover-timeout.
-      await waitFor(() => promoted(next), { timeoutMs: 45_000, intervalMs: 100, what: `sentinels to promote ${next} after ${old} was killed` });
-      return next;
+      return promotedOneOf(old, candidates, 45_000, `sentinels to promote a replica after ${old} was killed`);
     },
 
     stop,

@@ -107,15 +107,18 @@ async function flowingAgain(clients: readonly DeliveryClient[], p: Publisher, st
 }
 
 /** Polls every monolith's /ready back to back until `work` settles: how many answers, how many not 200. */
-async function readyWhile(stack: Stack, work: Promise<unknown>): Promise<{ polls: number; notReady: number }> {
+async function readyWhile(stack: Stack, work: Promise<unknown>): Promise<{ polls: number; notReady: number; seen: string[] }> {
   let done = false;
   void work.finally(() => (done = true)).catch(() => {});
-  const counts = { polls: 0, notReady: 0 };
+  const counts = { polls: 0, notReady: 0, seen: [] as string[] };
   await Promise.all(
     stack.monoliths.map(async (m) => {
       while (!done) {
         counts.polls++;
-        if ((await readyOf(m.http)).status !== 200) counts.notReady++;
+        const answer = await readyOf(m.http);
+        if (answer.status === 200) continue;
+        counts.notReady++;
+        counts.seen.push(`${m.id} ${answer.status} ${JSON.stringify(answer.body)}`);
       }
     }),
   );
@@ -158,7 +161,11 @@ export async function topologyFault(running: Running, stack: Stack, fault: Topol
   const joining = spectators(stack.balancers, { count: SPECTATORS, perRoom: PER_ROOM, guilds: fault.guilds });
   const joinReady = await readyWhile(stack, joining);
   // New streams being subscribed are not lost ones: readiness holds while spectators arrive.
-  expect(joinReady.notReady, `/ready answers other than 200 while spectators joined (of ${joinReady.polls} polls)`).toBe(0);
+  if (joinReady.seen.length) {
+    // What each monolith logged about its broker, so that a failure here explains itself.
+    const said = stack.monoliths.flatMap((m) => m.proc.output().split('\n').filter((l) => /broker|subscri|redis/i.test(l)).map((l) => `${m.id}: ${l}`));
+    expect(joinReady.seen, `/ready answers other than 200 while spectators joined (of ${joinReady.polls} polls); the monoliths logged:\n${said.join('\n')}`).toEqual([]);
+  }
   const clients = (running.clients = await joining);
   const rooms = [...new Set(clients.map((c) => c.spec.room))];
   const p = (running.publisher = new Publisher({ targets: stack.monoliths, guilds: fault.guilds, rooms, paceMs: PACE_MS, roomEvery: ROOM_EVERY }));

@@ -9,16 +9,19 @@ import { topologyFault, type Running } from '../harness/topology-scenario.js';
 
 useHarness();
 
-// 2 monoliths × 2 balancers on a real Redis Cluster (3 primaries + 3 replicas), the balancers
+// 2 monoliths × 2 balancers on a real Redis Cluster (3 primaries, 2 replicas each), the balancers
 // finding the monoliths in the registry on that cluster (MONOLITH_REGISTRY=redis, MONOLITHS
 // blank); spectators of six guilds whose log streams live two on each shard, under a steady
 // stream of numbered publications. A slot migration, then a primary's kill -9: no spectator is
-// closed or moved, every acknowledged publication reaches every spectator once.
+// closed or moved, every acknowledged publication reaches every spectator once. The kill runs on
+// REDIS_WAIT_REPLICAS=1 (replication is asynchronous: without WAIT, what the killed primary
+// acknowledged but had not yet replicated is gone); two replicas per primary leave the promoted
+// one a replica to wait for.
 
 let cluster: RedisCluster;
 const running: Running = { clients: [] };
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  cluster = await startRedisCluster({ replicas: 2 });
 }, 60_000);
 afterEach(async () => {
   await endScenario(running);
@@ -44,8 +47,8 @@ async function guildsOnEveryShard(perShard = 2): Promise<string[]> {
 }
 
 /** The stack, its balancers linked from the cluster's registry alone. */
-async function registryStack(): Promise<Stack> {
-  const redis = { REDIS_CLUSTER_NODES: cluster.seeds };
+async function registryStack(waitReplicas: number): Promise<Stack> {
+  const redis = { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_WAIT_REPLICAS: String(waitReplicas) };
   const stack = await startStack({
     monoliths: 2,
     balancers: 2,
@@ -53,6 +56,9 @@ async function registryStack(): Promise<Stack> {
     balancerEnv: { ...redis, MONOLITHS: '', MONOLITH_REGISTRY: 'redis', REGISTRY_POLL_MS: '200' },
   });
   running.stack = stack;
+  for (const m of stack.monoliths) {
+    expect(m.proc.output().includes('REDIS_WAIT_REPLICAS=0 on a replicated Redis'), `${m.id} warns of REDIS_WAIT_REPLICAS=0`).toBe(waitReplicas === 0);
+  }
   for (const b of stack.balancers) {
     const discovered = b.proc.output().split('\n').filter((l) => l.includes('registry discovery'));
     for (const m of stack.monoliths) expect(discovered.some((l) => l.includes(m.linkAddress)), `${b.id} found ${m.linkAddress} in the registry`).toBe(true);
@@ -71,7 +77,7 @@ describe('Redis Cluster failover under spectators (2 monoliths × 2 balancers, r
     const slot = cluster.slotOf(channelOf(guildLogsStream(guilds[0]!)));
     const from = await cluster.primaryForSlot(slot);
     const to = primaries().find((p) => p !== from)!;
-    const stack = await registryStack();
+    const stack = await registryStack(0);
     await topologyFault(running, stack, {
       name: 'cluster slot migration',
       guilds,
@@ -90,10 +96,10 @@ describe('Redis Cluster failover under spectators (2 monoliths × 2 balancers, r
   }, 90_000);
 
   // Last: the cluster keeps one replica less.
-  it('the primary holding the registry and spectated guild streams is killed (-9): its replica takes over, spectators miss nothing, the balancers keep both monoliths', async () => {
+  it('the primary holding the registry and spectated guild streams is killed (-9), with REDIS_WAIT_REPLICAS=1: its replica takes over, spectators miss nothing, the balancers keep both monoliths', async () => {
     const guilds = await guildsOnEveryShard();
     const victim = await ownerOf(REGISTRY_KEY);
-    const stack = await registryStack();
+    const stack = await registryStack(1);
     let promoted = 0;
     await topologyFault(running, stack, {
       name: 'cluster primary kill -9',

@@ -6,17 +6,19 @@ import { topologyFault, type Running, type TopologyFault } from '../harness/topo
 
 useHarness();
 
-// 2 monoliths × 2 balancers (static MONOLITHS) on a real Sentinel set (primary, replica, 3
+// 2 monoliths × 2 balancers (static MONOLITHS) on a real Sentinel set (primary, 2 replicas, 3
 // sentinels); spectators of six guilds under a steady stream of numbered publications. A forced
-// failover (monoliths on REDIS_WAIT_REPLICAS=1: without it the old primary's writes until its
-// demotion are discarded, see monolith/src/topologies.test.ts), then a primary's kill -9 (no
-// WAIT: with one replica, none is left to wait for): no spectator is closed or moved, every
-// acknowledged publication reaches every spectator once.
+// failover (monoliths on REDIS_WAIT_REPLICAS=2: without it the old primary's writes until its
+// demotion are discarded, and the second replica follows the old primary until the sentinels
+// move it, see monolith/src/topologies.test.ts), then a primary's kill -9 (REDIS_WAIT_REPLICAS=1:
+// replication is asynchronous, and what the killed primary acknowledged but had not replicated
+// would be gone): no spectator is closed or moved, every acknowledged publication reaches every
+// spectator once.
 
 let set: RedisSentinel;
 const running: Running = { clients: [] };
 beforeAll(async () => {
-  set = await startRedisSentinel();
+  set = await startRedisSentinel({ replicas: 2 });
 }, 60_000);
 afterEach(async () => {
   await endScenario(running);
@@ -47,13 +49,13 @@ const oneShard = (): Pick<TopologyFault, 'guilds' | 'interrupted' | 'replication
 });
 
 describe('Redis Sentinel failover under spectators (2 monoliths × 2 balancers)', () => {
-  it('SENTINEL FAILOVER with REDIS_WAIT_REPLICAS=1: publications pause until the old primary is demoted, then resume on the new one, nothing lost or duplicated', async () => {
+  it('SENTINEL FAILOVER with REDIS_WAIT_REPLICAS=2: publications pause until the old primary is demoted, then resume on the new one, nothing lost or duplicated', async () => {
     const before = await set.primaryPort();
-    const stack = await sentinelStack(1);
+    const stack = await sentinelStack(2);
     await topologyFault(running, stack, {
-      name: 'sentinel failover (REDIS_WAIT_REPLICAS=1)',
+      name: 'sentinel failover (REDIS_WAIT_REPLICAS=2)',
       ...oneShard(),
-      // The broker follows +switch-master (failoverDetector) within a few hundred ms, and
+      // The broker follows +switch-master (followSwitchMaster) within a few hundred ms, and
       // publications then wait for a replica until the old primary is demoted: the 503 window of
       // /ready is a blink, so no claim about it.
       notReadyDuring: false,
@@ -66,10 +68,10 @@ describe('Redis Sentinel failover under spectators (2 monoliths × 2 balancers)'
     expect(await set.primaryPort()).not.toBe(before);
   }, 90_000);
 
-  // Last: the set keeps no replica.
-  it('the primary is killed (-9): the replica is promoted, spectators miss nothing, both monoliths ready again', async () => {
+  // Last: the set keeps one replica.
+  it('the primary is killed (-9), with REDIS_WAIT_REPLICAS=1: a replica is promoted, spectators miss nothing, both monoliths ready again', async () => {
     const before = await set.primaryPort();
-    const stack = await sentinelStack(0);
+    const stack = await sentinelStack(1);
     await topologyFault(running, stack, {
       name: 'sentinel primary kill -9',
       ...oneShard(),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLog } from '@gateway/server-kit';
-import type { RedisTopology } from '@gateway/server-kit/redis';
+import { openRedis, type RedisTopology } from '@gateway/server-kit/redis';
+import type { Redis } from 'ioredis';
 import {
   clusterTopology,
   redisCommand,
@@ -122,13 +123,14 @@ async function noLossThrough(topology: RedisTopology, streams: string[], watched
 // Six or four real Redis processes on a shared 2-core machine: a FLUSHALL on every primary, or a
 // reconnect, can take longer than the unit project's default 5 s bound (CI saw a 5 s timeout once
 // in the contract's stream-loss case while the e2e suite ran beside it).
-describe('Redis Cluster: 3 primaries, 3 replicas', { timeout: 30_000 }, () => {
+describe('Redis Cluster: 3 primaries, 2 replicas each', { timeout: 30_000 }, () => {
   let cluster: RedisCluster;
   let topology: RedisTopology;
   const primaries = () => cluster.nodes.filter((n) => n.role === 'primary').map((n) => n.port);
   const live = () => cluster.nodes.filter((n) => n.role !== 'down').map((n) => n.port);
   beforeAll(async () => {
-    cluster = await startRedisCluster();
+    // Two replicas per primary: after a kill -9 the promoted one keeps a replica for WAIT.
+    cluster = await startRedisCluster({ replicas: 2 });
     topology = clusterTopology(cluster.seeds);
   }, 60_000);
   afterAll(async () => {
@@ -193,22 +195,27 @@ describe('Redis Cluster: 3 primaries, 3 replicas', { timeout: 30_000 }, () => {
     console.log(`cluster slot migration: pushes on the moved slot flowing again ${flowingAfterMs} ms after the migration began`);
   }, 120_000);
 
-  // Last: it kills a primary for good (its replica takes over; the cluster has one replica less).
-  it('loses nothing acknowledged when a primary is killed (-9) under publications and its replica takes over', async () => {
+  // Last: it kills a primary for good (a replica takes over; that shard has one replica less).
+  // REDIS_WAIT_REPLICAS=1: replication is asynchronous, and without WAIT a publication the killed
+  // primary acknowledged but had not yet sent to a replica is gone (this test saw it happen on a
+  // loaded machine); with it, the promoted replica (the one with the most data) holds it.
+  it('loses nothing acknowledged when a primary is killed (-9) under publications and its replica takes over, with REDIS_WAIT_REPLICAS=1', async () => {
     const { streams, owners } = await streamsOnEveryShard(9, 'kill');
     const watched = streams[0]!;
     const victim = owners.get(watched)!;
-    const { flowingAfterMs, acked } = await noLossThrough(topology, streams, watched, async () => void (await cluster.killPrimary(victim)));
+    const waiting = clusterTopology(cluster.seeds, 1);
+    const { flowingAfterMs, acked } = await noLossThrough(waiting, streams, watched, async () => void (await cluster.killPrimary(victim)));
     expect(await cluster.primaryForSlot(cluster.slotOf(streamKeys(watched).channel))).not.toBe(victim);
     console.log(`cluster primary kill -9: pushes on the failed shard flowing again ${flowingAfterMs} ms after the kill; ${acked} acknowledged, 0 lost, 0 duplicated`);
   }, 120_000);
 });
 
-describe('Redis Sentinel: primary, replica, 3 sentinels', { timeout: 30_000 }, () => {
+describe('Redis Sentinel: primary, 2 replicas, 3 sentinels', { timeout: 30_000 }, () => {
   let set: RedisSentinel;
   let topology: RedisTopology;
   beforeAll(async () => {
-    set = await startRedisSentinel();
+    // Two replicas: after a kill -9 the promoted one keeps a replica for WAIT.
+    set = await startRedisSentinel({ replicas: 2 });
     topology = sentinelTopology(set.sentinels, set.name);
   }, 60_000);
   afterAll(async () => {
@@ -231,18 +238,36 @@ describe('Redis Sentinel: primary, replica, 3 sentinels', { timeout: 30_000 }, (
 
   // A forced failover leaves the old primary taking writes until the sentinels demote it (about
   // 10 s), and its resync then discards them: only REDIS_WAIT_REPLICAS keeps them (a write the
-  // old primary cannot replicate is answered 503 and retried on the new one).
-  it('loses nothing acknowledged through a Sentinel failover (SENTINEL FAILOVER) under publications, with REDIS_WAIT_REPLICAS=1', async () => {
+  // old primary cannot replicate is answered 503 and retried on the new one). With two replicas
+  // it is 2: the second replica follows the old primary until the sentinels move it, so WAIT 1
+  // could be met there by a write the new lineage never gets.
+  it('loses nothing acknowledged through a Sentinel failover (SENTINEL FAILOVER) under publications, with REDIS_WAIT_REPLICAS=2 (all replicas)', async () => {
     const before = await set.primaryPort();
-    const waiting = sentinelTopology(set.sentinels, set.name, 1);
-    const { flowingAfterMs } = await noLossThrough(waiting, streams.map((s) => `${s}a`), `${streams[0]}a`, async () => void (await set.failover()));
-    expect(await set.primaryPort()).not.toBe(before);
-    console.log(`sentinel failover: pushes flowing again ${flowingAfterMs} ms after SENTINEL FAILOVER`);
+    const waiting = sentinelTopology(set.sentinels, set.name, 2);
+    // A connection as the services open it: it moves to the new primary once, not once per
+    // sentinel announcing the switch (ioredis' own detector dropped it again a second later).
+    const probe = openRedis(waiting, 'probe') as Redis;
+    let readies = 0;
+    try {
+      await wait(() => probe.status === 'ready', 'the probe connected');
+      probe.on('ready', () => readies++);
+      const { flowingAfterMs } = await noLossThrough(waiting, streams.map((s) => `${s}a`), `${streams[0]}a`, async () => void (await set.failover()));
+      const now = await set.primaryPort();
+      expect(now).not.toBe(before);
+      await wait(async () => probe.status === 'ready' && (await probe.info('server')).includes(`tcp_port:${now}`), 'the probe on the new primary');
+      expect(readies, 'probe connections made after the failover').toBe(1);
+      console.log(`sentinel failover: pushes flowing again ${flowingAfterMs} ms after SENTINEL FAILOVER`);
+    } finally {
+      probe.disconnect();
+    }
   }, 120_000);
 
-  it('loses nothing acknowledged when the primary is killed (-9) under publications and the replica is promoted', async () => {
+  // REDIS_WAIT_REPLICAS=1, as for the cluster's kill: the sentinels promote the replica with the
+  // most data, which holds every acknowledged publication.
+  it('loses nothing acknowledged when the primary is killed (-9) under publications and a replica is promoted, with REDIS_WAIT_REPLICAS=1', async () => {
     const before = await set.primaryPort();
-    const { flowingAfterMs, acked } = await noLossThrough(topology, streams.map((s) => `${s}b`), `${streams[0]}b`, async () => void (await set.killPrimary()));
+    const waiting = sentinelTopology(set.sentinels, set.name, 1);
+    const { flowingAfterMs, acked } = await noLossThrough(waiting, streams.map((s) => `${s}b`), `${streams[0]}b`, async () => void (await set.killPrimary()));
     expect(await set.primaryPort()).not.toBe(before);
     console.log(`sentinel primary kill -9: pushes flowing again ${flowingAfterMs} ms after the kill; ${acked} acknowledged, 0 lost, 0 duplicated`);
   }, 120_000);

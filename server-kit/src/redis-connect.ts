@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { redisRetryDelay } from './redis-retry.js';
+import { followSwitchMaster } from './redis-switch.js';
 import type { HostPort, RedisTopology } from './redis-topology.js';
 
 /**
@@ -90,10 +91,11 @@ export function openRedis(t: RedisTopology, name: string, mode: OfflineMode = 'q
         role: 'master',
         ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
         ...(t.tls ? { enableTLSForSentinelMode: true, sentinelTLS: t.tls.ca !== undefined ? { ca: t.tls.ca } : {} } : {}),
-        // Follow +switch-master at once instead of on the next connection error.
-        failoverDetector: true,
+        // +switch-master is followed by followSwitchMaster (below), not ioredis' detector.
+        failoverDetector: false,
         sentinelRetryStrategy: redisRetryDelay,
       });
+      followSwitchMaster(client, t, name);
       break;
   }
   client.on('error', () => {});

@@ -17,7 +17,7 @@ export const redisSpec = {
   REDIS_SENTINEL_PASSWORD: v.optional('Password of the sentinels themselves, when they require one.'),
   REDIS_TLS: v.bool('TLS to cluster or sentinel-managed nodes (standalone: use `rediss://`).', false),
   REDIS_TLS_CA: v.optional('PEM file of the CA that signs the Redis servers\' certificates (default: the system\'s CAs).'),
-  REDIS_WAIT_REPLICAS: v.int('Replicas that must hold a publication (`WAIT`) before its publisher is told it is stored, so a failover that promotes one of them keeps every acknowledged publication even across a network partition; 0 acknowledges on the primary\'s word (asynchronous replication, as every peer does by default). Over 0, a shard left without that many replicas answers every publish 503 until one returns.', 0, 0, 16),
+  REDIS_WAIT_REPLICAS: v.int('Replicas that must hold a publication (`WAIT`) before its publisher is told it is stored, so a failover that promotes one of them keeps every acknowledged publication, through a primary\'s crash or a network partition; 0 acknowledges on the primary\'s word (asynchronous replication, as every peer does by default): a primary\'s crash then loses what it had not yet replicated. Over 0, a shard left without that many replicas answers every publish 503 until one returns: run one replica more than this.', 0, 0, 16),
   REDIS_WAIT_TIMEOUT_MS: v.int('How long a publish waits for `REDIS_WAIT_REPLICAS`; short of them it is answered 503 (retry with the same idempotency key: it lands once).', 1000, 1),
 };
 

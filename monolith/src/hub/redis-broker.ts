@@ -199,6 +199,7 @@ export class RedisBroker implements Broker {
   private readonly resubscribedListeners: Array<(streams: string[]) => void> = [];
   private state = false;
   private commandsWereReady = false;
+  private firstReady: Promise<void> | undefined;
 
   /** Takes ownership of `commands` (open it 'fail-fast') and of the subscriber. */
   constructor(
@@ -317,7 +318,10 @@ export class RedisBroker implements Broker {
 
   /** Holds a command only until the first connection ever; afterwards commands fail fast. */
   private async firstConnect(): Promise<void> {
-    if (!this.commandsWereReady) await whenReady(this.commands, FIRST_CONNECT_WAIT_MS);
+    if (this.commandsWereReady) return;
+    // One wait shared by every command held meanwhile (not one 'ready' listener each).
+    this.firstReady ??= whenReady(this.commands, FIRST_CONNECT_WAIT_MS).finally(() => (this.firstReady = undefined));
+    await this.firstReady;
   }
 
   private update(): void {

@@ -124,6 +124,7 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
 
   private async place(): Promise<void> {
     const pending: Array<Promise<string | undefined>> = [];
+    const moved: string[] = [];
     for (const channel of this.wanted) {
       const target = this.ownerOf(channel);
       const current = this.owner.get(channel);
@@ -132,6 +133,7 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
         // The slot moved: stop listening at the old owner; what it missed is filled from history.
         this.owner.delete(channel);
         this.lost.add(channel);
+        moved.push(channel);
         const old = this.nodes.get(current);
         if (old) {
           old.channels.delete(channel);
@@ -154,6 +156,7 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
         ),
       );
     }
+    if (moved.length) this.log.warn('sharded subscriptions lost: their slots have a new owner', { channels: moved.length, first: moved[0] });
     const placed = (await Promise.all(pending)).filter((c): c is string => c !== undefined);
     const resubscribed = placed.filter((c) => this.lost.delete(c));
     this.dropIdle();
@@ -191,8 +194,9 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
     this.nodes.set(key, node);
     redis.on('smessage', (channel: string, payload: string) => this.deliver(channel, payload));
     redis.on('ready', () => this.reconcile());
-    const drop = () => {
+    const drop = (event: string) => {
       if (!node.channels.size) return;
+      this.log.warn('sharded subscriptions lost: node connection dropped', { node: key, event, channels: node.channels.size });
       for (const channel of node.channels) {
         if (this.owner.get(channel) === key) this.owner.delete(channel);
         if (this.wanted.has(channel)) this.lost.add(channel);
@@ -203,12 +207,13 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
       void this.cluster.refreshSlotsCache?.();
       this.reconcile();
     };
-    for (const ev of ['close', 'end', 'reconnecting']) redis.on(ev, drop);
+    for (const ev of ['close', 'end', 'reconnecting']) redis.on(ev, () => drop(ev));
     redis.on('error', (err: Error) => {
       // A server-sent sunsubscribe (slot migrated away) arrives as an unexpected reply.
       if (/sunsubscribe/i.test(err.message)) {
         const channel = /sunsubscribe,([^,]*),/i.exec(err.message)?.[1];
         if (channel !== undefined && node.channels.delete(channel)) {
+          this.log.warn('sharded subscription lost: the node unsubscribed it (slot migrated)', { channel, node: key });
           if (this.owner.get(channel) === key) this.owner.delete(channel);
           if (this.wanted.has(channel)) this.lost.add(channel);
         }
