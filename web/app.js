@@ -254,6 +254,9 @@ async function collect(iterable) {
   return out;
 }
 
+/** Members listed when a guild opens: `pool_all_request` stops there (`limit`). */
+const MEMBERS_SHOWN = 50;
+
 async function loadGuild(g) {
   const seq = ++loadSeq;
   const c = client;
@@ -270,12 +273,10 @@ async function loadGuild(g) {
     autoResponses.clear();
     for (const r of responses) autoResponses.set(String(r.id), r);
     renderAutoResponses();
-    // Members: the first chunk of the pool, first 50 shown (search covers the rest).
-    const it = c.poolAll('member', g)[Symbol.asyncIterator]();
-    const first = await it.next();
-    await it.return?.();
+    // Members: the first 50 of the pool, all the server sends (search covers the rest).
+    const members = await collect(c.poolAll('member', g, undefined, { limit: MEMBERS_SHOWN }));
     if (stale()) return;
-    fill(els.members, (first.value || []).slice(0, 50), memberLabel);
+    fill(els.members, members, memberLabel);
     els.members.dataset.loaded = 'true';
     els.members.dataset.loads = String(Number(els.members.dataset.loads || 0) + 1);
   } catch (err) {

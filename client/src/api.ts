@@ -12,6 +12,9 @@ export interface Entity {
   nickname?: string;
   [key: string]: unknown;
 }
+/** Entities per `pool_all_request` that `poolAll` sends (the server's chunks are 500). */
+export const POOL_PAGE = 2_000;
+
 interface PoolResponse {
   data: Entity[];
   nonexistent: string[];
@@ -78,18 +81,39 @@ export class Gateway extends GatewayClient {
     return { data, nonexistent };
   }
 
-  /** Step 2: the rest of the pool, chunk by chunk (resumes from `cursor` if given). */
+  /**
+   * Step 2: the rest of the pool, chunk by chunk (resumes from `cursor` if given; at most
+   * `opts.limit` entities). Asked for in pages of POOL_PAGE entities (the server streams each
+   * page in chunks), the next page only once the caller has taken the last chunk of this one: a
+   * caller that stops (`break`, `return`) asks for nothing more, and what is still on its way of
+   * the current page is dropped as it arrives.
+   */
   async *poolAll(type: string, guildId?: string, cursor?: string, opts: { limit?: number } = {}): AsyncGenerator<Entity[]> {
+    let left = opts.limit ?? Infinity;
+    let from = cursor;
+    for (;;) {
+      const page = { cursor: undefined as string | null | undefined, entities: 0 };
+      yield* this.poolPage(type, guildId, from, Math.min(POOL_PAGE, left), page);
+      left -= page.entities;
+      if (!page.cursor || left <= 0) return;
+      from = page.cursor;
+    }
+  }
+
+  /** One `pool_all_request` of at most `limit` entities, chunk by chunk; `page` gets its end. */
+  private async *poolPage(type: string, guildId: string | undefined, cursor: string | undefined, limit: number, page: { cursor: string | null | undefined; entities: number }): AsyncGenerator<Entity[]> {
     const chunks: Entity[][] = [];
     let wake: (() => void) | undefined;
     let done = false;
+    let stopped = false;
     let failure: unknown;
-    // `limit`: the server stops after that many entities (a view that shows 50 asks for 50).
-    void this.request(ApiEvent.POOL_ALL_REQUEST, { type, ...(guildId ? { guild_id: guildId } : {}), ...(cursor ? { cursor } : {}), ...(opts.limit ? { limit: opts.limit } : {}) }, {
+    void this.request(ApiEvent.POOL_ALL_REQUEST, { type, ...(guildId ? { guild_id: guildId } : {}), ...(cursor ? { cursor } : {}), limit }, {
       timeout: 60_000,
       chunk: (data) => {
         const r = data as PoolResponse;
-        chunks.push(r.data);
+        if (!stopped) chunks.push(r.data);
+        page.entities += r.data.length;
+        if (r.finished) page.cursor = r.cursor;
         wake?.();
         return r.finished;
       },
@@ -104,14 +128,19 @@ export class Gateway extends GatewayClient {
         wake?.();
       },
     );
-    for (;;) {
-      if (chunks.length) {
-        yield chunks.shift()!;
-        continue;
+    try {
+      for (;;) {
+        if (chunks.length) {
+          yield chunks.shift()!;
+          continue;
+        }
+        if (done) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
       }
-      if (done) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+    } finally {
+      stopped = true;
+      chunks.length = 0;
     }
     if (failure) throw failure;
   }

@@ -2,7 +2,7 @@ import WsSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import type { LogEntry, WelcomeData } from '@gateway/protocol';
 import { CloseCode } from '@gateway/protocol/codes';
-import { ClientErrorCode, GatewayError, ReconnectPolicy, connect, type CloseInfo, type Gateway, type LogPoolChange, type Recovery, type SocketFactory, type State } from './index.js';
+import { ClientErrorCode, GatewayError, POOL_PAGE, ReconnectPolicy, connect, type CloseInfo, type Gateway, type LogPoolChange, type Recovery, type SocketFactory, type State } from './index.js';
 import { FakeSocket } from '../../testing/fake-socket.js';
 
 // The SDK's request matching, chunked replies, queueing and reconnect policy against a fake
@@ -169,6 +169,39 @@ describe('chunked replies (pool_all_request)', () => {
     ws.push({ event: 'pool_all_request', _id: req!._id, data: { data: [{ id: 'late' }], finished: true } });
     await done;
     expect(got).toEqual([['a', 'b'], ['c']]);
+  });
+
+  it('poolAll asks page by page (POOL_PAGE), the next one from the cursor of the last; a caller that stops asks for nothing more', async () => {
+    const { client, ws } = await open();
+    const got: string[] = [];
+    const unsolicited: unknown[] = [];
+    client.on('pool_all_request', (data) => void unsolicited.push(data));
+    let taken = () => {};
+    const tookTwo = new Promise<void>((resolve) => (taken = resolve));
+    const done = (async () => {
+      for await (const chunk of client.poolAll('member', '1')) {
+        got.push(...chunk.map((e) => e.id));
+        if (got.length === 2) {
+          taken();
+          break;
+        }
+      }
+    })();
+    const [first] = ws.requests('pool_all_request');
+    expect(first!.data).toEqual({ type: 'member', guild_id: '1', limit: POOL_PAGE });
+    // The page ends at its limit: `finished` with the cursor to go on from.
+    ws.push({ event: 'pool_all_request', _id: first!._id, data: { data: [{ id: 'a' }], finished: true, cursor: 'after-a' } });
+    await settle();
+    const [, second] = ws.requests('pool_all_request');
+    expect(second!.data).toEqual({ type: 'member', guild_id: '1', cursor: 'after-a', limit: POOL_PAGE });
+    ws.push({ event: 'pool_all_request', _id: second!._id, data: { data: [{ id: 'b' }], finished: false } });
+    await tookTwo;
+    await done;
+    // The rest of the page still arrives: dropped, and no third page is asked for.
+    ws.push({ event: 'pool_all_request', _id: second!._id, data: { data: [{ id: 'c' }], finished: true, cursor: 'after-c' } });
+    expect(got).toEqual(['a', 'b']);
+    expect(ws.requests('pool_all_request')).toHaveLength(2);
+    expect(unsolicited).toEqual([]);
   });
 
   it('pool gathers the chunks of a large pool_request into one result; an error (then the final chunk) rejects', async () => {

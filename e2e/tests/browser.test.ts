@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebServer, type WebServer } from '../../scripts/serve-web.mjs';
 import { logEntry, postLog } from '../harness/gateway-http.js';
@@ -111,6 +112,34 @@ describe('dashboard', () => {
     for (const path of ['web/..%2f..%2fpackage.json', 'client/%2e%2e/%2e%2e/package.json', 'protocol/..%5c..%5cpackage.json', 'etc/passwd']) {
       expect((await fetch(`${web.url}${path}`)).status, path).toBe(404);
     }
+  });
+
+  it("runs the README's browser SDK sample as written on the dashboard's origin: open, members found, a posted log entry logged", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Client SDK'), readme.indexOf('\n## ', readme.indexOf('\n## Client SDK') + 1));
+    const sample = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!).find((code) => code.includes('document.title'));
+    expect(sample, 'the browser sample').toBeDefined();
+    // The only changes: the balancer's address, and the package name resolved as web/ does it.
+    const js = ts
+      .transpileModule(sample!, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } })
+      .outputText.replace("from '@gateway/client'", "from '/client/index.js'")
+      .replace('ws://127.0.0.1:8080/ws', stack.balancers[0]!.url());
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    const logged: unknown[][] = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    page.on('console', (msg) => void Promise.all(msg.args().map((a) => a.jsonValue())).then((args) => logged.push(args), () => {}));
+    await page.goto(web.url);
+    await page.addScriptTag({ type: 'module', content: js });
+    await page.waitForFunction(() => document.title === 'open', undefined, { timeout: 15_000 });
+    // `console.log(await gw.searchMembers('1234567890', 'ali'))`: alice among the members found.
+    await expect.poll(() => logged.some((args) => Array.isArray(args[0]) && args[0].some((m: { id?: string }) => m.id === ALICE_ID)), { timeout: 10_000 }).toBe(true);
+    const id = String(Date.now());
+    expect(await postLog(stack.monoliths[0]!, textEntry(id, 'for the README sample'))).toBe(202);
+    await expect.poll(() => logged.some((args) => args[0] === 'log' && (args[2] as { text?: string } | undefined)?.text === 'for the README sample'), { timeout: 10_000 }).toBe(true);
+    expect(errors).toEqual([]);
   });
 
   it('shows channels, roles, the first members and finds alice by search', async () => {
