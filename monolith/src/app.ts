@@ -5,7 +5,7 @@ import { describeRedisTopology } from '@gateway/server-kit/redis';
 import type { MonolithConfig } from './config.js';
 import type { Broker } from './hub/broker.js';
 import { createBroker } from './hub/create-broker.js';
-import { Hub } from './hub/hub.js';
+import { Hub, MAX_HELD } from './hub/hub.js';
 import { routingFor } from './hub/routing.js';
 import { createCoordination } from './coordination/create-coordination.js';
 import type { Coordination } from './coordination/coordination.js';
@@ -197,6 +197,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
     }
     return ['room', 'user', 'guild', 'logs'].map((family) => [{ family }, families.get(family) ?? 0]);
   });
+  metrics.collect('gateway_monolith_publications_held', `Live publications held while gaps are filled from history (at most ${MAX_HELD} per stream; more are read from history).`, () => [[{}, hub.heldCount()]]);
   metrics.collect('gateway_monolith_broker_up', 'Broker state: 1 while commands run and every subscribed stream is live (0 during an outage, or while a failover or slot move has a stream re-subscribing).', () => [[{}, broker.connected ? 1 : 0]]);
   broker.onConnectionChange((up) => log[up ? 'info' : 'warn'](up ? 'broker connected' : 'broker connection lost', {}));
   // A Redis unreachable from the start would otherwise say nothing (there is no 'lost' without

@@ -303,6 +303,52 @@ describe('Hub', () => {
     expect(fan.offsets('room:f')).toEqual([1, 2]);
   });
 
+  it('holds at most maxHeld live arrivals during a gap fill; the ones left out are read from history, once each, in order', async () => {
+    const broker = new FlakyBroker();
+    const fan = new RecordingFanOut();
+    const hub = new Hub(broker, fan, routingFor(policy), { windowSize: 10, maxReplay: 1000, log, retryDelayMs: () => 1, maxHeld: 3 });
+    const publish = (n: number) => hub.publish('room:h', JSON.stringify({ event: 'tick', data: { n } }));
+    await joined(hub, 'room:h');
+    await publish(1);
+    await until(() => fan.sent.length === 1);
+    broker.up = false; // lost without the connection noticing
+    await publish(2);
+    broker.up = true;
+    // The fill's read is slow: ten more arrive meanwhile, three are held.
+    const slow = gate();
+    broker.nextReadWaits = slow.wait;
+    for (let n = 3; n <= 12; n++) await publish(n);
+    expect(hub.heldCount()).toBe(3);
+    slow.open();
+    await until(() => fan.sent.length === 12);
+    await publish(13);
+    await until(() => fan.sent.length === 13);
+    expect({ offsets: fan.offsets('room:h'), held: hub.heldCount() }).toEqual({ offsets: Array.from({ length: 13 }, (_, i) => i + 1), held: 0 });
+  });
+
+  it('reads again for arrivals left out of a full hold that came after its read, though nothing else arrives', async () => {
+    const broker = new FlakyBroker();
+    const fan = new RecordingFanOut();
+    const hub = new Hub(broker, fan, routingFor(policy), { windowSize: 10, maxReplay: 1000, log, retryDelayMs: () => 1, maxHeld: 2 });
+    const publish = (n: number) => hub.publish('room:q', JSON.stringify({ event: 'tick', data: { n } }));
+    await joined(hub, 'room:q');
+    await publish(1);
+    await until(() => fan.sent.length === 1);
+    broker.up = false;
+    await publish(2);
+    broker.up = true;
+    // The fill reads now (it sees 1..2) and answers later; 3 and 4 are held, 5 left out.
+    const answer = gate();
+    broker.nextAnswerWaits = answer.wait;
+    await publish(3);
+    await publish(4);
+    await publish(5);
+    answer.open();
+    // The stream is quiet now: 5 must come from a second read, not wait for a next arrival.
+    await until(() => fan.sent.length === 5);
+    expect(fan.offsets('room:q')).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('retries a gap fill whose history read fails, and delivers the gap before what came after it', async () => {
     const { hub, fan, publish, broker, lost } = setup();
     await joined(hub, 'room:r');

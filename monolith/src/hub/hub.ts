@@ -39,7 +39,15 @@ export interface HubOptions {
   observeLost?: (count: number) => void;
   /** The pause before the `attempt`th retry (from 0) of a failed gap read; tests shorten it. */
   retryDelayMs?: (attempt: number) => number;
+  /**
+   * Most live arrivals held per stream while a gap is filled (default MAX_HELD). Past it an
+   * arrival is not kept: it is stored, and the fill reads it from history once it is through.
+   */
+  maxHeld?: number;
 }
+
+/** Live arrivals held per stream during a gap fill, by default (see HubOptions.maxHeld). */
+export const MAX_HELD = 10_000;
 
 interface Live {
   refs: number;
@@ -60,6 +68,8 @@ interface Live {
   readonly recoveries: Set<Buffered[]>;
   /** Set while a fill reads history: live publications wait in it, in arrival order. */
   held: Publication[] | undefined;
+  /** An arrival was left out of a full `held` (HubOptions.maxHeld): read it from history. */
+  dropped: boolean;
   /** A fill loop runs for this stream (at most one). */
   filling: boolean;
   /** Asked to fill again while the loop ran (a re-subscription, a gap): it reads once more. */
@@ -133,7 +143,7 @@ export class Hub {
       return;
     }
     // Live publications wait (held) until the first fill has fanned out what preceded them.
-    const live: Live = { refs: 1, ready: Promise.resolve(), last: undefined, window: [], recoveries: new Set(), held: [], filling: false, again: false, retired: undefined };
+    const live: Live = { refs: 1, ready: Promise.resolve(), last: undefined, window: [], recoveries: new Set(), held: [], dropped: false, filling: false, again: false, retired: undefined };
     this.live.set(stream, live);
     live.ready = this.start(stream, live);
   }
@@ -239,7 +249,9 @@ export class Hub {
     const live = this.live.get(stream);
     if (!live || pub.epoch === live.retired) return;
     if (live.held) {
-      live.held.push(pub);
+      // Bounded: one left out is stored, and read from history once the held ones are out.
+      if (live.held.length < (this.opts.maxHeld ?? MAX_HELD)) live.held.push(pub);
+      else live.dropped = true;
       return;
     }
     const last = live.last;
@@ -367,7 +379,8 @@ export class Hub {
 
   /**
    * Delivers the held arrivals that follow the frontier without a gap. True when one is left
-   * behind a gap (the caller reads history again); with `force`, the gap is given up instead.
+   * behind a gap (the caller reads history again; with `force`, the gap is given up instead), or
+   * when arrivals were left out of a full `held` (they follow it: the caller reads them).
    */
   private releaseHeld(stream: string, live: Live, force: boolean): boolean {
     const held = live.held ?? [];
@@ -385,6 +398,16 @@ export class Hub {
       this.deliver(stream, live, pub);
     }
     live.held = undefined;
-    return false;
+    // Arrivals left out past the bound come after the held ones: the caller reads them.
+    const dropped = live.dropped;
+    live.dropped = false;
+    return dropped;
+  }
+
+  /** Live arrivals held, over every stream (a fill in progress holds them; metrics, tests). */
+  heldCount(): number {
+    let n = 0;
+    for (const live of this.live.values()) n += live.held?.length ?? 0;
+    return n;
   }
 }
