@@ -89,7 +89,8 @@ export class Gateway extends GatewayClient {
    * the current page is dropped as it arrives.
    */
   async *poolAll(type: string, guildId?: string, cursor?: string, opts: { limit?: number } = {}): AsyncGenerator<Entity[]> {
-    let left = opts.limit ?? Infinity;
+    // No limit (or 0, as before paging): the whole pool; a fraction is rounded down, to 1 at least.
+    let left = opts.limit ? Math.max(1, Math.floor(opts.limit)) : Infinity;
     let from = cursor;
     for (;;) {
       const page = { cursor: undefined as string | null | undefined, entities: 0 };

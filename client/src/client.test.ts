@@ -204,6 +204,24 @@ describe('chunked replies (pool_all_request)', () => {
     expect(unsolicited).toEqual([]);
   });
 
+  it('poolAll spreads a limit over pages (2,500: 2,000 then 500) and ends at it', async () => {
+    const { client, ws } = await open();
+    let total = 0;
+    const done = (async () => {
+      for await (const chunk of client.poolAll('member', '1', undefined, { limit: 2_500 })) total += chunk.length;
+    })();
+    const page = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ id: String(from + i) }));
+    const [first] = ws.requests('pool_all_request');
+    expect(first!.data).toMatchObject({ limit: POOL_PAGE });
+    ws.push({ event: 'pool_all_request', _id: first!._id, data: { data: page(POOL_PAGE, 0), finished: true, cursor: 'c1' } });
+    await settle();
+    const [, second] = ws.requests('pool_all_request');
+    expect(second!.data).toMatchObject({ cursor: 'c1', limit: 500 });
+    ws.push({ event: 'pool_all_request', _id: second!._id, data: { data: page(500, POOL_PAGE), finished: true, cursor: 'c2' } });
+    await done;
+    expect({ total, requests: ws.requests('pool_all_request').length }).toEqual({ total: 2_500, requests: 2 });
+  });
+
   it('pool gathers the chunks of a large pool_request into one result; an error (then the final chunk) rejects', async () => {
     const { client, ws } = await open();
     const result = client.pool('member', ['1234567', '2345678', '3456789'], '1');

@@ -204,7 +204,7 @@ export function buildApp(config: MonolithConfig, log: Log, deps: { broker?: Brok
   // a first connection): one line every 30 s until it answers.
   if (config.redis) {
     if (config.redis.kind !== 'standalone' && config.redis.waitReplicas === 0) {
-      log.info('REDIS_WAIT_REPLICAS=0 on a replicated Redis: a primary crash loses the acknowledged publications it had not yet replicated; set 1 and run two replicas per primary to keep them', { redis: describeRedisTopology(config.redis) });
+      log.info('REDIS_WAIT_REPLICAS=0 on a replicated Redis: a primary crash loses the acknowledged publications it had not yet replicated; set 1 (2 against a forced Sentinel failover) and run two replicas per primary to keep them', { redis: describeRedisTopology(config.redis) });
     }
     let everUp = broker.connected;
     broker.onConnectionChange((up) => (everUp ||= up));

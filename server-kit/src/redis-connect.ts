@@ -95,11 +95,33 @@ export function openRedis(t: RedisTopology, name: string, mode: OfflineMode = 'q
         failoverDetector: false,
         sentinelRetryStrategy: redisRetryDelay,
       });
-      followSwitchMaster(client, t, name);
+      following.set(client, followSwitchMaster(client, t, name));
       break;
   }
   client.on('error', () => {});
   return client;
+}
+
+/** What stops the sentinel watchers of a connection openRedis made (see followSwitchMaster). */
+const following = new WeakMap<RedisClient, () => void>();
+
+/**
+ * Closes a connection openRedis made, whatever its state: QUIT when it is up (what was sent
+ * is answered first), else a disconnect (ioredis' quit is refused by a fail-fast connection that
+ * is down, and a disconnect while it waits to reconnect leaves it without an 'end'), and its
+ * sentinel watchers with it.
+ */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  following.get(client)?.();
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // fall through: dropped meanwhile
+    }
+  }
+  client.disconnect();
 }
 
 /** One standalone connection to one node of a cluster (the sharded subscriber's). */

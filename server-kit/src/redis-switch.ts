@@ -1,30 +1,17 @@
-import type { Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { isIP, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { redisRetryDelay } from './redis-retry.js';
 import type { RedisTopology } from './redis-topology.js';
 
 type SentinelTopology = Extract<RedisTopology, { kind: 'sentinel' }>;
 
-interface SentinelList {
-  sentinels?: Array<{ host?: string; port?: number }>;
-  cursor?: number;
-}
-
-/**
- * Makes the connection's next resolution ask `sentinel` first: it has just announced the switch,
- * while the one the connection would ask next may not have heard of it yet (and name the old
- * primary, still up in a forced failover: one more move later). ioredis (5.11) keeps that order in
- * its sentinel connector's iterator, which it does not expose; without it the move still happens,
- * possibly in two steps.
- */
-function askFirst(client: Redis, sentinel: { host: string; port: number }): void {
-  const list = (client as unknown as { connector?: { sentinelIterator?: SentinelList } }).connector?.sentinelIterator;
-  const sentinels = list?.sentinels;
-  if (!list || !Array.isArray(sentinels)) return;
-  const i = sentinels.findIndex((s) => (s.host ?? '127.0.0.1') === sentinel.host && (s.port ?? 26379) === sentinel.port);
-  if (i < 0) return;
-  sentinels.unshift(...sentinels.splice(i, 1));
-  list.cursor = 0;
+/** Whether `socket` is connected to `host:port` (a name is resolved first). */
+export async function connectedTo(socket: Socket | undefined, host: string, port: number): Promise<boolean> {
+  if (!socket || socket.remotePort !== port) return false;
+  if (isIP(host)) return socket.remoteAddress === host;
+  const addresses = await lookup(host, { all: true }).catch(() => []);
+  return addresses.some((a) => a.address === socket.remoteAddress);
 }
 
 /**
@@ -34,37 +21,57 @@ function askFirst(client: Redis, sentinel: { host: string; port: number }): void
  * failover at different times (the followers on learning the new configuration, the leader
  * about a second later, once it has moved the other replicas), so a connection already
  * re-established on the new primary was dropped a second time, with its subscriptions. Here an
- * announcement drops the connection only if it is up and not on the primary named; while it is
- * down, its own reconnection asks the sentinels anyway. It then asks the announcing sentinel first.
+ * announcement drops the connection only if it is not on the primary named (names are resolved
+ * before comparing). One that comes while the connection is down is checked once it is up again:
+ * its reconnection may have asked a sentinel not yet switched and reached the old primary (still
+ * up in a forced failover). Such a sentinel announces the switch in turn, which moves it again.
  *
- * One subscriber connection per sentinel, closed with `client` (its 'end').
+ * One subscriber connection per sentinel. It subscribes again on every reconnection to its
+ * sentinel (a sentinel down for minutes, or started after the service, is listened to once up).
+ * Returns what stops them; they also stop with `client` (its 'end').
  */
-export function followSwitchMaster(client: Redis, t: SentinelTopology, name: string): void {
+export function followSwitchMaster(client: Redis, t: SentinelTopology, name: string): () => void {
+  /** The last primary announced, not yet checked against the connection (it was down). */
+  let pending: { host: string; port: number } | undefined;
+  const check = async (host: string, port: number): Promise<void> => {
+    const socket = (client as unknown as { stream?: Socket }).stream;
+    if (await connectedTo(socket, host, port)) return;
+    // Still the same connection, still up: move it (its reconnection asks the sentinels).
+    if (client.status === 'ready' && (client as unknown as { stream?: Socket }).stream === socket) client.disconnect(true);
+  };
+  client.on('ready', () => {
+    const announced = pending;
+    pending = undefined;
+    if (announced) void check(announced.host, announced.port);
+  });
+
   const watchers = t.sentinels.map((sentinel) => {
     const watcher = new Redis({
       host: sentinel.host,
       port: sentinel.port,
       connectionName: `${name}-switch`,
       retryStrategy: redisRetryDelay,
-      // Re-subscribes after a reconnection to the sentinel; nothing else is ever sent.
-      autoResubscribe: true,
+      // Subscribed on every 'ready' below: ioredis' own re-subscription forgets a SUBSCRIBE that
+      // failed while the sentinel was away, and a queued command would give up after retries.
+      autoResubscribe: false,
+      maxRetriesPerRequest: null,
       ...(t.sentinelPassword !== undefined ? { password: t.sentinelPassword } : {}),
       ...(t.tls ? { tls: t.tls.ca !== undefined ? { ca: t.tls.ca } : {} } : {}),
     });
     watcher.on('error', () => {});
-    watcher.subscribe('+switch-master').catch(() => {});
+    watcher.on('ready', () => void watcher.subscribe('+switch-master').catch(() => watcher.disconnect(true)));
     watcher.on('message', (_channel: string, message: string) => {
       // "<name> <old ip> <old port> <new ip> <new port>"
       const [master, , , host, port] = message.split(' ');
-      if (master !== t.name || client.status !== 'ready') return;
-      const socket = (client as unknown as { stream?: Socket }).stream;
-      if (socket && socket.remoteAddress === host && socket.remotePort === Number(port)) return;
-      askFirst(client, sentinel);
-      client.disconnect(true);
+      if (master !== t.name || host === undefined) return;
+      if (client.status === 'ready') void check(host, Number(port));
+      else pending = { host, port: Number(port) };
     });
     return watcher;
   });
-  client.once('end', () => {
+  const stop = () => {
     for (const w of watchers) w.disconnect();
-  });
+  };
+  client.once('end', stop);
+  return stop;
 }

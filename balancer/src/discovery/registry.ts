@@ -1,5 +1,5 @@
 import { REGISTRY_KEY, registryAddress } from '@gateway/protocol';
-import { openRedis, type RedisTopology } from '@gateway/server-kit/redis';
+import { closeRedis, openRedis, type RedisTopology } from '@gateway/server-kit/redis';
 import type { Log } from '@gateway/server-kit';
 import type { Discovery } from './discovery.js';
 import { pollingDiscovery } from './polling.js';
@@ -11,5 +11,5 @@ import { pollingDiscovery } from './polling.js';
 export function registryDiscovery(topology: RedisTopology, pollMs: number, log: Log): Discovery {
   const redis = openRedis(topology, 'gateway-balancer-registry');
   const read = async () => (await redis.zrangebyscore(REGISTRY_KEY, Date.now(), '+inf')).map(registryAddress);
-  return pollingDiscovery(read, pollMs, log, { changed: 'registry discovery', failed: 'registry read failed; keeping last set' }, () => redis.disconnect());
+  return pollingDiscovery(read, pollMs, log, { changed: 'registry discovery', failed: 'registry read failed; keeping last set' }, () => void closeRedis(redis));
 }

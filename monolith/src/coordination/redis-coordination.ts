@@ -1,5 +1,5 @@
 import { REGISTRY_KEY } from '@gateway/protocol';
-import { openRedis, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
+import { closeRedis, openRedis, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
 import { checkTtlSeconds, type Coordination, type EpochSource } from './coordination.js';
 
 /**
@@ -70,6 +70,6 @@ export class RedisCoordination implements Coordination {
   }
 
   async close(): Promise<void> {
-    if (this.owned) await this.redis.quit().catch(() => {});
+    if (this.owned) await closeRedis(this.redis);
   }
 }

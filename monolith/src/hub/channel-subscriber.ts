@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { closeRedis } from '@gateway/server-kit/redis';
 
 /**
  * Live subscriptions to Redis channels, for the Redis broker. Two kinds: one connection with
@@ -112,7 +113,7 @@ export class PlainSubscriber extends SubscriberBase implements ChannelSubscriber
     this.closed = true;
     this.wanted.clear();
     this.changed([]);
-    await this.sub.quit().catch(() => {});
+    await closeRedis(this.sub);
   }
 
   private resubscribe(): void {

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Log } from '@gateway/server-kit';
-import { openClusterNode, openRedis, whenReady, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
+import { closeRedis, openClusterNode, openRedis, whenReady, type RedisClient, type RedisTopology } from '@gateway/server-kit/redis';
 import { PlainSubscriber, type ChannelSubscriber } from './channel-subscriber.js';
 import { ShardedSubscriber } from './sharded-subscriber.js';
 import {
@@ -313,7 +313,7 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.commands.quit(), this.sub.close()]);
+    await Promise.allSettled([closeRedis(this.commands), this.sub.close()]);
   }
 
   /** Holds a command only until the first connection ever; afterwards commands fail fast. */

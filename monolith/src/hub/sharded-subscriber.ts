@@ -195,7 +195,7 @@ export class ShardedSubscriber extends SubscriberBase implements ChannelSubscrib
     redis.on('smessage', (channel: string, payload: string) => this.deliver(channel, payload));
     redis.on('ready', () => this.reconcile());
     const drop = (event: string) => {
-      if (!node.channels.size) return;
+      if (this.closed || !node.channels.size) return;
       this.log.warn('sharded subscriptions lost: node connection dropped', { node: key, event, channels: node.channels.size });
       for (const channel of node.channels) {
         if (this.owner.get(channel) === key) this.owner.delete(channel);

@@ -43,8 +43,8 @@ const ADJECTIVES = ['amber', 'brave', 'calm', 'dusty', 'eager', 'fuzzy', 'gentle
 const NOUNS = ['otter', 'falcon', 'maple', 'comet', 'badger', 'cedar', 'dune', 'ember', 'fjord', 'gecko', 'harbor', 'iris', 'jaguar', 'kayak', 'kite', 'lotus', 'lynx', 'meadow', 'nebula', 'orchid', 'pebble', 'quartz', 'raven', 'spruce', 'tundra', 'willow', 'zorilla'];
 const TOPICS = ['announcements', 'memes', 'music', 'gaming', 'art', 'help', 'off-topic', 'dev', 'support', 'events', 'media', 'voice-chat', 'bots', 'rules', 'news', 'pets', 'food', 'books', 'movies'];
 
-/** mulberry32: a small seeded PRNG, so the fixture is the same on every machine. */
-function prng(seed: number): () => number {
+/** mulberry32: a small seeded PRNG, so the fixture is the same on every machine (the e2e fuzz uses it too). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

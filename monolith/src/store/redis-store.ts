@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from '@gateway/server-kit/redis';
+import { closeRedis, type RedisClient } from '@gateway/server-kit/redis';
 import {
   checkIds,
   checkUserGuilds,
@@ -208,6 +208,6 @@ export class RedisStore implements EntityStore {
   }
 
   async close() {
-    if (this.owned) await this.redis.quit().catch(() => {});
+    if (this.owned) await closeRedis(this.redis);
   }
 }
