@@ -13,7 +13,7 @@ import type { WebSocket } from './uws.js';
  * The uWS socket's user data: one property, the session. uWS copies every property of the user
  * data onto its socket object, and V8 keeps an object that gains many properties that way as a
  * hash table (about 830 B per socket for the session's fields, against 200 B for the session as
- * an object of its own; README, Performance).
+ * an object of its own; docs/performance.md).
  */
 export interface SocketData {
   readonly session: Session;

@@ -25,7 +25,7 @@ const WINDOW = 100;
 /**
  * The client side of a socket straight to the monolith's link endpoint (`direct` in start()'s
  * result): one link carrying one connection, to price the balancer hop without the balancer.
- * The link handshake comes first (README, Balancer ↔ monolith link): the monolith's `init` is
+ * The link handshake comes first (docs/protocol.md, Balancer ↔ monolith link): the monolith's `init` is
  * answered with the balancer's `hello` proof of LINK_SECRET (`options.linkSecret`), bound to
  * this socket's `x-link-nonce` and `x-balancer-id`, then the `join`. `classify` gets the
  * connection (`token`, `room`, `headers`, `options`) for that; `ping` needs the token and room,

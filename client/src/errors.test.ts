@@ -9,8 +9,8 @@ describe('ClientErrorCode', () => {
     for (const code of Object.values(ClientErrorCode)) expect(server.has(code), code).toBe(false);
   });
 
-  it('is the list the README gives', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('is the list docs/sdk.md gives', () => {
+    const readme = readFileSync(new URL('../../docs/sdk.md', import.meta.url), 'utf8');
     const paragraph = readme.slice(readme.indexOf("A `GatewayError`'s `code`"), readme.indexOf('Browser:', readme.indexOf("A `GatewayError`'s `code`")));
     const listed = [...paragraph.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]).filter((w) => w !== 'code' && w !== 'closeCode');
     expect(listed.sort()).toEqual(Object.values(ClientErrorCode).sort());

@@ -45,7 +45,7 @@ export interface GatewayEvents {
    * `closeCode`), or an `error` frame that answers no pending request (a refused token refresh).
    */
   error: GatewayError;
-  /** The outcome of a resubscription (README "Client SDK", Recovery). */
+  /** The outcome of a resubscription (docs/sdk.md, Recovery). */
   recovery: Recovery;
   close: CloseInfo;
   /** Joined (first connect, reconnect, re-join after a failover, elevation); also kept as `welcome`. */

@@ -5,7 +5,7 @@ import { FakeSocket } from '../../testing/fake-socket.js';
 import { waitFor } from '../../testing/wait.js';
 
 /**
- * The SDK's stream positions, duplicate drop and resubscription (README "Client SDK"), against
+ * The SDK's stream positions, duplicate drop and resubscription (docs/sdk.md), against
  * a fake socket: no process, every frame the server would send is written here.
  */
 
@@ -245,9 +245,9 @@ describe('client SDK positions and recovery, on a fake socket', () => {
   });
 });
 
-describe('README', () => {
+describe('docs/sdk.md', () => {
   it('shows client/examples/recovery.mjs as it is', () => {
     const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
-    expect(read('README.md')).toContain(`\`client/examples/recovery.mjs\`, reacting to \`recovered: false\`:\n\n\`\`\`js\n${read('client/examples/recovery.mjs')}\`\`\``);
+    expect(read('docs/sdk.md')).toContain(`\`client/examples/recovery.mjs\`, reacting to \`recovered: false\`:\n\n\`\`\`js\n${read('client/examples/recovery.mjs')}\`\`\``);
   });
 });

@@ -29,7 +29,7 @@ export interface SpectateReply {
 export type Arrival = 'new' | 'duplicate' | 'epoch_changed';
 
 /**
- * The last position seen per stream (README "Client SDK", DESIGN §10). Offsets seen by one
+ * The last position seen per stream (docs/sdk.md, DESIGN §10). Offsets seen by one
  * client may skip (entries it may not see), so only order is checked, never contiguity.
  */
 export class StreamPositions {

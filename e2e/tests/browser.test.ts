@@ -114,8 +114,8 @@ describe('dashboard', () => {
     }
   });
 
-  it("runs the README's browser SDK sample as written on the dashboard's origin: open, members found, a posted log entry logged", async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it("runs the browser SDK sample of docs/sdk.md as written on the dashboard's origin: open, members found, a posted log entry logged", async () => {
+    const readme = readFileSync(join(ROOT, 'docs/sdk.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Client SDK'), readme.indexOf('\n## ', readme.indexOf('\n## Client SDK') + 1));
     const sample = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!).find((code) => code.includes('document.title'));
     expect(sample, 'the browser sample').toBeDefined();

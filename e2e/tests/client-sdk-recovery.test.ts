@@ -22,7 +22,7 @@ import { logEntry } from '../harness/gateway-http.js';
 import { roomOn } from '../harness/placement.js';
 
 /**
- * The SDK's delivery recovery (README "Client SDK", DESIGN §10) against real processes: after
+ * The SDK's delivery recovery (docs/sdk.md, DESIGN §10) against real processes: after
  * its socket is cut, after its history was trimmed, after its monolith is killed or drained.
  * Every publication acknowledged to the publisher reaches the client once, in offset order,
  * and `recovery` says `true`, or it says `false` for the stream it could not replay.

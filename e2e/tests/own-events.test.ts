@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, MONOLITH_MAIN, JWT_SECRET, LINK_SECRET, ROOT, spawnProc, startStack, useHarness, userToken, type Stack } from '../harness/index.js';
 
-// The "Your own events" seam (README): MONOLITH_EVENTS_MODULE names a module whose default export
-// registers handlers next to the built-in ones; the README's example module is the one loaded.
+// The "Your own events" seam (docs/protocol.md): MONOLITH_EVENTS_MODULE names a module whose default export
+// registers handlers next to the built-in ones; the example module of docs/protocol.md is the one loaded.
 
 useHarness();
 const EXAMPLE = join(ROOT, 'monolith/examples/shout-events.mjs');
@@ -31,8 +31,8 @@ describe('own gateway events', () => {
     c.close();
   });
 
-  it("is the README's sample, line for line", () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it("is the sample of docs/protocol.md, line for line", () => {
+    const readme = readFileSync(join(ROOT, 'docs/protocol.md'), 'utf8');
     const code = readFileSync(EXAMPLE, 'utf8').split('\n').filter((l) => !l.startsWith('//')).join('\n').trim();
     expect(readme).toContain(code);
   });

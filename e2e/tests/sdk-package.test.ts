@@ -10,7 +10,7 @@ import { ROOT, startStack, uniq, useHarness, userToken, type Stack } from '../ha
  * The SDK as a user outside the repo gets it: `@gateway/protocol` and `@gateway/client` packed
  * with pnpm (as they would be published), installed with npm in an empty project beside `ws` and
  * `typescript` from the registry, a TypeScript program compiled there with strict `tsc` and run
- * with node against a real stack; the README's SDK samples compile there too.
+ * with node against a real stack; the SDK samples of docs/sdk.md compile there too.
  */
 useHarness();
 
@@ -28,9 +28,9 @@ function run(command: string, args: string[], cwd: string, timeoutMs: number): P
   });
 }
 
-/** The ```ts blocks of the README's "Client SDK" section. */
+/** The ```ts blocks of docs/sdk.md's "Client SDK" section. */
 function readmeSdkSamples(): string[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const readme = readFileSync(join(ROOT, 'docs/sdk.md'), 'utf8');
   const start = readme.indexOf('\n## Client SDK');
   const end = readme.indexOf('\n## ', start + 1);
   const section = readme.slice(start, end === -1 ? undefined : end);
@@ -132,7 +132,7 @@ describe('the SDK packed, installed and used outside the repo', () => {
     const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
     await run(process.execPath, [tsc, '-p', 'tsconfig.json'], app, 60_000);
 
-    // The README's samples: browser and Node code in one project, checked, not run.
+    // The samples of docs/sdk.md: browser and Node code in one project, checked, not run.
     const samples = readmeSdkSamples();
     expect(samples.length).toBeGreaterThanOrEqual(2);
     samples.forEach((code, i) => writeFileSync(join(app, `readme-${i + 1}.ts`), code));

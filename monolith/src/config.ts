@@ -57,7 +57,7 @@ export const monolithSpec = {
   MAX_JSON_DEPTH: v.int('Deepest object/array nesting a client message may have; deeper ones are answered `bad_request` unhandled (the balancer refuses them first, with its own `MAX_JSON_DEPTH`: keep the two equal).', MONOLITH_DEFAULTS.MAX_JSON_DEPTH, 1),
   MONOLITH_CORS_ORIGINS: corsOrigins('Comma-separated origins (`https://app.example.com`) whose pages may call `POST /api/tokens/guest` and `POST /api/tokens/ws` from the browser (CORS, preflight included; no other endpoint answers cross-origin); `*` allows any origin; empty sends no CORS headers.'),
   TRUSTED_PROXY_HEADER: v.optional('Header whose last comma-separated hop is the client address for per-address limits (e.g. `x-forwarded-for`), set only behind a proxy that writes it; unset uses the TCP peer address.'),
-  MONOLITH_EVENTS_MODULE: v.optional('Path of an ES module whose default export registers your own gateway events next to the built-in ones (README "Your own events"); loaded at start-up, a module that cannot be loaded stops it with exit 2.'),
+  MONOLITH_EVENTS_MODULE: v.optional('Path of an ES module whose default export registers your own gateway events next to the built-in ones (docs/protocol.md, "Your own events"); loaded at start-up, a module that cannot be loaded stops it with exit 2.'),
   DEMO_FIXTURE: v.bool('Load the demo guilds, members and auto responses at start-up (`npm start` sets it in embedded mode).', false),
   MAX_HTTP_BODY_BYTES: v.int('Largest HTTP request body accepted.', 1048576, 1024),
   MONOLITH_LOG_LEVEL: v.renamed('LOG_LEVEL', v.oneOf('`debug`, `info`, `warn` or `error`.', 'info', ['debug', 'info', 'warn', 'error'] as const)),

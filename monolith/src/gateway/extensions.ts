@@ -5,7 +5,7 @@ import type { EntityStore } from '../store/store.js';
 import type { Gateway, Handler } from './gateway.js';
 
 /**
- * Your own gateway events (README "Your own events"): a module named by MONOLITH_EVENTS_MODULE
+ * Your own gateway events (docs/protocol.md, "Your own events"): a module named by MONOLITH_EVENTS_MODULE
  * whose default export registers handlers next to the built-in ones. A handler gets the same
  * Context the built-ins get (`ctx.conn` with the verified `claims`, `subject`, `guest` and
  * `room`; `ctx.reply(event, data)` answers with the request's `_id`; `ctx.error(code, message)`
