@@ -3,26 +3,11 @@ import { ApiEvent, closeCodeName, ErrorCode, fullJitter, isErrorCode, ServerEven
 import { ClientErrorCode, GatewayError } from './errors.js';
 import { LOCAL_EVENTS, type EventData, type EventHandler, type EventName } from './events.js';
 import { namesIn, positionOf, StreamPositions, type Recovery, type SpectateReply } from './positions.js';
-import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
+import { ReconnectPolicy } from './reconnect.js';
 import type { SocketFactory, SocketLike } from './socket.js';
+import { expiryMs, type ClientOptions, type State } from './options.js';
 
-export type State = 'connecting' | 'authenticating' | 'open' | 'reconnecting' | 'closed';
-
-export interface ClientOptions {
-  /** A balancer URL, or several: each reconnect attempt moves to the next one. */
-  url: string | readonly string[];
-  /** Called before every (re)connect and before the token expires; may mint a fresh token. */
-  getToken: () => string | Promise<string>;
-  room?: string;
-  /** Defaults to the global WebSocket (browsers, Node 22+); pass `ws`'s class in Node 20. */
-  WebSocket?: SocketFactory;
-  requestTimeoutMs?: number;
-  reconnect?: ReconnectOptions;
-  /** Refresh the token this long before its `exp`. */
-  refreshBeforeMs?: number;
-  /** Requests kept while reconnecting; more are refused with `queue_full`. */
-  maxQueued?: number;
-}
+export type { ClientOptions, State } from './options.js';
 
 interface Pending {
   resolve(data: unknown): void;
@@ -46,17 +31,6 @@ const RETRIED: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.R
 const RESUBSCRIBE_ATTEMPTS = 8;
 /** Refused streamed requests whose final chunk is awaited (see `refusedStreams`). */
 const MAX_REFUSED_STREAMS = 1000;
-
-function expiryMs(token: string): number | undefined {
-  try {
-    const part = token.split('.')[1] ?? '';
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
-    return typeof exp === 'number' ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 // The data is the server's, unvalidated: `user` is read as possibly absent.
 const sameSession = (a: WelcomeData, b: WelcomeData) => a.room === b.room && a.user?.id === b.user?.id;
