@@ -20,15 +20,18 @@ export function staticDiscovery(addresses: readonly string[]): Discovery {
   };
 }
 
+/** A name's addresses, as `dns.lookup(host, {all: true})` gives them (tests pass their own). */
+export type Resolve = (host: string) => Promise<Array<{ address: string; family: number }>>;
+
 /**
  * A `host:port` whose A and AAAA records are the monoliths (a Kubernetes headless service),
  * re-resolved every `pollMs`. A failed lookup keeps the last known set.
  */
-export function dnsDiscovery(hostPort: string, pollMs: number, log: Log): Discovery {
+export function dnsDiscovery(hostPort: string, pollMs: number, log: Log, resolve: Resolve = (host) => lookup(host, { all: true })): Discovery {
   const at = hostPort.lastIndexOf(':');
   const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
   const port = hostPort.slice(at + 1);
-  const read = async () => (await lookup(host, { all: true })).map((r) => (r.family === 6 ? `[${r.address}]:${port}` : `${r.address}:${port}`));
+  const read = async () => (await resolve(host)).map((r) => (r.family === 6 ? `[${r.address}]:${port}` : `${r.address}:${port}`));
   return pollingDiscovery(read, pollMs, log, { changed: 'dns discovery', failed: 'dns discovery lookup failed; keeping last set', fields: { host } });
 }
 
