@@ -6,26 +6,19 @@ import {
   ErrorCode,
   errorFrame,
   frameDeeperThan,
-  ServerEvent,
-  TOKEN_FAILURE_CLOSE,
-  isPrivateRoom,
   messageEnvelope,
   parseObject,
-  validateAuthFrame,
-  validateElevationRequest,
   type CloseCodeName,
   type Since,
   encodeB2M,
-  ANONYMOUS_TOKEN,
-  anonymousSubject,
 } from '@gateway/protocol';
 import { takeToken } from '@gateway/server-kit';
 import { SessionEvents } from './session-events.js';
+import { SignIn } from './session-signin.js';
 import type { MonolithLink } from './monolith-link.js';
 import { dropChannels } from './channel-topics.js';
-import { closeReason, elevationResult } from './client-replies.js';
+import { closeReason } from './client-replies.js';
 import { decodeArchitus, encodeArchitus } from './dialects/architus.js';
-import { chooseRoom } from './room-policy.js';
 import { SessionEvent as E, SessionState as S, transition, type SessionEvent } from './session-states.js';
 import type { Session, SessionDeps, SocketData } from './session.js';
 
@@ -34,7 +27,7 @@ import type { WebSocket } from './uws.js';
 
 const MAX_QUEUED = 32;
 
-/** The client-facing half of the balancer: auth, forwarding, limits and the state machine. */
+/** The client-facing half of the balancer: forwarding, limits and the state machine (signing in: session-signin.ts). */
 export class Sessions {
   readonly all = new Map<string, Session>();
   private counter = 0;
@@ -45,11 +38,22 @@ export class Sessions {
   private readonly idPrefix: string;
   private readonly counts: SessionEvents;
   private readonly now: () => number;
+  private readonly signIn: SignIn;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.now ?? Date.now;
     this.idPrefix = `${deps.config.BALANCER_ID}.${randomBytes(3).toString('hex')}.`;
     this.counts = new SessionEvents(deps.metrics, deps.log);
+    this.signIn = new SignIn({
+      deps,
+      counts: this.counts,
+      step: (s, on) => this.step(s, on),
+      close: (s, on, code, reason) => this.close(s, on, code, reason),
+      send: (s, text) => this.send(s, text),
+      release: (s) => this.release(s),
+      join: (s, rejoin, requestId, since) => this.join(s, rejoin, requestId, since),
+      forward: (s, text, requestId) => this.forward(s, text, requestId),
+    });
   }
 
   create(pathRoom: string | undefined, architus = false): Session {
@@ -95,40 +99,8 @@ export class Sessions {
     // without one (the front page) it is a tokenless guest.
     const cookie = s.cookie;
     s.cookie = undefined;
-    if (cookie !== undefined) void this.auth(s, { action: 'auth', token: cookie });
-    else this.anonymousGuest(s);
-  }
-
-  /**
-   * Admits an architus-dialect socket without a (valid) sign-in cookie as a tokenless guest:
-   * identity `anon.<connection id>` (the monolith derives the same from ANONYMOUS_TOKEN), its
-   * own per-source and balancer-wide budgets and message rate, no expiry. Off when
-   * MAX_ANONYMOUS_GUESTS is 0: the socket closes with AUTH_REQUIRED.
-   */
-  private anonymousGuest(s: Session, refused?: CloseCodeName): void {
-    if (s.state === S.CLOSED) return;
-    if (this.deps.config.MAX_ANONYMOUS_GUESTS === 0) {
-      // A refused cookie closes as it would over the native protocol.
-      if (refused !== undefined) return this.close(s, E.TOKEN_BAD, refused);
-      return this.close(s, E.NOT_AUTH, 'AUTH_REQUIRED', 'sign in first: tokenless guests are off');
-    }
-    if (s.state === S.AWAITING_AUTH) this.step(s, E.AUTH_FRAME);
-    const source = s.source;
-    this.release(s);
-    // Every admitted socket has a source; one without is refused rather than let in unbudgeted.
-    const refusal = source === undefined ? 'SERVER_FULL' : this.deps.admission.admitAnonymous(source);
-    if (refusal !== undefined) return this.close(s, E.REFUSED, refusal, 'too many tokenless guests');
-    s.source = source;
-    s.anonymous = true;
-    s.subject = anonymousSubject(s.id);
-    s.guest = true;
-    s.deadline = Number.MAX_SAFE_INTEGER;
-    s.room = `guest:${s.subject}`;
-    s.token = ANONYMOUS_TOKEN;
-    s.tokens = this.deps.config.ANONYMOUS_MESSAGE_BURST;
-    this.step(s, E.ANONYMOUS);
-    // Frames sent while a refused cookie was verified follow the join, as after a valid one.
-    if (this.join(s, false)) this.flushQueue(s);
+    if (cookie !== undefined) void this.signIn.auth(s, { action: 'auth', token: cookie });
+    else this.signIn.anonymousGuest(s);
   }
 
   message(ws: WebSocket<SocketData>, data: ArrayBuffer, isBinary: boolean): void {
@@ -145,9 +117,9 @@ export class Sessions {
     // Refused here, where the frame is parsed anyway, before a monolith re-serializes it.
     if (frameDeeperThan(text, frame, this.deps.config.MAX_JSON_DEPTH)) return this.close(s, E.LIMIT, 'TOO_DEEP');
     if (s.architus) return this.dialectMessage(s, decodeArchitus(frame));
-    if (frame.action === 'auth') return void this.auth(s, frame);
+    if (frame.action === 'auth') return void this.signIn.auth(s, frame);
     // The gateway API's elevation is a re-auth (DESIGN §5): handled here, where sessions live.
-    if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.elevate(s, frame);
+    if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.signIn.elevate(s, frame);
     switch (s.state) {
       case S.OPEN:
         return this.forward(s, text, frame._id);
@@ -164,7 +136,7 @@ export class Sessions {
 
   /** An architus frame, already mapped to a native one (it has no auth frames: cookie or guest). */
   private dialectMessage(s: Session, frame: Record<string, unknown>): void {
-    if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.elevate(s, frame);
+    if (frame.event === ApiEvent.REQUEST_ELEVATION && s.state === S.OPEN) return void this.signIn.elevate(s, frame);
     const text = JSON.stringify(frame);
     if (s.state === S.OPEN) return this.forward(s, text, frame._id);
     if (s.state === S.VERIFYING) {
@@ -323,114 +295,6 @@ export class Sessions {
   private forward(s: Session, text: string, requestId: unknown): void {
     if (s.link?.send(messageEnvelope(s.id, text))) return;
     this.send(s, errorFrame(ErrorCode.UNAVAILABLE, 'no monolith is linked for this room', requestId));
-  }
-
-  /** `request_elevation {token}` → `{result}`; on success the new owner also sends `welcome`. */
-  private elevate(s: Session, frame: Record<string, unknown>): Promise<void> {
-    const data = frame.data;
-    if (!validateElevationRequest.check(data)) {
-      this.send(s, errorFrame(ErrorCode.BAD_REQUEST, validateElevationRequest.explain(data), frame._id));
-      return Promise.resolve();
-    }
-    return this.auth(s, { action: 'auth', token: data.token, _id: frame._id }, true);
-  }
-
-  private async auth(s: Session, frame: Record<string, unknown>, elevation = false): Promise<void> {
-    if (!validateAuthFrame.check(frame)) {
-      if (s.state === S.OPEN) {
-        this.send(s, errorFrame(ErrorCode.BAD_REQUEST, validateAuthFrame.explain(frame), frame._id));
-        return;
-      }
-      return this.close(s, E.LIMIT, 'MALFORMED_FRAME');
-    }
-    const first = s.state === S.AWAITING_AUTH;
-    if (first) this.step(s, E.AUTH_FRAME);
-    else if (s.state !== S.OPEN) return this.close(s, E.LIMIT, 'FLOOD');
-    const seq = ++s.authSeq;
-    const result = await this.deps.verify(frame.token);
-    if (s.state === S.CLOSED || seq !== s.authSeq) return;
-
-    if (!result.ok) {
-      this.counts.authFailed(result.reason, s.id);
-      // The detail can quote token content: it goes to the log, not into the close frame.
-      this.deps.log.debug('token refused', { id: s.id, reason: result.reason, detail: result.detail.slice(0, 200) });
-      if (first && s.architus) {
-        // A stale sign-in cookie must not lock the dashboard out (every reconnect would carry it):
-        // the socket goes on as a tokenless guest, told why.
-        if (this.deps.config.MAX_ANONYMOUS_GUESTS > 0) this.send(s, errorFrame(ErrorCode.TOKEN_REJECTED, `sign-in cookie refused: ${result.reason}`, undefined));
-        return this.anonymousGuest(s, TOKEN_FAILURE_CLOSE[result.reason]);
-      }
-      if (first) return this.close(s, E.TOKEN_BAD, TOKEN_FAILURE_CLOSE[result.reason]);
-      this.send(s, 
-        elevation
-          ? elevationResult(false, frame._id)
-          : errorFrame(ErrorCode.TOKEN_REJECTED, `token refused: ${result.reason}`, frame._id),
-      );
-      return this.step(s, E.BAD_REAUTH);
-    }
-    if (!first && result.subject === s.subject && result.guest === s.guest) {
-      s.deadline = result.expMs;
-      s.token = frame.token;
-      // The owner applies the new claims at once (a refresh may lower permissions).
-      s.link?.send(encodeB2M({ type: 'token', token: frame.token, room: s.room, id: s.id }));
-      this.step(s, E.REFRESH);
-      this.send(s, 
-        elevation
-          ? elevationResult(true, frame._id)
-          : JSON.stringify({ event: ServerEvent.REFRESHED, _id: frame._id, data: { exp: result.claims.exp ?? null } }),
-      );
-      return;
-    }
-    // A new session, or an elevation to another subject: both (re)enter a room. The URL's room
-    // carries over to an elevation only when public: a guest's private room is not the user's.
-    const pathRoom = first || (s.pathRoom !== undefined && !isPrivateRoom(s.pathRoom)) ? s.pathRoom : undefined;
-    const requested = frame.room ?? pathRoom;
-    const room = chooseRoom(requested, result.subject, result.guest);
-    if (room === undefined) {
-      this.counts.authFailed('forbidden_room', s.id);
-      if (first) return this.close(s, E.TOKEN_BAD, 'FORBIDDEN_ROOM');
-      this.send(s, elevation ? elevationResult(false, frame._id) : errorFrame(ErrorCode.FORBIDDEN, `room ${requested} is not allowed`, frame._id));
-      return this.step(s, E.BAD_REAUTH);
-    }
-    if (!first) {
-      if (s.anonymous) {
-        // Signed in: the socket leaves the tokenless guests' budgets.
-        this.release(s);
-        s.anonymous = false;
-      }
-      s.link?.send(encodeB2M({ type: 'leave', room: s.room, id: s.id }));
-      // A new identity starts without the old one's channel subscriptions (permissions differ),
-      // its old room's among them.
-      dropChannels(s.ws);
-      this.step(s, E.ELEVATE);
-    }
-    s.subject = result.subject;
-    s.guest = result.guest;
-    s.deadline = result.expMs;
-    s.room = room;
-    s.token = frame.token;
-    // No subscribe to the room here: the owner subscribes the socket to its room's channel once
-    // it has admitted it (and replayed what the auth frame's `since` missed).
-    if (elevation) this.send(s, elevationResult(true, frame._id));
-    // An auth frame's `_id` is echoed by the welcome; an elevation's was answered just above.
-    if (!this.join(s, false, elevation ? undefined : frame._id, frame.since)) return;
-    if (first) {
-      this.step(s, E.TOKEN_OK);
-      this.release(s);
-    }
-    this.flushQueue(s);
-  }
-
-  /** Frames sent while the first token verified, in order, now that the session is joined. */
-  private flushQueue(s: Session): void {
-    const queued = s.queue;
-    s.queue = undefined;
-    // A queued elevation is still the balancer's to answer, like one sent once open (DESIGN §5).
-    for (const text of queued ?? []) {
-      const frame = parseObject(text);
-      if (frame?.event === ApiEvent.REQUEST_ELEVATION) void this.elevate(s, frame);
-      else this.forward(s, text, undefined);
-    }
   }
 
   /** Sends `join` to the room's monolith; closes with NO_MONOLITH when there is none. */

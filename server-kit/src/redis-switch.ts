@@ -33,11 +33,13 @@ export async function connectedTo(socket: Socket | undefined, host: string, port
 export function followSwitchMaster(client: Redis, t: SentinelTopology, name: string): () => void {
   /** The last primary announced, not yet checked against the connection (it was down). */
   let pending: { host: string; port: number } | undefined;
+  /** The socket ioredis is connected through (its `stream`, not part of its typings). */
+  const socketOf = () => (client as unknown as { stream?: Socket }).stream;
   const check = async (host: string, port: number): Promise<void> => {
-    const socket = (client as unknown as { stream?: Socket }).stream;
+    const socket = socketOf();
     if (await connectedTo(socket, host, port)) return;
     // Still the same connection, still up: move it (its reconnection asks the sentinels).
-    if (client.status === 'ready' && (client as unknown as { stream?: Socket }).stream === socket) client.disconnect(true);
+    if (client.status === 'ready' && socketOf() === socket) client.disconnect(true);
   };
   client.on('ready', () => {
     const announced = pending;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLog } from '@gateway/server-kit';
 import type { Broker, HistoryPolicy, PublicationHandler, PublishOptions } from './broker.js';
-import { Hub, type FanOut } from './hub.js';
+import { Hub, type FanOut, type HubOptions } from './hub.js';
 import { MemoryBroker } from './memory-broker.js';
 import { routingFor } from './routing.js';
 import { waitFor } from '../../../testing/wait.js';
@@ -120,11 +120,11 @@ class FlakyBroker implements Broker {
   }
 }
 
-function setup(windowSize = 10, maxReplay = 1000, inner = new MemoryBroker()) {
+function setup(windowSize = 10, maxReplay = 1000, inner = new MemoryBroker(), extra: Partial<HubOptions> = {}) {
   const broker = new FlakyBroker(inner);
   const fan = new RecordingFanOut();
   const lost: number[] = [];
-  const hub = new Hub(broker, fan, routingFor(policy), { windowSize, maxReplay, log, retryDelayMs: () => 1, observeLost: (n) => lost.push(n) });
+  const hub = new Hub(broker, fan, routingFor(policy), { windowSize, maxReplay, log, retryDelayMs: () => 1, observeLost: (n) => lost.push(n), ...extra });
   const publish = (stream: string, n: number) => hub.publish(stream, JSON.stringify({ event: 'tick', data: { n } }));
   return { broker, fan, hub, publish, lost };
 }
@@ -304,10 +304,8 @@ describe('Hub', () => {
   });
 
   it('holds at most maxHeld live arrivals during a gap fill; the ones left out are read from history, once each, in order', async () => {
-    const broker = new FlakyBroker();
-    const fan = new RecordingFanOut();
-    const hub = new Hub(broker, fan, routingFor(policy), { windowSize: 10, maxReplay: 1000, log, retryDelayMs: () => 1, maxHeld: 3 });
-    const publish = (n: number) => hub.publish('room:h', JSON.stringify({ event: 'tick', data: { n } }));
+    const { broker, fan, hub, publish: publishTo } = setup(10, 1000, undefined, { maxHeld: 3 });
+    const publish = (n: number) => publishTo('room:h', n);
     await joined(hub, 'room:h');
     await publish(1);
     await until(() => fan.sent.length === 1);
@@ -327,10 +325,8 @@ describe('Hub', () => {
   });
 
   it('reads again for arrivals left out of a full hold that came after its read, though nothing else arrives', async () => {
-    const broker = new FlakyBroker();
-    const fan = new RecordingFanOut();
-    const hub = new Hub(broker, fan, routingFor(policy), { windowSize: 10, maxReplay: 1000, log, retryDelayMs: () => 1, maxHeld: 2 });
-    const publish = (n: number) => hub.publish('room:q', JSON.stringify({ event: 'tick', data: { n } }));
+    const { broker, fan, hub, publish: publishTo } = setup(10, 1000, undefined, { maxHeld: 2 });
+    const publish = (n: number) => publishTo('room:q', n);
     await joined(hub, 'room:q');
     await publish(1);
     await until(() => fan.sent.length === 1);

@@ -1,18 +1,13 @@
 import { positioned, type StreamPosition } from '@gateway/protocol';
-import { redisRetryDelay, type Log } from '@gateway/server-kit';
+import type { Log } from '@gateway/server-kit';
 import type { Broker, HistoryPolicy, Publication, PublishResult } from './broker.js';
+import { GapFill, type Live } from './gap-fill.js';
 import { Recovery, streamGap, type Buffered, type Gap, type RecoveryRead } from './recovery.js';
+
+export { MAX_HELD } from './gap-fill.js';
 
 /** Longest a recovery waits for a new stream's broker subscription before it reads history anyway. */
 const SUBSCRIBE_WAIT_MS = 1000;
-
-/**
- * History reads a gap fill tries (backing off 100 ms, 200 ms, ... 1.6 s between them, about 3 s
- * plus the reads) before it gives up a gap that live publications wait behind: they go on after
- * a `stream_gap` push that tells the stream's connections what they cannot get. With nothing
- * waiting, the fill keeps trying (at most 5 s apart) for as long as the stream is subscribed.
- */
-const FILL_ATTEMPTS = 6;
 
 /** Where a publication of a stream is fanned out (a channel), and whether a connection may see it. */
 export interface Routing {
@@ -46,38 +41,6 @@ export interface HubOptions {
   maxHeld?: number;
 }
 
-/** Live arrivals held per stream during a gap fill, by default (see HubOptions.maxHeld). */
-export const MAX_HELD = 10_000;
-
-interface Live {
-  refs: number;
-  /**
-   * Settles once the broker subscription is active and everything published after the position
-   * read before subscribing has been fanned out or is waiting in `held` (or either step failed:
-   * the broker subscribes again on reconnect and the hub fills then).
-   */
-  ready: Promise<void>;
-  /**
-   * The fan-out frontier: every publication up to it was fanned out here (or was stored before
-   * the hub subscribed: connections get it from history), every later one will be, once.
-   */
-  last: StreamPosition | undefined;
-  /** The latest fanned-out publications, contiguous offsets ending at `last`. */
-  window: Publication[];
-  /** Recoveries in progress: live publications (and gaps) are buffered for them until they join. */
-  readonly recoveries: Set<Buffered[]>;
-  /** Set while a fill reads history: live publications wait in it, in arrival order. */
-  held: Publication[] | undefined;
-  /** An arrival was left out of a full `held` (HubOptions.maxHeld): read it from history. */
-  dropped: boolean;
-  /** A fill loop runs for this stream (at most one). */
-  filling: boolean;
-  /** Asked to fill again while the loop ran (a re-subscription, a gap): it reads once more. */
-  again: boolean;
-  /** The epoch the stream had before its history was lost: its late publications are dropped. */
-  retired: string | undefined;
-}
-
 /**
  * The one fan-out primitive of the monolith (DESIGN §3, §10): streams of positioned, stored
  * publications (a Broker), reference-counted subscriptions to them while connections here need
@@ -106,6 +69,7 @@ interface Live {
  */
 export class Hub {
   private readonly live = new Map<string, Live>();
+  private readonly fills: GapFill;
 
   constructor(
     private readonly broker: Broker,
@@ -113,11 +77,18 @@ export class Hub {
     private readonly routing: Routing,
     private readonly opts: HubOptions,
   ) {
+    this.fills = new GapFill({
+      broker,
+      opts,
+      isCurrent: (stream, live) => this.live.get(stream) === live,
+      deliver: (stream, live, pub) => this.deliver(stream, live, pub),
+      gap: (stream, live, gap) => this.gap(stream, live, gap),
+    });
     broker.onPublication((stream, pub) => this.arrived(stream, pub));
     broker.onResubscribed((streams) => {
       for (const stream of streams) {
         const live = this.live.get(stream);
-        if (live) void this.fill(stream, live);
+        if (live) void this.fills.fill(stream, live);
       }
     });
   }
@@ -241,7 +212,7 @@ export class Hub {
       // Live arrivals must not wait for ever: the fill below still runs (and runs again on re-subscribe).
       this.opts.log.warn('stream subscribe failed; subscribed again when the broker is back', { stream, err: (err as Error).message });
     }
-    await this.fill(stream, live);
+    await this.fills.fill(stream, live);
   }
 
   /** A publication from the broker. */
@@ -249,9 +220,7 @@ export class Hub {
     const live = this.live.get(stream);
     if (!live || pub.epoch === live.retired) return;
     if (live.held) {
-      // Bounded: one left out is stored, and read from history once the held ones are out.
-      if (live.held.length < (this.opts.maxHeld ?? MAX_HELD)) live.held.push(pub);
-      else live.dropped = true;
+      this.fills.hold(live, pub);
       return;
     }
     const last = live.last;
@@ -260,7 +229,7 @@ export class Hub {
       if (pub.offset > last.offset + 1) {
         // Missed some (a broker blip the subscription did not notice): fill from history first.
         live.held = [pub];
-        void this.fill(stream, live);
+        void this.fills.fill(stream, live);
         return;
       }
     }
@@ -297,111 +266,6 @@ export class Hub {
     for (const buffer of live.recoveries) buffer.push({ gap });
     this.fanOut.publish(stream, streamGap(stream, gap));
     if (live.last && live.last.epoch === gap.epoch && live.last.offset < gap.to) live.last = { offset: gap.to, epoch: gap.epoch };
-  }
-
-  /**
-   * Reads history after the last position fanned out and delivers what was missed, then what
-   * arrived meanwhile, in offset order and once each. One loop per stream: a failed read is
-   * retried (live publications keep waiting), a gap the held arrivals still show is read again,
-   * and only after FILL_ATTEMPTS failures is the gap given up (`stream_gap`). Runs when the
-   * subscription first goes live, after the broker re-subscribes it, and when a live
-   * publication skips offsets.
-   */
-  private async fill(stream: string, live: Live): Promise<void> {
-    live.held ??= [];
-    if (live.filling) {
-      live.again = true;
-      return;
-    }
-    live.filling = true;
-    let failures = 0;
-    try {
-      while (this.live.get(stream) === live) {
-        live.again = false;
-        let giveUp = false;
-        try {
-          await this.catchUp(stream, live);
-        } catch (err) {
-          failures++;
-          // Give up only a gap that live publications wait behind (its extent is then known).
-          giveUp = failures >= FILL_ATTEMPTS && (live.held?.length ?? 0) > 0;
-          this.opts.log.warn(giveUp ? 'cannot fill a stream gap from history; giving it up' : 'cannot fill a stream gap from history; trying again', { stream, failures, err: (err as Error).message });
-          if (!giveUp) {
-            await new Promise((resolve) => setTimeout(resolve, (this.opts.retryDelayMs ?? redisRetryDelay)(failures - 1)).unref());
-            continue;
-          }
-        }
-        if (this.live.get(stream) !== live) return;
-        // Forced only when this pass gave up: a read that went through leaves any gap to the next.
-        const gapped = this.releaseHeld(stream, live, giveUp);
-        if (!gapped && !live.again) return;
-        failures = 0; // read through, or given up: what is left is a new gap with its own attempts
-      }
-    } finally {
-      live.filling = false;
-    }
-  }
-
-  /** Reads and delivers history after the frontier, page by page, until it reaches the stream's top. */
-  private async catchUp(stream: string, live: Live): Promise<void> {
-    for (;;) {
-      const from = live.last;
-      if (!from) {
-        // No position was read before subscribing: start at the one read now, or just before the
-        // first live arrival if that is earlier (what was stored before it, recoveries read).
-        const { position } = await this.broker.history(stream, { since: undefined, limit: 0 });
-        const first = live.held?.find((p) => p.epoch === position.epoch);
-        live.last ??= first && first.offset <= position.offset ? { offset: first.offset - 1, epoch: position.epoch } : position;
-        return;
-      }
-      const h = await this.broker.history(stream, { since: from.offset, limit: this.opts.maxReplay });
-      if (this.live.get(stream) !== live || live.last !== from) return;
-      if (h.position.epoch !== from.epoch) {
-        // The history was lost while the broker was away: the new epoch's publications follow.
-        this.opts.log.warn('stream history lost while the broker was away', { stream, epoch: from.epoch, now: h.position.epoch });
-        live.window = [];
-        live.retired = from.epoch;
-        live.last = { offset: 0, epoch: h.position.epoch };
-        continue;
-      }
-      for (const pub of h.publications) if (pub.offset > live.last!.offset) this.deliver(stream, live, pub);
-      if (live.last!.offset < h.position.offset && h.publications.length === 0) {
-        // Stored once, but no longer kept (trimmed or expired before this read); up to the first
-        // live arrival waiting, if one is (the rest follows).
-        const next = live.held?.find((p) => p.epoch === from.epoch && p.offset > live.last!.offset);
-        const to = next ? Math.min(h.position.offset, next.offset - 1) : h.position.offset;
-        if (to > live.last!.offset) this.gap(stream, live, { epoch: from.epoch, from: live.last!.offset + 1, to });
-        return;
-      }
-      if (live.last!.offset >= h.position.offset) return;
-    }
-  }
-
-  /**
-   * Delivers the held arrivals that follow the frontier without a gap. True when one is left
-   * behind a gap (the caller reads history again; with `force`, the gap is given up instead), or
-   * when arrivals were left out of a full `held` (they follow it: the caller reads them).
-   */
-  private releaseHeld(stream: string, live: Live, force: boolean): boolean {
-    const held = live.held ?? [];
-    for (let i = 0; i < held.length; i++) {
-      const pub = held[i]!;
-      const last = live.last;
-      if (pub.epoch === live.retired) continue;
-      if (last && pub.epoch === last.epoch) {
-        if (pub.offset <= last.offset) continue;
-        if (pub.offset > last.offset + 1 && !force) {
-          live.held = held.slice(i);
-          return true;
-        }
-      }
-      this.deliver(stream, live, pub);
-    }
-    live.held = undefined;
-    // Arrivals left out past the bound come after the held ones: the caller reads them.
-    const dropped = live.dropped;
-    live.dropped = false;
-    return dropped;
   }
 
   /** Live arrivals held, over every stream (a fill in progress holds them; metrics, tests). */
